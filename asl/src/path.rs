@@ -1,0 +1,489 @@
+//! JSONPath paths and reference paths, parsed once when a definition loads.
+//!
+//! ASL uses three roots: `$` (the state's data), `$$` (the context object) and `$name` (a variable).
+//! A *definite* path (only member names and indexes) selects at most one node and is evaluated here
+//! directly; an *indefinite* one (wildcards, slices, unions, filters, `..`) is handed to
+//! `serde_json_path` and yields the array of every match, as the Jayway implementation that AWS uses does.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Where a path starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// `$`: the state's input (or the value a field is applied to).
+    Data,
+    /// `$$`: the context object.
+    Context,
+    /// `$name`: a workflow variable.
+    Variable(String),
+}
+
+/// One step of a definite path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `.name` or `['name']`.
+    Field(String),
+    /// `[n]`; negative counts from the end.
+    Index(i64),
+}
+
+/// A parsed path.
+#[derive(Debug, Clone)]
+pub struct Path {
+    source: String,
+    root: Root,
+    kind: PathKind,
+}
+
+#[derive(Debug, Clone)]
+enum PathKind {
+    Definite(Vec<Step>),
+    /// The query rewritten with `$` as its root.
+    Indefinite(Box<serde_json_path::JsonPath>),
+}
+
+/// A path string that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid path '{path}': {reason}")]
+pub struct PathSyntaxError {
+    /// The offending text.
+    pub path: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// A path that selected nothing at run time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid path '{path}' : No results for path: {normalized}")]
+pub struct PathMiss {
+    /// The path as written.
+    pub path: String,
+    /// The Jayway-normalised path (`$['a'][0]`) up to and including the step that missed.
+    pub normalized: String,
+}
+
+/// Why setting a value at a reference path failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Unable to apply ResultPath '{path}' to input '{input}'")]
+pub struct PathSetError {
+    /// The reference path as written.
+    pub path: String,
+    /// The compact JSON of the value the path was applied to.
+    pub input: String,
+}
+
+/// Looks variables up by name.
+pub trait VarLookup {
+    /// The variable's current value, if it was ever assigned.
+    fn lookup(&self, name: &str) -> Option<&Value>;
+}
+
+/// No variables at all.
+pub struct NoVars;
+
+impl VarLookup for NoVars {
+    fn lookup(&self, _: &str) -> Option<&Value> {
+        None
+    }
+}
+
+impl VarLookup for Map<String, Value> {
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+/// What the three roots resolve to when a path is evaluated.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    /// `$`.
+    pub data: &'a Value,
+    /// `$$`.
+    pub context: &'a Value,
+    /// `$name`.
+    pub vars: &'a dyn VarLookup,
+}
+
+/// Evaluating a path failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// The path selected nothing.
+    #[error(transparent)]
+    Miss(#[from] PathMiss),
+    /// `$name` names a variable that was never assigned.
+    #[error("The variable '${0}' is not defined")]
+    UndefinedVariable(String),
+}
+
+impl Path {
+    /// Parses any ASL path (`$...`, `$$...`, `$name...`).
+    pub fn parse(source: &str) -> Result<Path, PathSyntaxError> {
+        let err = |reason: &str| PathSyntaxError { path: source.to_owned(), reason: reason.to_owned() };
+        let (root, rest) = split_root(source).ok_or_else(|| err("a path must start with '$'"))?;
+        match parse_definite(rest) {
+            Ok(steps) => Ok(Path { source: source.to_owned(), root, kind: PathKind::Definite(steps) }),
+            Err(DefiniteError::Indefinite) => {
+                let query = format!("${rest}");
+                let compiled = serde_json_path::JsonPath::parse(&query)
+                    .or_else(|_| serde_json_path::JsonPath::parse(&jayway_to_rfc(&query)))
+                    .map_err(|e| err(&e.to_string()))?;
+                Ok(Path { source: source.to_owned(), root, kind: PathKind::Indefinite(Box::new(compiled)) })
+            }
+            Err(DefiniteError::Syntax(reason)) => Err(err(&reason)),
+        }
+    }
+
+    /// Parses a reference path: definite, no wildcards, filters or unions.
+    pub fn parse_reference(source: &str) -> Result<Path, PathSyntaxError> {
+        let path = Path::parse(source)?;
+        if path.is_definite() {
+            Ok(path)
+        } else {
+            Err(PathSyntaxError { path: source.to_owned(), reason: "not a reference path".to_owned() })
+        }
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Where the path starts.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// True when the path selects at most one node.
+    pub fn is_definite(&self) -> bool {
+        matches!(self.kind, PathKind::Definite(_))
+    }
+
+    /// The steps of a definite path (empty for `$`); `None` for an indefinite one.
+    pub fn steps(&self) -> Option<&[Step]> {
+        match &self.kind {
+            PathKind::Definite(steps) => Some(steps),
+            PathKind::Indefinite(_) => None,
+        }
+    }
+
+    /// Evaluates the path in a scope.
+    pub fn eval<'a>(&self, scope: &Scope<'a>) -> Result<Cow<'a, Value>, PathError> {
+        let root: &'a Value = match &self.root {
+            Root::Data => scope.data,
+            Root::Context => scope.context,
+            Root::Variable(name) => {
+                scope.vars.lookup(name).ok_or_else(|| PathError::UndefinedVariable(name.clone()))?
+            }
+        };
+        Ok(self.select(root)?)
+    }
+
+    /// Applies the path's steps to `root`, whatever the path's own root is.
+    pub fn select<'a>(&self, root: &'a Value) -> Result<Cow<'a, Value>, PathMiss> {
+        match &self.kind {
+            PathKind::Definite(steps) => {
+                let mut current = root;
+                for (i, step) in steps.iter().enumerate() {
+                    let next = match (step, current) {
+                        (Step::Field(name), Value::Object(map)) => map.get(name),
+                        (Step::Index(i), Value::Array(items)) => {
+                            let len = items.len() as i64;
+                            let idx = if *i < 0 { len + i } else { *i };
+                            if (0..len).contains(&idx) {
+                                items.get(idx as usize)
+                            } else {
+                                None
+                            }
+                        }
+                        _ => None,
+                    };
+                    current = next.ok_or_else(|| PathMiss {
+                        path: self.source.clone(),
+                        normalized: normalize(&steps[..=i]),
+                    })?;
+                }
+                Ok(Cow::Borrowed(current))
+            }
+            PathKind::Indefinite(query) => {
+                let nodes = query.query(root).all().into_iter().cloned().collect();
+                Ok(Cow::Owned(Value::Array(nodes)))
+            }
+        }
+    }
+
+    /// Writes `value` at this reference path inside `target`, creating missing objects on the way.
+    ///
+    /// `$` replaces `target` entirely. A step through a value that is not an object (or an index
+    /// outside an array) fails, as `States.ResultPathMatchFailure` does in AWS.
+    pub fn set(&self, target: &mut Value, value: Value) -> Result<(), PathSetError> {
+        let steps = match &self.kind {
+            PathKind::Definite(steps) => steps,
+            PathKind::Indefinite(_) => return Err(self.set_error(target)),
+        };
+        let Some((last, parents)) = steps.split_last() else {
+            *target = value;
+            return Ok(());
+        };
+        let fail = |input: String| PathSetError { path: self.source.clone(), input };
+        let snapshot = serde_json::to_string(&*target).unwrap_or_default();
+        let mut current = target;
+        for step in parents {
+            current = match (step, current) {
+                (Step::Field(name), Value::Object(map)) => {
+                    map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()))
+                }
+                (Step::Index(i), Value::Array(items)) => {
+                    let idx = resolve_index(*i, items.len()).ok_or_else(|| fail(snapshot.clone()))?;
+                    &mut items[idx]
+                }
+                _ => return Err(fail(snapshot)),
+            };
+        }
+        match (last, current) {
+            (Step::Field(name), Value::Object(map)) => {
+                map.insert(name.clone(), value);
+                Ok(())
+            }
+            (Step::Index(i), Value::Array(items)) => {
+                let idx = resolve_index(*i, items.len()).ok_or_else(|| fail(snapshot.clone()))?;
+                items[idx] = value;
+                Ok(())
+            }
+            _ => Err(fail(snapshot)),
+        }
+    }
+
+    fn set_error(&self, target: &Value) -> PathSetError {
+        PathSetError { path: self.source.clone(), input: serde_json::to_string(target).unwrap_or_default() }
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Path) -> bool {
+        self.source == other.source
+    }
+}
+
+fn resolve_index(i: i64, len: usize) -> Option<usize> {
+    let len = len as i64;
+    let idx = if i < 0 { len + i } else { i };
+    (0..len).contains(&idx).then_some(idx as usize)
+}
+
+/// Renders steps the way Jayway reports them: `$['a'][0]`.
+pub fn normalize(steps: &[Step]) -> String {
+    let mut out = String::from("$");
+    for step in steps {
+        match step {
+            Step::Field(name) => {
+                out.push_str("['");
+                out.push_str(name);
+                out.push_str("']");
+            }
+            Step::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+    out
+}
+
+/// Splits `$$.a`, `$var.a` and `$.a` into their root and the rest (which starts with `.`, `[` or is empty).
+fn split_root(source: &str) -> Option<(Root, &str)> {
+    let rest = source.strip_prefix('$')?;
+    if let Some(rest) = rest.strip_prefix('$') {
+        return Some((Root::Context, rest));
+    }
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    if end == 0 {
+        return Some((Root::Data, rest));
+    }
+    let name = &rest[..end];
+    if !is_variable_name(name) {
+        return None;
+    }
+    Some((Root::Variable(name.to_owned()), &rest[end..]))
+}
+
+/// Whether `name` is a valid variable name (letters, digits, `_`; not starting with a digit).
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+enum DefiniteError {
+    Indefinite,
+    Syntax(String),
+}
+
+fn parse_definite(mut rest: &str) -> Result<Vec<Step>, DefiniteError> {
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("..") {
+            let _ = after;
+            return Err(DefiniteError::Indefinite);
+        } else if let Some(after) = rest.strip_prefix('.') {
+            let mut name = String::new();
+            let mut chars = after.char_indices();
+            let mut end = after.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some((_, escaped)) => name.push(escaped),
+                        None => return Err(DefiniteError::Syntax("dangling escape".into())),
+                    },
+                    '.' | '[' => {
+                        end = i;
+                        break;
+                    }
+                    '*' if name.is_empty() => return Err(DefiniteError::Indefinite),
+                    '(' | ')' | '?' | '@' | ',' | ':' | '\'' | '"' | ' ' | ']' => {
+                        return Err(DefiniteError::Syntax(format!("unexpected '{c}'")))
+                    }
+                    c => name.push(c),
+                }
+            }
+            if name.is_empty() {
+                return Err(DefiniteError::Syntax("empty member name".into()));
+            }
+            steps.push(Step::Field(name));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let close = find_bracket_end(after).ok_or_else(|| DefiniteError::Syntax("unclosed '['".into()))?;
+            let inner = after[..close].trim();
+            rest = &after[close + 1..];
+            if let Some(name) = quoted(inner) {
+                steps.push(Step::Field(name));
+            } else if let Ok(i) = inner.parse::<i64>() {
+                steps.push(Step::Index(i));
+            } else if inner == "*" || inner.starts_with('?') || inner.contains(':') || inner.contains(',') {
+                return Err(DefiniteError::Indefinite);
+            } else {
+                return Err(DefiniteError::Syntax(format!("unexpected '[{inner}]'")));
+            }
+        } else {
+            return Err(DefiniteError::Syntax(format!("unexpected '{rest}'")));
+        }
+    }
+    Ok(steps)
+}
+
+/// Index of the `]` closing a bracket, skipping quoted strings.
+fn find_bracket_end(s: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') if depth == 0 => return Some(i),
+            (None, ']') => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The name in `'name'` or `"name"` when `inner` is exactly one quoted string.
+fn quoted(inner: &str) -> Option<String> {
+    let q = inner.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let body = inner.strip_prefix(q)?.strip_suffix(q)?;
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            c if c == q => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Rewrites Jayway-only syntax into RFC 9535: `[?(@.a)]` stays, `.*` stays; `&&`/`||` stay;
+/// member names with characters RFC shorthand refuses become bracketed.
+fn jayway_to_rfc(query: &str) -> String {
+    query.replace("=~", "==")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn get(path: &str, data: Value) -> Result<Value, PathError> {
+        let p = Path::parse(path).unwrap();
+        let ctx = json!({"Execution": {"Name": "e"}});
+        let mut vars = Map::new();
+        vars.insert("v".into(), json!({"x": [1, 2]}));
+        let scope = Scope { data: &data, context: &ctx, vars: &vars };
+        p.eval(&scope).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn definite_paths() {
+        assert_eq!(get("$", json!(1)).unwrap(), json!(1));
+        assert_eq!(get("$.a.b", json!({"a": {"b": 2}})).unwrap(), json!(2));
+        assert_eq!(get("$.a[1]", json!({"a": [1, 2]})).unwrap(), json!(2));
+        assert_eq!(get("$.a[-1]", json!({"a": [1, 3]})).unwrap(), json!(3));
+        assert_eq!(get("$['a b']", json!({"a b": 4})).unwrap(), json!(4));
+        assert_eq!(get("$$.Execution.Name", json!({})).unwrap(), json!("e"));
+        assert_eq!(get("$v.x[0]", json!({})).unwrap(), json!(1));
+        assert_eq!(get("$.a\\.b", json!({"a.b": 5})).unwrap(), json!(5));
+    }
+
+    #[test]
+    fn misses_name_the_jayway_path() {
+        let err = get("$.a.x", json!({"a": {}})).unwrap_err();
+        assert_eq!(err.to_string(), "Invalid path '$.a.x' : No results for path: $['a']['x']");
+        assert!(matches!(get("$nope", json!({})), Err(PathError::UndefinedVariable(_))));
+    }
+
+    #[test]
+    fn indefinite_paths_collect() {
+        assert_eq!(get("$.a[*].b", json!({"a": [{"b": 1}, {"b": 2}]})).unwrap(), json!([1, 2]));
+        assert_eq!(get("$..b", json!({"a": [{"b": 1}]})).unwrap(), json!([1]));
+        assert_eq!(get("$.a[?(@.b > 1)].b", json!({"a": [{"b": 1}, {"b": 2}]})).unwrap(), json!([2]));
+        assert_eq!(get("$.a[0:2]", json!({"a": [1, 2, 3]})).unwrap(), json!([1, 2]));
+    }
+
+    #[test]
+    fn set_creates_and_overwrites() {
+        let mut v = json!({"a": 1});
+        Path::parse("$.b.c").unwrap().set(&mut v, json!(2)).unwrap();
+        assert_eq!(v, json!({"a": 1, "b": {"c": 2}}));
+        Path::parse("$.a").unwrap().set(&mut v, json!(3)).unwrap();
+        assert_eq!(v["a"], json!(3));
+        let mut s = json!("foo");
+        assert!(Path::parse("$.x").unwrap().set(&mut s, json!(1)).is_err());
+        let mut w = json!(1);
+        Path::parse("$").unwrap().set(&mut w, json!({"r": 1})).unwrap();
+        assert_eq!(w, json!({"r": 1}));
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert!(Path::parse("a.b").is_err());
+        assert!(Path::parse("$.").is_err());
+        assert!(Path::parse("$[").is_err());
+        assert!(Path::parse_reference("$.a[*]").is_err());
+    }
+}

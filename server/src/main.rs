@@ -1,0 +1,2 @@
+//! The `legion` command line.
+fn main() {}
