@@ -200,10 +200,8 @@ impl Path {
                         }
                         _ => None,
                     };
-                    current = next.ok_or_else(|| PathMiss {
-                        path: self.source.clone(),
-                        normalized: normalize(&steps[..=i]),
-                    })?;
+                    current = next
+                        .ok_or_else(|| PathMiss { path: self.source.clone(), normalized: normalize(&steps[..=i]) })?;
                 }
                 Ok(Cow::Borrowed(current))
             }
@@ -319,8 +317,7 @@ fn split_root(source: &str) -> Option<(Root, &str)> {
 /// Whether `name` is a valid variable name (letters, digits, `_`; not starting with a digit).
 pub fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 enum DefiniteError {
