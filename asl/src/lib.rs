@@ -5,7 +5,11 @@
 
 pub mod choice;
 pub mod diagnostic;
+pub mod error;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod model;
+pub mod parse;
 pub mod path;
+pub mod template;
 pub mod timestamp;

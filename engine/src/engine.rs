@@ -1,0 +1,282 @@
+//! The embedding API: build an [`Engine`], start executions, await their outcome, read their history.
+
+use std::sync::Arc;
+
+use legion_asl::model::{StateMachine, StateMachineType};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{LocalHandlers, TaskDispatcher};
+use crate::history::{History, HistoryEvent};
+use crate::interp;
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The account id in ARNs.
+    pub account_id: String,
+    /// The region in ARNs.
+    pub region: String,
+    /// Multiplies every Wait and Retry delay: `0.0` skips them, `1.0` is real time.
+    pub time_scale: f64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig { account_id: "123456789012".to_owned(), region: "us-east-1".to_owned(), time_scale: 1.0 }
+    }
+}
+
+/// Runs state machines. Cheap to clone; clones share configuration and dispatcher.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: EngineConfig,
+    pub(crate) dispatcher: Arc<dyn TaskDispatcher>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// The parsed machine.
+    pub machine: Arc<StateMachine>,
+    /// The state machine's name (for ARNs and the context object).
+    pub state_machine_name: String,
+    /// The execution's name; a UUID when absent.
+    pub execution_name: Option<String>,
+    /// The execution input.
+    pub input: Value,
+    /// Standard or Express.
+    pub machine_type: StateMachineType,
+    /// The role ARN reported in the context object and history.
+    pub role_arn: Option<String>,
+}
+
+impl StartRequest {
+    /// A request to run `machine` named `name` with `input`.
+    pub fn new(machine: Arc<StateMachine>, name: impl Into<String>, input: Value) -> StartRequest {
+        StartRequest {
+            machine,
+            state_machine_name: name.into(),
+            execution_name: None,
+            input,
+            machine_type: StateMachineType::Standard,
+            role_arn: None,
+        }
+    }
+}
+
+/// An execution's final status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    /// Still going.
+    Running,
+    /// Reached a Succeed state or an End.
+    Succeeded,
+    /// An error was not caught.
+    Failed,
+    /// TimeoutSeconds elapsed.
+    TimedOut,
+    /// Stopped from outside.
+    Aborted,
+}
+
+impl ExecutionStatus {
+    /// AWS's spelling (`SUCCEEDED`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The final status.
+    pub status: ExecutionStatus,
+    /// The output, on success.
+    pub output: Option<Value>,
+    /// The error name, on failure.
+    pub error: Option<String>,
+    /// The cause, on failure.
+    pub cause: Option<String>,
+}
+
+/// A running or finished execution.
+#[derive(Clone)]
+pub struct Execution {
+    arn: String,
+    name: String,
+    start_date: OffsetDateTime,
+    history: History,
+    outcome: watch::Receiver<Option<Outcome>>,
+    cancel: CancellationToken,
+    stop: Arc<std::sync::Mutex<Option<(Option<String>, Option<String>)>>>,
+}
+
+impl Execution {
+    /// The execution ARN.
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// The execution name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When it started.
+    pub fn start_date(&self) -> OffsetDateTime {
+        self.start_date
+    }
+
+    /// Waits for the execution to end.
+    pub async fn outcome(&self) -> Outcome {
+        let mut rx = self.outcome.clone();
+        loop {
+            if let Some(o) = rx.borrow_and_update().clone() {
+                return o;
+            }
+            if rx.changed().await.is_err() {
+                return rx.borrow().clone().unwrap_or(Outcome {
+                    status: ExecutionStatus::Failed,
+                    output: None,
+                    error: Some("States.Runtime".to_owned()),
+                    cause: Some("The execution ended unexpectedly".to_owned()),
+                });
+            }
+        }
+    }
+
+    /// The outcome if the execution has ended.
+    pub fn try_outcome(&self) -> Option<Outcome> {
+        self.outcome.borrow().clone()
+    }
+
+    /// The history recorded so far.
+    pub fn history(&self) -> Vec<HistoryEvent> {
+        self.history.events()
+    }
+
+    /// Stops the execution (status ABORTED) with an optional error and cause.
+    pub fn stop(&self, error: Option<String>, cause: Option<String>) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some((error, cause));
+        self.cancel.cancel();
+    }
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    config: EngineConfig,
+    dispatcher: Arc<dyn TaskDispatcher>,
+}
+
+impl EngineBuilder {
+    /// Sets the configuration.
+    pub fn config(mut self, config: EngineConfig) -> EngineBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Sets the time scale for Wait and Retry delays.
+    pub fn time_scale(mut self, scale: f64) -> EngineBuilder {
+        self.config.time_scale = scale.max(0.0);
+        self
+    }
+
+    /// Sets the account id and region used in ARNs.
+    pub fn account(mut self, account_id: impl Into<String>, region: impl Into<String>) -> EngineBuilder {
+        self.config.account_id = account_id.into();
+        self.config.region = region.into();
+        self
+    }
+
+    /// Sets how Task states are carried out.
+    pub fn dispatcher(mut self, dispatcher: Arc<dyn TaskDispatcher>) -> EngineBuilder {
+        self.dispatcher = dispatcher;
+        self
+    }
+
+    /// Builds the engine.
+    pub fn build(self) -> Engine {
+        Engine { shared: Arc::new(Shared { config: self.config, dispatcher: self.dispatcher }) }
+    }
+}
+
+impl Engine {
+    /// A builder with default configuration and no task handlers.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder { config: EngineConfig::default(), dispatcher: Arc::new(LocalHandlers::new()) }
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The ARN of a state machine with this name.
+    pub fn state_machine_arn(&self, name: &str) -> String {
+        let c = &self.shared.config;
+        format!("arn:aws:states:{}:{}:stateMachine:{}", c.region, c.account_id, name)
+    }
+
+    /// Starts an execution on the current tokio runtime.
+    pub fn start(&self, request: StartRequest) -> Execution {
+        let c = &self.shared.config;
+        let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let kind = match request.machine_type {
+            StateMachineType::Standard => "execution",
+            StateMachineType::Express => "express",
+        };
+        let arn =
+            format!("arn:aws:states:{}:{}:{}:{}:{}", c.region, c.account_id, kind, request.state_machine_name, name);
+        let (tx, rx) = watch::channel(None);
+        let history = History::default();
+        let cancel = CancellationToken::new();
+        let stop = Arc::new(std::sync::Mutex::new(None));
+        let start_date = OffsetDateTime::now_utc();
+        let execution = Execution {
+            arn: arn.clone(),
+            name: name.clone(),
+            start_date,
+            history: history.clone(),
+            outcome: rx,
+            cancel: cancel.clone(),
+            stop: stop.clone(),
+        };
+        let shared = self.shared.clone();
+        let info = interp::ExecutionInfo {
+            arn,
+            name,
+            state_machine_arn: self.state_machine_arn(&request.state_machine_name),
+            state_machine_name: request.state_machine_name,
+            role_arn: request.role_arn.unwrap_or_else(|| {
+                format!("arn:aws:iam::{}:role/StepFunctionsRole", shared.config.account_id)
+            }),
+            start_time: start_date,
+            input: request.input,
+        };
+        tokio::spawn(async move {
+            let outcome = interp::run_execution(shared, request.machine, info, history, cancel, stop).await;
+            let _ = tx.send(Some(outcome));
+        });
+        execution
+    }
+
+    /// Runs an execution to its end.
+    pub async fn run(&self, request: StartRequest) -> (Execution, Outcome) {
+        let execution = self.start(request);
+        let outcome = execution.outcome().await;
+        (execution, outcome)
+    }
+}

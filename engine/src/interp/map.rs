@@ -1,0 +1,299 @@
+//! Parallel and Map states: run nested programs concurrently and gather their results in order.
+
+use futures::stream::{self, StreamExt};
+use legion_asl::error::{names, EvalError};
+use legion_asl::model::{MapMode, MapState, NumberField, Parallel, QueryLanguage, State};
+use legion_asl::path::{Path, Scope};
+use legion_asl::template::{eval_jsonata, type_name, Template};
+use serde_json::{json, Value};
+
+use super::data::{self, input_path};
+use super::{env, next_flow, run_program, states_value, Exec, Failure, StateError, Step, Thread};
+use crate::history::EventType;
+
+pub(crate) async fn parallel(
+    exec: &Exec,
+    state: &State,
+    p: &Parallel,
+    raw: &Value,
+    ctx: &Value,
+    thread: &mut Thread,
+) -> Result<Step, StateError> {
+    let input = data::effective_input(state, raw, ctx, &thread.vars)?;
+    thread.recorder.record(EventType::ParallelStateStarted, None);
+    let branches = p.branches.iter().map(|branch| {
+        let mut t = Thread { recorder: thread.recorder.fork(), vars: thread.vars.child() };
+        let input = input.clone();
+        async move {
+            let r = run_program(exec, branch, input, &mut t).await;
+            r.map(|v| (v, t.recorder.last()))
+        }
+    });
+    match futures::future::try_join_all(branches).await {
+        Ok(results) => {
+            let last = results.iter().map(|(_, id)| *id).max().unwrap_or(0);
+            thread.recorder.follow(last);
+            thread.recorder.record(EventType::ParallelStateSucceeded, None);
+            let output: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
+            let (output, assigned) = data::finish(state, raw.clone(), Value::Array(output), ctx, &thread.vars, true)?;
+            Ok(Step { flow: next_flow(state, output), assigned })
+        }
+        Err(f) => {
+            thread.recorder.record(EventType::ParallelStateFailed, None);
+            Err(f.into())
+        }
+    }
+}
+
+/// Limits read from the Map's fields.
+struct Limits {
+    concurrency: usize,
+    tolerated_count: Option<u64>,
+    tolerated_percentage: Option<f64>,
+}
+
+pub(crate) async fn map(
+    exec: &Exec,
+    state: &State,
+    m: &MapState,
+    raw: &Value,
+    ctx: &Value,
+    thread: &mut Thread,
+) -> Result<Step, StateError> {
+    let vars = thread.vars.clone();
+    let (eff, items) = match state.query_language {
+        QueryLanguage::JsonPath => {
+            let eff = input_path(&state.io.input_path, raw, ctx, &vars)?.into_owned();
+            let items = match &m.items_path {
+                None => eff.clone(),
+                Some(p) => {
+                    let scope = Scope { data: &eff, context: ctx, vars: &vars };
+                    p.eval(&scope).map_err(|e| data::path_error(e, "ItemsPath"))?.into_owned()
+                }
+            };
+            (eff, items)
+        }
+        QueryLanguage::Jsonata => {
+            let items = match &m.items {
+                None => raw.clone(),
+                Some(t) => {
+                    let states = states_value(state, raw, ctx, &[]);
+                    let v = t.eval(&env(raw, ctx, &vars, &states))?;
+                    if !v.is_array() {
+                        let src = match t {
+                            Template::Jsonata { expr, .. } => expr.source().to_owned(),
+                            _ => String::new(),
+                        };
+                        return Err(EvalError::query(
+                            format!(
+                                "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                                type_name(&v),
+                                v
+                            ),
+                            "Items",
+                        )
+                        .into());
+                    }
+                    v
+                }
+            };
+            (raw.clone(), items)
+        }
+    };
+    let Value::Array(items) = items else {
+        return Err(EvalError::runtime(format!("Map state input must be an array but was: {items}")).into());
+    };
+    thread.recorder.record(EventType::MapStateStarted, Some(json!({"length": items.len()})));
+    let limits = limits(state, m, &eff, raw, ctx, thread)?;
+    let distributed = matches!(m.mode, MapMode::Distributed { .. });
+    if distributed {
+        let run_arn = format!(
+            "arn:aws:states:{}:{}:mapRun:{}/{}:{}",
+            exec.shared.config.region,
+            exec.shared.config.account_id,
+            exec.info.state_machine_name,
+            m.label.as_deref().unwrap_or(&state.name),
+            uuid::Uuid::new_v4()
+        );
+        thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": run_arn})));
+    }
+    let total = items.len();
+    let selector_input = &eff;
+    let parent = &*thread;
+    let iterations = items.into_iter().enumerate().map(|(index, item)| {
+        let mut t = Thread {
+            recorder: if distributed { crate::history::Recorder::new(Default::default(), false) } else { parent.recorder.fork() },
+            vars: if distributed { crate::vars::Vars::new() } else { parent.vars.child() },
+        };
+        async move {
+            let item_ctx = exec.context(
+                &state.name,
+                time::OffsetDateTime::now_utc(),
+                0,
+                &[("Map", json!({"Item": {"Index": index, "Value": item}}))],
+            );
+            let input = match select_item(state, m, selector_input, raw, &item, index, &item_ctx, &parent.vars) {
+                Ok(v) => v,
+                Err(e) => return (index, Err(Err(e)), 0),
+            };
+            t.recorder.record(EventType::MapIterationStarted, Some(json!({"index": index, "name": state.name})));
+            let r = run_program(exec, &m.processor, input, &mut t).await;
+            let ev = if r.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
+            t.recorder.record(ev, Some(json!({"index": index, "name": state.name})));
+            (index, r.map_err(Ok), t.recorder.last())
+        }
+    });
+    let mut running = stream::iter(iterations).buffered(limits.concurrency.max(1));
+    let mut results: Vec<Value> = Vec::with_capacity(total);
+    let mut failures = 0u64;
+    let mut last = thread.recorder.last();
+    while let Some((_, r, id)) = running.next().await {
+        last = last.max(id);
+        match r {
+            Ok(v) => results.push(v),
+            Err(Err(e)) => return Err(e.into()),
+            Err(Ok(f)) => {
+                failures += 1;
+                let tolerated_by_count = limits.tolerated_count.is_some_and(|c| failures <= c);
+                let tolerated_by_pct =
+                    limits.tolerated_percentage.is_some_and(|p| (failures as f64) * 100.0 / (total as f64) <= p);
+                if tolerated_by_count || tolerated_by_pct {
+                    results.push(json!({"Error": f.error, "Cause": f.cause}));
+                    continue;
+                }
+                drop(running);
+                thread.recorder.follow(last);
+                let failure = if limits.tolerated_count.is_some() || limits.tolerated_percentage.is_some() {
+                    Failure::new(
+                        names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                        "The specified tolerated failure threshold was exceeded",
+                    )
+                } else {
+                    f
+                };
+                if distributed {
+                    thread.recorder.record(
+                        EventType::MapRunFailed,
+                        Some(json!({"error": failure.error, "cause": failure.cause})),
+                    );
+                }
+                thread.recorder.record(EventType::MapStateFailed, None);
+                return Err(failure.into());
+            }
+        }
+    }
+    drop(running);
+    thread.recorder.follow(last);
+    if distributed {
+        thread.recorder.record(EventType::MapRunSucceeded, None);
+    }
+    thread.recorder.record(EventType::MapStateSucceeded, None);
+    let (output, assigned) = data::finish(state, raw.clone(), Value::Array(results), ctx, &thread.vars, true)?;
+    Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set.
+#[allow(clippy::too_many_arguments)]
+fn select_item(
+    state: &State,
+    m: &MapState,
+    eff: &Value,
+    raw: &Value,
+    item: &Value,
+    index: usize,
+    ctx: &Value,
+    vars: &crate::vars::Vars,
+) -> Result<Value, EvalError> {
+    let Some(selector) = &m.item_selector else { return Ok(item.clone()) };
+    match state.query_language {
+        QueryLanguage::JsonPath => {
+            let ctx_owned;
+            let ctx = if ctx.is_null() {
+                ctx_owned = json!({"Map": {"Item": {"Index": index, "Value": item}}});
+                &ctx_owned
+            } else {
+                ctx
+            };
+            selector.eval(&env(eff, ctx, vars, &Value::Null))
+        }
+        QueryLanguage::Jsonata => {
+            let ctx_owned;
+            let ctx = if ctx.is_null() {
+                ctx_owned = json!({"Map": {"Item": {"Index": index, "Value": item}}});
+                &ctx_owned
+            } else {
+                ctx
+            };
+            let states = states_value(state, raw, ctx, &[]);
+            selector.eval(&env(raw, ctx, vars, &states))
+        }
+    }
+}
+
+fn limits(
+    state: &State,
+    m: &MapState,
+    eff: &Value,
+    raw: &Value,
+    ctx: &Value,
+    thread: &Thread,
+) -> Result<Limits, EvalError> {
+    let number = |field: &NumberField, name: &str, float: bool| -> Result<f64, EvalError> {
+        match field {
+            NumberField::Literal(n) => Ok(*n),
+            NumberField::Path(p) => path_number(p, name, float, eff, ctx, thread),
+            NumberField::Expr(t) => {
+                let states = states_value(state, raw, ctx, &[]);
+                let v = match t {
+                    Template::Jsonata { expr, location } => {
+                        eval_jsonata(expr, location, &env(raw, ctx, &thread.vars, &states))?
+                    }
+                    other => other.eval(&env(raw, ctx, &thread.vars, &states))?,
+                };
+                v.as_f64().ok_or_else(|| {
+                    EvalError::query(format!("The {name} field must be a number, but was: {v}"), name)
+                })
+            }
+        }
+    };
+    let concurrency = match &m.max_concurrency {
+        None => 0.0,
+        Some(f) => number(f, "MaxConcurrency", false)?,
+    };
+    let tolerated_count = match &m.tolerated_failure_count {
+        None => None,
+        Some(f) => {
+            let n = number(f, "ToleratedFailureCount", false)?;
+            if n < 0.0 {
+                return Err(EvalError::runtime("ToleratedFailureCount cannot be negative."));
+            }
+            Some(n as u64)
+        }
+    };
+    let tolerated_percentage = match &m.tolerated_failure_percentage {
+        None => None,
+        Some(f) => {
+            let n = number(f, "ToleratedFailurePercentage", true)?;
+            if !(0.0..=100.0).contains(&n) {
+                return Err(EvalError::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+            }
+            Some(n)
+        }
+    };
+    let concurrency = if concurrency <= 0.0 { usize::MAX } else { concurrency as usize };
+    Ok(Limits { concurrency, tolerated_count, tolerated_percentage })
+}
+
+fn path_number(p: &Path, name: &str, float: bool, eff: &Value, ctx: &Value, thread: &Thread) -> Result<f64, EvalError> {
+    let scope = Scope { data: eff, context: ctx, vars: &thread.vars };
+    let v = p.eval(&scope).map_err(|e| data::path_error(e, &format!("{name}Path")))?;
+    let ok = if float { v.as_f64() } else { v.as_i64().map(|n| n as f64) };
+    ok.ok_or_else(|| {
+        let shown = match v.as_ref() {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let kind = if float { "float" } else { "integer" };
+        EvalError::runtime(format!("The {name}Path field refers to value \"{shown}\" which is not a valid {kind}: {p}"))
+    })
+}

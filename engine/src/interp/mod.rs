@@ -1,0 +1,391 @@
+//! The interpreter: walks a program state by state, applying ASL's data flow, Retry and Catch.
+//!
+//! Each thread of control (the execution, a Parallel branch, a Map iteration) is an async call of
+//! [`run_program`] with its own history cursor and variable scope; nested programs are awaited in place,
+//! so cancelling the execution drops every branch with it.
+
+mod data;
+mod flow;
+mod map;
+mod task;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use legion_asl::error::{names, EvalError};
+use legion_asl::model::{error_matches, Program, QueryLanguage, State, StateKind, StateMachine, Transition};
+use legion_asl::template::Env;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::BoxFuture;
+use crate::engine::{ExecutionStatus, Outcome, Shared};
+use crate::history::{with_payload, EventType, History, Recorder, StateType};
+use crate::vars::Vars;
+
+/// The largest payload a state may pass on: 256 KiB of UTF-8.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// Facts about the execution that the context object reports.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecutionInfo {
+    pub(crate) arn: String,
+    pub(crate) name: String,
+    pub(crate) state_machine_arn: String,
+    pub(crate) state_machine_name: String,
+    pub(crate) role_arn: String,
+    pub(crate) start_time: OffsetDateTime,
+    pub(crate) input: Value,
+}
+
+/// Everything the states of one execution share.
+pub(crate) struct Exec {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) info: ExecutionInfo,
+    /// The static part of `$$` (Execution, StateMachine), built once.
+    context_base: Map<String, Value>,
+    /// Whether any state can read the context object; when none can, it is never built.
+    needs_context: bool,
+}
+
+/// A failure travelling up to the nearest Catch (or ending the execution).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub(crate) error: String,
+    pub(crate) cause: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(error: impl Into<String>, cause: impl Into<String>) -> Failure {
+        Failure { error: error.into(), cause: Some(cause.into()) }
+    }
+
+    /// The Error Output that Catch passes on.
+    fn error_output(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("Error".into(), Value::String(self.error.clone()));
+        if let Some(c) = &self.cause {
+            m.insert("Cause".into(), Value::String(c.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+/// One thread of control: its history cursor, its variables, and the Map item it runs for.
+#[derive(Clone)]
+pub(crate) struct Thread {
+    pub(crate) recorder: Recorder,
+    pub(crate) vars: Vars,
+}
+
+/// Where a state sends control.
+pub(crate) enum Flow {
+    Next(usize, Value),
+    End(Value),
+}
+
+/// What a state's work produced before its exit is recorded.
+pub(crate) struct Step {
+    pub(crate) flow: Flow,
+    pub(crate) assigned: Option<Map<String, Value>>,
+}
+
+/// An error raised while running a state, before it is turned into a [`Failure`].
+pub(crate) enum StateError {
+    /// An interpreter error: its cause gets the "An error occurred while executing the state" prefix.
+    Eval(EvalError),
+    /// A task, Fail state or branch error, passed on as it is.
+    Failed(Failure),
+}
+
+impl From<EvalError> for StateError {
+    fn from(e: EvalError) -> StateError {
+        StateError::Eval(e)
+    }
+}
+
+impl From<Failure> for StateError {
+    fn from(f: Failure) -> StateError {
+        StateError::Failed(f)
+    }
+}
+
+pub(crate) async fn run_execution(
+    shared: Arc<Shared>,
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    history: History,
+    cancel: CancellationToken,
+    stop: Arc<Mutex<Option<(Option<String>, Option<String>)>>>,
+) -> Outcome {
+    let mut recorder = Recorder::new(history, true);
+    recorder.record_with(EventType::ExecutionStarted, || {
+        with_payload("input", &info.input, &[("roleArn", Value::String(info.role_arn.clone()))])
+    });
+    let exec = Exec::new(shared, &machine, info);
+    let input = exec.info.input.clone();
+    let mut thread = Thread { recorder, vars: Vars::new() };
+    let timeout = machine.timeout_seconds.map(|s| exec.scaled(s as f64));
+    let run = run_program(&exec, &machine.program, input, &mut thread);
+    let result = tokio::select! {
+        r = run => End::Done(r),
+        _ = cancel.cancelled() => End::Cancelled,
+        _ = sleep_opt(timeout) => End::TimedOut,
+    };
+    let recorder = &mut thread.recorder;
+    match result {
+        End::Cancelled => {
+            let (error, cause) = stop.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or((None, None));
+            let mut d = Map::new();
+            if let Some(e) = &error {
+                d.insert("error".into(), json!(e));
+            }
+            if let Some(c) = &cause {
+                d.insert("cause".into(), json!(c));
+            }
+            recorder.record(EventType::ExecutionAborted, Some(Value::Object(d)));
+            Outcome { status: ExecutionStatus::Aborted, output: None, error, cause }
+        }
+        End::TimedOut => {
+            recorder.record(EventType::ExecutionTimedOut, Some(json!({"error": names::TIMEOUT})));
+            Outcome {
+                status: ExecutionStatus::TimedOut,
+                output: None,
+                error: Some(names::TIMEOUT.to_owned()),
+                cause: None,
+            }
+        }
+        End::Done(Ok(output)) => {
+            if payload_too_large(&output) {
+                let f = Failure::new(
+                    names::DATA_LIMIT_EXCEEDED,
+                    "The state/task returned a result with a size exceeding the maximum number of bytes service limit.",
+                );
+                return fail_execution(recorder, f);
+            }
+            recorder.record_with(EventType::ExecutionSucceeded, || with_payload("output", &output, &[]));
+            Outcome { status: ExecutionStatus::Succeeded, output: Some(output), error: None, cause: None }
+        }
+        End::Done(Err(f)) => fail_execution(recorder, f),
+    }
+}
+
+/// How the top-level run ended.
+enum End {
+    Done(Result<Value, Failure>),
+    Cancelled,
+    TimedOut,
+}
+
+fn fail_execution(recorder: &mut Recorder, f: Failure) -> Outcome {
+    let mut d = Map::new();
+    d.insert("error".into(), json!(f.error));
+    if let Some(c) = &f.cause {
+        d.insert("cause".into(), json!(c));
+    }
+    recorder.record(EventType::ExecutionFailed, Some(Value::Object(d)));
+    Outcome { status: ExecutionStatus::Failed, output: None, error: Some(f.error), cause: f.cause }
+}
+
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(crate) fn payload_too_large(v: &Value) -> bool {
+    // Cheap pre-check: only serialise values that could be large.
+    match v {
+        Value::Array(a) if a.len() < 16 => {}
+        Value::Object(o) if o.len() < 16 => {}
+        Value::String(s) if s.len() < MAX_PAYLOAD_BYTES / 8 => return false,
+        Value::Null | Value::Bool(_) | Value::Number(_) => return false,
+        _ => {}
+    }
+    serde_json::to_vec(v).map(|b| b.len() > MAX_PAYLOAD_BYTES).unwrap_or(false)
+}
+
+impl Exec {
+    fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
+        let mut base = Map::new();
+        base.insert(
+            "Execution".into(),
+            json!({
+                "Id": info.arn,
+                "Input": info.input,
+                "Name": info.name,
+                "RoleArn": info.role_arn,
+                "StartTime": legion_asl::timestamp::format(info.start_time),
+                "RedriveCount": 0,
+            }),
+        );
+        base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
+        Exec { shared, info, context_base: base, needs_context: machine.reads_context }
+    }
+
+    /// A delay after applying the engine's time scale.
+    pub(crate) fn scaled(&self, seconds: f64) -> Duration {
+        let s = (seconds * self.shared.config.time_scale).clamp(0.0, 1e9);
+        Duration::from_secs_f64(s)
+    }
+
+    /// The context object for a state.
+    pub(crate) fn context(&self, state: &str, entered: OffsetDateTime, retry_count: u64, extra: &[(&str, Value)]) -> Value {
+        if !self.needs_context {
+            return Value::Null;
+        }
+        let mut ctx = self.context_base.clone();
+        ctx.insert(
+            "State".into(),
+            json!({"EnteredTime": legion_asl::timestamp::format(entered), "Name": state, "RetryCount": retry_count}),
+        );
+        for (k, v) in extra {
+            ctx.insert((*k).to_owned(), v.clone());
+        }
+        Value::Object(ctx)
+    }
+}
+
+/// Runs a program from its start to an End, Succeed or uncaught failure.
+pub(crate) fn run_program<'a>(
+    exec: &'a Exec,
+    program: &'a Program,
+    input: Value,
+    thread: &'a mut Thread,
+) -> BoxFuture<'a, Result<Value, Failure>> {
+    Box::pin(async move {
+        let mut current = program.start_at;
+        let mut input = input;
+        loop {
+            let state = &program.states[current];
+            match run_state(exec, state, input, thread).await? {
+                Flow::Next(next, output) => {
+                    current = next;
+                    input = output;
+                }
+                Flow::End(output) => return Ok(output),
+            }
+        }
+    })
+}
+
+/// Runs one state with its Retry and Catch.
+async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread) -> Result<Flow, Failure> {
+    let state_type = StateType::from_name(state.kind.type_name());
+    let entered_at = OffsetDateTime::now_utc();
+    let entered_id = thread.recorder.record_with(EventType::StateEntered(state_type), || {
+        with_payload("input", &input, &[("name", Value::String(state.name.clone()))])
+    });
+    let mut retry_counts = vec![0u64; state.retry.len()];
+    let mut retry_count = 0u64;
+    loop {
+        let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
+        let attempt = flow::execute(exec, state, &input, &ctx, thread, retry_count).await;
+        let failure = match attempt {
+            Ok(step) => return Ok(exit(state, state_type, step, thread)),
+            Err(StateError::Failed(f)) => f,
+            Err(StateError::Eval(e)) => {
+                let cause = format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                    state.name, entered_id, e.detail
+                );
+                if let Some(location) = &e.location {
+                    thread.recorder.record(
+                        EventType::EvaluationFailed,
+                        Some(json!({"error": e.error, "cause": cause, "location": location, "state": state.name})),
+                    );
+                }
+                Failure { error: e.error, cause: Some(cause) }
+            }
+        };
+        if let Some(i) = state.retry.iter().position(|r| error_matches(&r.error_equals, &failure.error)) {
+            let retrier = &state.retry[i];
+            if retry_counts[i] < retrier.max_attempts {
+                retry_counts[i] += 1;
+                retry_count += 1;
+                let mut delay = retrier.delay_seconds(retry_counts[i]);
+                if retrier.full_jitter {
+                    delay *= rand::random::<f64>();
+                }
+                tokio::time::sleep(exec.scaled(delay)).await;
+                continue;
+            }
+        }
+        if failure.error == names::RUNTIME {
+            return Err(failure);
+        }
+        let Some(catcher) = state.catch.iter().find(|c| error_matches(&c.error_equals, &failure.error)) else {
+            return Err(failure);
+        };
+        let error_output = failure.error_output();
+        let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
+        let caught = data::catch_output(state, catcher, &input, error_output, &ctx, &thread.vars);
+        return match caught {
+            Ok((output, assigned)) => {
+                let step = Step { flow: Flow::Next(catcher.next, output), assigned };
+                Ok(exit(state, state_type, step, thread))
+            }
+            Err(e) => {
+                let cause = format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                    state.name, entered_id, e.detail
+                );
+                Err(Failure { error: e.error, cause: Some(cause) })
+            }
+        };
+    }
+}
+
+/// Records the exit event and applies assignments.
+fn exit(state: &State, state_type: StateType, step: Step, thread: &mut Thread) -> Flow {
+    let output = match &step.flow {
+        Flow::Next(_, o) | Flow::End(o) => o,
+    };
+    let record = !matches!(state.kind, StateKind::Fail(_));
+    if record && thread.recorder.enabled() {
+        let mut others = vec![("name", Value::String(state.name.clone()))];
+        if let Some(assigned) = &step.assigned {
+            let rendered: Map<String, Value> = assigned
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(serde_json::to_string(v).unwrap_or_default())))
+                .collect();
+            others.push(("assignedVariables", Value::Object(rendered)));
+            others.push(("assignedVariablesDetails", json!({"truncated": false})));
+        }
+        let details = with_payload("output", output, &others);
+        thread.recorder.record(EventType::StateExited(state_type), Some(details));
+    }
+    if let Some(assigned) = step.assigned {
+        thread.vars.assign(assigned);
+    }
+    step.flow
+}
+
+/// The transition after a state that completed normally.
+pub(crate) fn next_flow(state: &State, output: Value) -> Flow {
+    match state.transition {
+        Transition::Next(n) => Flow::Next(n, output),
+        Transition::End | Transition::None => Flow::End(output),
+    }
+}
+
+/// The environment for evaluating a state's fields.
+pub(crate) fn env<'a>(data: &'a Value, ctx: &'a Value, vars: &'a Vars, states: &'a Value) -> Env<'a> {
+    Env { data, context: ctx, vars, states }
+}
+
+/// `$states` for a JSONata state.
+pub(crate) fn states_value(state: &State, input: &Value, ctx: &Value, extra: &[(&str, &Value)]) -> Value {
+    if state.query_language != QueryLanguage::Jsonata {
+        return Value::Null;
+    }
+    let mut m = Map::new();
+    m.insert("input".into(), input.clone());
+    m.insert("context".into(), ctx.clone());
+    for (k, v) in extra {
+        m.insert((*k).to_owned(), (*v).clone());
+    }
+    Value::Object(m)
+}

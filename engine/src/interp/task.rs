@@ -1,0 +1,203 @@
+//! Task states: evaluate the request, dispatch it with its timeout, record the task events.
+
+use legion_asl::error::{names, EvalError};
+use legion_asl::model::{NumberField, QueryLanguage, State, Task};
+use legion_asl::path::Scope;
+use serde_json::{json, Map, Value};
+
+use super::data;
+use super::{env, next_flow, payload_too_large, states_value, Exec, Failure, StateError, Step, Thread};
+use crate::dispatch::TaskRequest;
+use crate::history::{compact, with_payload, EventType};
+
+/// How a resource shows up in history.
+enum Family {
+    /// A bare Lambda function ARN: `LambdaFunction…` events.
+    Lambda,
+    /// `arn:aws:states:::service:action…` and everything else: `Task…` events.
+    Service { resource_type: String, resource: String },
+}
+
+fn family(resource: &str) -> Family {
+    if resource.starts_with("arn:aws:lambda:") {
+        return Family::Lambda;
+    }
+    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+        if let Some((service, action)) = rest.split_once(':') {
+            return Family::Service { resource_type: service.to_owned(), resource: action.to_owned() };
+        }
+    }
+    if resource.contains(":activity:") {
+        return Family::Service { resource_type: "activity".to_owned(), resource: resource.to_owned() };
+    }
+    Family::Service { resource_type: "custom".to_owned(), resource: resource.to_owned() }
+}
+
+pub(crate) async fn run(
+    exec: &Exec,
+    state: &State,
+    task: &Task,
+    raw: &Value,
+    ctx: &Value,
+    thread: &mut Thread,
+    retry_count: u64,
+) -> Result<Step, StateError> {
+    let token = task.resource.ends_with(".waitForTaskToken").then(|| uuid::Uuid::new_v4().to_string());
+    let owned_ctx;
+    let ctx = match &token {
+        Some(t) if !ctx.is_null() => {
+            let mut c = ctx.clone();
+            if let Value::Object(m) = &mut c {
+                m.insert("Task".into(), json!({"Token": t}));
+            }
+            owned_ctx = c;
+            &owned_ctx
+        }
+        _ => ctx,
+    };
+    let input = data::effective_input(state, raw, ctx, &thread.vars)?;
+    let timeout = seconds_field(state, task.timeout_seconds.as_ref(), "TimeoutSeconds", raw, ctx, thread)?;
+    let heartbeat = seconds_field(state, task.heartbeat_seconds.as_ref(), "HeartbeatSeconds", raw, ctx, thread)?;
+    let credentials = match &task.credentials {
+        Some(t) => {
+            let states = states_value(state, raw, ctx, &[]);
+            Some(t.eval(&env(raw, ctx, &thread.vars, &states))?)
+        }
+        None => None,
+    };
+    let fam = family(&task.resource);
+    let region = exec.shared.config.region.clone();
+    let recorder = &mut thread.recorder;
+    match &fam {
+        Family::Lambda => {
+            recorder.record_with(EventType::LambdaFunctionScheduled, || {
+                let mut others = vec![("resource", json!(task.resource))];
+                if let Some(t) = timeout {
+                    others.push(("timeoutInSeconds", json!(t)));
+                }
+                with_payload("input", &input, &others)
+            });
+            recorder.record(EventType::LambdaFunctionStarted, None);
+        }
+        Family::Service { resource_type, resource } => {
+            recorder.record_with(EventType::TaskScheduled, || {
+                let mut d = Map::new();
+                d.insert("resourceType".into(), json!(resource_type));
+                d.insert("resource".into(), json!(resource));
+                d.insert("region".into(), json!(region));
+                d.insert("parameters".into(), json!(compact(&input)));
+                if let Some(t) = timeout {
+                    d.insert("timeoutInSeconds".into(), json!(t));
+                }
+                if let Some(h) = heartbeat {
+                    d.insert("heartbeatInSeconds".into(), json!(h));
+                }
+                Value::Object(d)
+            });
+            recorder.record_with(EventType::TaskStarted, || json!({"resourceType": resource_type, "resource": resource}));
+        }
+    }
+    let request = TaskRequest {
+        resource: task.resource.clone(),
+        state_name: state.name.clone(),
+        input,
+        credentials,
+        task_token: token,
+        execution_arn: exec.info.arn.clone(),
+        retry_count,
+    };
+    let call = exec.shared.dispatcher.invoke(request);
+    let outcome = match timeout {
+        Some(t) => match tokio::time::timeout(std::time::Duration::from_secs(t), call).await {
+            Ok(r) => Some(r),
+            Err(_) => None,
+        },
+        None => Some(call.await),
+    };
+    let service_details = |extra: Vec<(&str, Value)>| {
+        let mut d = Map::new();
+        for (k, v) in extra {
+            d.insert(k.to_owned(), v);
+        }
+        if let Family::Service { resource_type, resource } = &fam {
+            d.insert("resourceType".into(), json!(resource_type));
+            d.insert("resource".into(), json!(resource));
+        }
+        Value::Object(d)
+    };
+    let recorder = &mut thread.recorder;
+    let (failed, timed_out, succeeded) = match fam {
+        Family::Lambda => {
+            (EventType::LambdaFunctionFailed, EventType::LambdaFunctionTimedOut, EventType::LambdaFunctionSucceeded)
+        }
+        Family::Service { .. } => (EventType::TaskFailed, EventType::TaskTimedOut, EventType::TaskSucceeded),
+    };
+    let result = match outcome {
+        None => {
+            recorder.record(timed_out, Some(service_details(vec![("error", json!(names::TIMEOUT))])));
+            return Err(Failure { error: names::TIMEOUT.to_owned(), cause: None }.into());
+        }
+        Some(Err(e)) => {
+            let mut extra = vec![("error", json!(e.error))];
+            if let Some(c) = &e.cause {
+                extra.push(("cause", json!(c)));
+            }
+            recorder.record(failed, Some(service_details(extra)));
+            return Err(Failure { error: e.error, cause: e.cause }.into());
+        }
+        Some(Ok(result)) => result,
+    };
+    if payload_too_large(&result) {
+        let who = match &fam {
+            Family::Lambda => task.resource.clone(),
+            Family::Service { resource_type, .. } => resource_type.clone(),
+        };
+        let cause = format!(
+            "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+        );
+        recorder.record(
+            failed,
+            Some(service_details(vec![("error", json!(names::DATA_LIMIT_EXCEEDED)), ("cause", json!(cause))])),
+        );
+        return Err(Failure::new(names::DATA_LIMIT_EXCEEDED, cause).into());
+    }
+    recorder.record_with(succeeded, || {
+        let mut d = service_details(vec![]);
+        if let Value::Object(m) = &mut d {
+            m.insert("output".into(), json!(compact(&result)));
+            m.insert("outputDetails".into(), json!({"truncated": false}));
+        }
+        d
+    });
+    let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, true)?;
+    Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// Evaluates `TimeoutSeconds`/`HeartbeatSeconds` in any of their forms.
+fn seconds_field(
+    state: &State,
+    field: Option<&NumberField>,
+    name: &str,
+    raw: &Value,
+    ctx: &Value,
+    thread: &Thread,
+) -> Result<Option<u64>, EvalError> {
+    let Some(field) = field else { return Ok(None) };
+    let v = match field {
+        NumberField::Literal(n) => return Ok(Some(*n as u64)),
+        NumberField::Path(p) => {
+            let eff = data::input_path(&state.io.input_path, raw, ctx, &thread.vars)?;
+            let scope = Scope { data: &eff, context: ctx, vars: &thread.vars };
+            p.eval(&scope).map_err(|e| data::path_error(e, &format!("{name}Path")))?.into_owned()
+        }
+        NumberField::Expr(t) => {
+            debug_assert_eq!(state.query_language, QueryLanguage::Jsonata);
+            let states = states_value(state, raw, ctx, &[]);
+            t.eval(&env(raw, ctx, &thread.vars, &states))?
+        }
+    };
+    match v.as_u64() {
+        Some(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(EvalError::runtime(format!("The {name} field must be a positive integer, but was: {v}"))),
+    }
+}

@@ -1,0 +1,150 @@
+//! Command-line parsing and the `validate` and `run` commands.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use legion_asl::diagnostic::invalid_definition_message;
+use legion_asl::model::StateMachineType;
+use legion_asl::parse::{parse_str, ParseOptions};
+use legion_engine::{Engine, ExecutionStatus, StartRequest};
+use serde_json::{json, Value};
+
+/// Legion: run AWS Step Functions state machines locally.
+#[derive(Debug, Parser)]
+#[command(name = "legion", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Checks a definition; prints its diagnostics and exits 1 when it is invalid.
+    Validate {
+        /// The definition file (`-` for standard input).
+        file: PathBuf,
+        /// The state machine type the definition is meant for.
+        #[arg(long = "type", value_enum, default_value = "standard")]
+        machine_type: MachineType,
+    },
+    /// Runs a definition to its end and prints the output.
+    Run {
+        /// The definition file (`-` for standard input).
+        file: PathBuf,
+        /// The execution input: JSON text, or `@FILE` to read it from a file.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Multiplies Wait and Retry delays (0 skips them).
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// The state machine type.
+        #[arg(long = "type", value_enum, default_value = "standard")]
+        machine_type: MachineType,
+        /// The state machine name used in ARNs and the context object.
+        #[arg(long, default_value = "legion")]
+        name: String,
+        /// Also print the execution history (as GetExecutionHistory events) on standard error.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Runs conformance case files and reports pass/fail.
+    Conformance(legion_conformance::cli::Args),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MachineType {
+    Standard,
+    Express,
+}
+
+impl From<MachineType> for StateMachineType {
+    fn from(t: MachineType) -> StateMachineType {
+        match t {
+            MachineType::Standard => StateMachineType::Standard,
+            MachineType::Express => StateMachineType::Express,
+        }
+    }
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate { file, machine_type } => {
+            let text = read_text(&file)?;
+            match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
+                Ok(_) => {
+                    println!("valid");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(diags) => {
+                    for d in &diags {
+                        println!("{d}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Run { file, input, time_scale, machine_type, name, history } => {
+            let text = read_text(&file)?;
+            let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
+                Ok(m) => m,
+                Err(diags) => bail!("{}", invalid_definition_message(&diags)),
+            };
+            let input = read_input(&input)?;
+            if !time_scale.is_finite() || time_scale < 0.0 {
+                bail!("--time-scale must be a non-negative number");
+            }
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let engine = Engine::builder().time_scale(time_scale).build();
+            let mut request = StartRequest::new(Arc::new(machine), name, input);
+            request.machine_type = machine_type.into();
+            let (execution, outcome) = runtime.block_on(engine.run(request));
+            if history {
+                let events: Vec<Value> = execution.history().iter().map(|e| e.to_json()).collect();
+                eprintln!("{}", serde_json::to_string_pretty(&json!({ "events": events }))?);
+            }
+            if outcome.status == ExecutionStatus::Succeeded {
+                println!("{}", serde_json::to_string(&outcome.output.unwrap_or(Value::Null))?);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                let report = json!({"status": outcome.status.as_str(), "error": outcome.error, "cause": outcome.cause});
+                eprintln!("{report}");
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Conformance(args) => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            Ok(ExitCode::from(runtime.block_on(legion_conformance::cli::run(args))?))
+        }
+    }
+}
+
+fn read_text(file: &Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("reading standard input")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+fn read_input(arg: &str) -> anyhow::Result<Value> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => read_text(Path::new(path))?,
+        None => arg.to_owned(),
+    };
+    serde_json::from_str(&text).with_context(|| format!("the input is not valid JSON: {}", abbreviate(&text)))
+}
+
+fn abbreviate(s: &str) -> String {
+    let short: String = s.chars().take(80).collect();
+    if short.len() < s.len() {
+        format!("{short}…")
+    } else {
+        short
+    }
+}
