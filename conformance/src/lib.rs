@@ -26,7 +26,9 @@
 //! ```
 
 pub mod case;
+pub mod cli;
 pub mod compare;
+mod engine_runner;
 pub mod known_failures;
 pub mod normalize;
 pub mod report;
@@ -34,6 +36,7 @@ mod runner;
 
 pub use case::{Case, CaseError, CaseKind, Spec};
 pub use compare::{HistoryCheck, Verdict};
+pub use engine_runner::EngineRunner;
 pub use known_failures::{KnownFailures, KnownFailuresError};
 pub use report::{run, run_cli, CaseResult, Options, Outcome, Report, Tally};
 pub use runner::{Actual, ApiError, BoxFuture, ExecutionStatus, Runner};

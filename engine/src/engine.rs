@@ -234,12 +234,20 @@ impl Engine {
     pub fn start(&self, request: StartRequest) -> Execution {
         let c = &self.shared.config;
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let kind = match request.machine_type {
-            StateMachineType::Standard => "execution",
-            StateMachineType::Express => "express",
+        let arn = match request.machine_type {
+            StateMachineType::Standard => {
+                format!("arn:aws:states:{}:{}:execution:{}:{}", c.region, c.account_id, request.state_machine_name, name)
+            }
+            // Express executions carry a third part that makes them unique.
+            StateMachineType::Express => format!(
+                "arn:aws:states:{}:{}:express:{}:{}:{}",
+                c.region,
+                c.account_id,
+                request.state_machine_name,
+                name,
+                uuid::Uuid::new_v4()
+            ),
         };
-        let arn =
-            format!("arn:aws:states:{}:{}:{}:{}:{}", c.region, c.account_id, kind, request.state_machine_name, name);
         let (tx, rx) = watch::channel(None);
         let history = History::default();
         let cancel = CancellationToken::new();
@@ -265,6 +273,7 @@ impl Engine {
             }),
             start_time: start_date,
             input: request.input,
+            express: request.machine_type == StateMachineType::Express,
         };
         tokio::spawn(async move {
             let outcome = interp::run_execution(shared, request.machine, info, history, cancel, stop).await;

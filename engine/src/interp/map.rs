@@ -287,7 +287,12 @@ fn limits(
 fn path_number(p: &Path, name: &str, float: bool, eff: &Value, ctx: &Value, thread: &Thread) -> Result<f64, EvalError> {
     let scope = Scope { data: eff, context: ctx, vars: &thread.vars };
     let v = p.eval(&scope).map_err(|e| data::path_error(e, &format!("{name}Path")))?;
-    let ok = if float { v.as_f64() } else { v.as_i64().map(|n| n as f64) };
+    // Like Java's parsers, a numeric string is accepted; an integer field refuses fractions.
+    let number = match v.as_ref() {
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        other => other.as_f64(),
+    };
+    let ok = number.filter(|n| float || n.fract() == 0.0);
     ok.ok_or_else(|| {
         let shown = match v.as_ref() {
             Value::String(s) => s.clone(),

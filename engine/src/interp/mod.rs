@@ -37,6 +37,7 @@ pub(crate) struct ExecutionInfo {
     pub(crate) role_arn: String,
     pub(crate) start_time: OffsetDateTime,
     pub(crate) input: Value,
+    pub(crate) express: bool,
 }
 
 /// Everything the states of one execution share.
@@ -129,6 +130,7 @@ pub(crate) async fn run_execution(
     let timeout = machine.timeout_seconds.map(|s| exec.scaled(s as f64));
     let run = run_program(&exec, &machine.program, input, &mut thread);
     let result = tokio::select! {
+        biased;
         r = run => End::Done(r),
         _ = cancel.cancelled() => End::Cancelled,
         _ = sleep_opt(timeout) => End::TimedOut,
@@ -148,13 +150,8 @@ pub(crate) async fn run_execution(
             Outcome { status: ExecutionStatus::Aborted, output: None, error, cause }
         }
         End::TimedOut => {
-            recorder.record(EventType::ExecutionTimedOut, Some(json!({"error": names::TIMEOUT})));
-            Outcome {
-                status: ExecutionStatus::TimedOut,
-                output: None,
-                error: Some(names::TIMEOUT.to_owned()),
-                cause: None,
-            }
+            recorder.record(EventType::ExecutionTimedOut, Some(json!({})));
+            Outcome { status: ExecutionStatus::TimedOut, output: None, error: None, cause: None }
         }
         End::Done(Ok(output)) => {
             if payload_too_large(&output) {
@@ -179,13 +176,17 @@ enum End {
 }
 
 fn fail_execution(recorder: &mut Recorder, f: Failure) -> Outcome {
+    // A Fail state without Error leaves the error empty: AWS then reports none.
+    let error = Some(f.error).filter(|e| !e.is_empty());
     let mut d = Map::new();
-    d.insert("error".into(), json!(f.error));
+    if let Some(e) = &error {
+        d.insert("error".into(), json!(e));
+    }
     if let Some(c) = &f.cause {
         d.insert("cause".into(), json!(c));
     }
     recorder.record(EventType::ExecutionFailed, Some(Value::Object(d)));
-    Outcome { status: ExecutionStatus::Failed, output: None, error: Some(f.error), cause: f.cause }
+    Outcome { status: ExecutionStatus::Failed, output: None, error, cause: f.cause }
 }
 
 async fn sleep_opt(d: Option<Duration>) {
@@ -210,17 +211,17 @@ pub(crate) fn payload_too_large(v: &Value) -> bool {
 impl Exec {
     fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
         let mut base = Map::new();
-        base.insert(
-            "Execution".into(),
-            json!({
-                "Id": info.arn,
-                "Input": info.input,
-                "Name": info.name,
-                "RoleArn": info.role_arn,
-                "StartTime": legion_asl::timestamp::format(info.start_time),
-                "RedriveCount": 0,
-            }),
-        );
+        let mut execution = json!({
+            "Id": info.arn,
+            "Input": info.input,
+            "Name": info.name,
+            "RoleArn": info.role_arn,
+            "StartTime": legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(info.start_time)),
+        });
+        if !info.express {
+            execution["RedriveCount"] = json!(0);
+        }
+        base.insert("Execution".into(), execution);
         base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
         Exec { shared, info, context_base: base, needs_context: machine.reads_context }
     }
@@ -237,10 +238,13 @@ impl Exec {
             return Value::Null;
         }
         let mut ctx = self.context_base.clone();
-        ctx.insert(
-            "State".into(),
-            json!({"EnteredTime": legion_asl::timestamp::format(entered), "Name": state, "RetryCount": retry_count}),
-        );
+        let entered = legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(entered));
+        let mut state_info = json!({"EnteredTime": entered, "Name": state});
+        // AWS reports RetryCount only once the state has been retried.
+        if retry_count > 0 {
+            state_info["RetryCount"] = json!(retry_count);
+        }
+        ctx.insert("State".into(), state_info);
         for (k, v) in extra {
             ctx.insert((*k).to_owned(), v.clone());
         }
