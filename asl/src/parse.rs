@@ -42,7 +42,8 @@ fn abbreviate(text: &str) -> String {
 
 /// Parses a definition already read as JSON. On failure, returns every diagnostic found.
 pub fn parse(definition: &Value, options: ParseOptions) -> Result<StateMachine, Vec<Diagnostic>> {
-    let mut p = Parser { diags: Vec::new(), options, all_names: HashSet::new(), root_language: QueryLanguage::JsonPath };
+    let mut p =
+        Parser { diags: Vec::new(), options, all_names: HashSet::new(), root_language: QueryLanguage::JsonPath };
     let machine = p.machine(definition);
     if p.diags.is_empty() {
         machine.ok_or_else(|| vec![Diagnostic::schema("Definition must be a valid JSON object", "")])
@@ -64,31 +65,110 @@ const STATE_TYPES: &str = "[Task, Wait, Pass, Succeed, Fail, Choice, Parallel, M
 fn allowed_fields(ty: &str) -> &'static [&'static str] {
     match ty {
         "Pass" => &[
-            "Type", "Comment", "QueryLanguage", "Next", "End", "Assign", "InputPath", "OutputPath", "Parameters",
-            "ResultPath", "Result", "Output",
+            "Type",
+            "Comment",
+            "QueryLanguage",
+            "Next",
+            "End",
+            "Assign",
+            "InputPath",
+            "OutputPath",
+            "Parameters",
+            "ResultPath",
+            "Result",
+            "Output",
         ],
         "Task" => &[
-            "Type", "Comment", "QueryLanguage", "Next", "End", "Assign", "InputPath", "OutputPath", "Parameters",
-            "ResultPath", "ResultSelector", "Output", "Arguments", "Resource", "Retry", "Catch", "TimeoutSeconds",
-            "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials",
+            "Type",
+            "Comment",
+            "QueryLanguage",
+            "Next",
+            "End",
+            "Assign",
+            "InputPath",
+            "OutputPath",
+            "Parameters",
+            "ResultPath",
+            "ResultSelector",
+            "Output",
+            "Arguments",
+            "Resource",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
         ],
-        "Choice" => &["Type", "Comment", "QueryLanguage", "Choices", "Default", "InputPath", "OutputPath", "Assign", "Output"],
+        "Choice" => {
+            &["Type", "Comment", "QueryLanguage", "Choices", "Default", "InputPath", "OutputPath", "Assign", "Output"]
+        }
         "Wait" => &[
-            "Type", "Comment", "QueryLanguage", "Next", "End", "Assign", "InputPath", "OutputPath", "Output", "Seconds",
-            "SecondsPath", "Timestamp", "TimestampPath",
+            "Type",
+            "Comment",
+            "QueryLanguage",
+            "Next",
+            "End",
+            "Assign",
+            "InputPath",
+            "OutputPath",
+            "Output",
+            "Seconds",
+            "SecondsPath",
+            "Timestamp",
+            "TimestampPath",
         ],
         "Succeed" => &["Type", "Comment", "QueryLanguage", "InputPath", "OutputPath", "Output"],
         "Fail" => &["Type", "Comment", "QueryLanguage", "Error", "ErrorPath", "Cause", "CausePath"],
         "Parallel" => &[
-            "Type", "Comment", "QueryLanguage", "Next", "End", "Assign", "InputPath", "OutputPath", "Parameters",
-            "ResultPath", "ResultSelector", "Output", "Arguments", "Branches", "Retry", "Catch",
+            "Type",
+            "Comment",
+            "QueryLanguage",
+            "Next",
+            "End",
+            "Assign",
+            "InputPath",
+            "OutputPath",
+            "Parameters",
+            "ResultPath",
+            "ResultSelector",
+            "Output",
+            "Arguments",
+            "Branches",
+            "Retry",
+            "Catch",
         ],
         "Map" => &[
-            "Type", "Comment", "QueryLanguage", "Next", "End", "Assign", "InputPath", "OutputPath", "Parameters",
-            "ResultPath", "ResultSelector", "Output", "ItemsPath", "Items", "ItemSelector", "ItemProcessor", "Iterator",
-            "ItemReader", "ItemBatcher", "ResultWriter", "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailureCount",
-            "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label",
-            "Retry", "Catch",
+            "Type",
+            "Comment",
+            "QueryLanguage",
+            "Next",
+            "End",
+            "Assign",
+            "InputPath",
+            "OutputPath",
+            "Parameters",
+            "ResultPath",
+            "ResultSelector",
+            "Output",
+            "ItemsPath",
+            "Items",
+            "ItemSelector",
+            "ItemProcessor",
+            "Iterator",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "Label",
+            "Retry",
+            "Catch",
         ],
         _ => &[],
     }
@@ -96,9 +176,22 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
 
 /// Fields only JSONPath states may use.
 const JSONPATH_ONLY: &[&str] = &[
-    "InputPath", "OutputPath", "Parameters", "ResultPath", "ResultSelector", "Result", "ItemsPath", "SecondsPath",
-    "TimestampPath", "ErrorPath", "CausePath", "TimeoutSecondsPath", "HeartbeatSecondsPath", "MaxConcurrencyPath",
-    "ToleratedFailureCountPath", "ToleratedFailurePercentagePath",
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultPath",
+    "ResultSelector",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
 ];
 /// Fields only JSONata states may use.
 const JSONATA_ONLY: &[&str] = &["Output", "Arguments", "Items"];
@@ -282,7 +375,10 @@ impl Parser {
         let ty = match obj.get("Type").and_then(Value::as_str) {
             Some(t) if allowed_fields(t).contains(&"Type") => t,
             Some(_) => {
-                self.err(format!("The field 'Type' should have one of these values: {STATE_TYPES}"), format!("{loc}/Type"));
+                self.err(
+                    format!("The field 'Type' should have one of these values: {STATE_TYPES}"),
+                    format!("{loc}/Type"),
+                );
                 return None;
             }
             None => {
@@ -460,7 +556,7 @@ impl Parser {
 
     fn positive_int(&mut self, v: &Value, location: &str) -> Option<u64> {
         match v.as_u64() {
-            Some(n) if n >= 1 && n <= 99_999_999 => Some(n),
+            Some(n) if (1..=99_999_999).contains(&n) => Some(n),
             Some(0) => {
                 self.err("Minimum value is 1", location);
                 None
@@ -491,9 +587,9 @@ impl Parser {
                 self.err(format!("There should only be one of the following fields: [{key}, {path_key}]"), loc);
                 None
             }
-            (Some(Value::String(s)), None) if language == QueryLanguage::Jsonata => {
-                Some(NumberField::Expr(Template::jsonata(&Value::String(s.clone()), key, &format!("{loc}/{key}"), &mut self.diags)))
-            }
+            (Some(Value::String(s)), None) if language == QueryLanguage::Jsonata => Some(NumberField::Expr(
+                Template::jsonata(&Value::String(s.clone()), key, &format!("{loc}/{key}"), &mut self.diags),
+            )),
             (Some(v), None) => match v.as_f64() {
                 Some(n) if n < range.0 => {
                     self.err(format!("Minimum value is {}", fmt_num(range.0)), format!("{loc}/{key}"));
@@ -539,7 +635,9 @@ impl Parser {
             }
             match language {
                 QueryLanguage::JsonPath => Template::jsonpath(c, &format!("{loc}/Credentials"), &mut self.diags),
-                QueryLanguage::Jsonata => Template::jsonata(c, "Credentials", &format!("{loc}/Credentials"), &mut self.diags),
+                QueryLanguage::Jsonata => {
+                    Template::jsonata(c, "Credentials", &format!("{loc}/Credentials"), &mut self.diags)
+                }
             }
         });
         Some(Task { resource: resource.to_owned(), timeout_seconds, heartbeat_seconds, credentials })
@@ -625,7 +723,8 @@ impl Parser {
                 }
             };
             let assign = robj.get("Assign").map(|a| self.assign(a, &format!("{rloc}/Assign"), language));
-            let output = robj.get("Output").map(|o| Template::jsonata(o, "Output", &format!("{rloc}/Output"), &mut self.diags));
+            let output =
+                robj.get("Output").map(|o| Template::jsonata(o, "Output", &format!("{rloc}/Output"), &mut self.diags));
             match (condition, next) {
                 (Some(condition), Some(next)) => parsed.push(ChoiceRule { condition, next, assign, output }),
                 _ => ok = false,
@@ -641,7 +740,10 @@ impl Parser {
             .filter(|k| obj.contains_key(*k))
             .collect();
         if present.len() != 1 {
-            self.err("There should only be one of the following fields: [Seconds, Timestamp, SecondsPath, TimestampPath]", loc);
+            self.err(
+                "There should only be one of the following fields: [Seconds, Timestamp, SecondsPath, TimestampPath]",
+                loc,
+            );
             return None;
         }
         let key = present[0];
@@ -802,8 +904,7 @@ impl Parser {
             QueryLanguage::Jsonata => self.jsonata(v, selector_key, loc),
         });
         let max_concurrency = self.number_field(obj, "MaxConcurrency", loc, language, (0.0, f64::MAX));
-        let tolerated_failure_count =
-            self.number_field(obj, "ToleratedFailureCount", loc, language, (0.0, f64::MAX));
+        let tolerated_failure_count = self.number_field(obj, "ToleratedFailureCount", loc, language, (0.0, f64::MAX));
         let tolerated_failure_percentage =
             self.number_field(obj, "ToleratedFailurePercentage", loc, language, (0.0, 100.0));
         Some(MapState {
@@ -887,7 +988,14 @@ impl Parser {
                     false
                 }
             };
-            out.push(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, full_jitter });
+            out.push(Retrier {
+                error_equals,
+                interval_seconds,
+                max_attempts,
+                backoff_rate,
+                max_delay_seconds,
+                full_jitter,
+            });
         }
         out
     }
@@ -946,7 +1054,8 @@ impl Parser {
                 }
             };
             let result_path = self.path_field(obj, "ResultPath", &cloc, true);
-            let output = obj.get("Output").map(|o| Template::jsonata(o, "Output", &format!("{cloc}/Output"), &mut self.diags));
+            let output =
+                obj.get("Output").map(|o| Template::jsonata(o, "Output", &format!("{cloc}/Output"), &mut self.diags));
             let assign = obj.get("Assign").map(|a| self.assign(a, &format!("{cloc}/Assign"), language));
             if let Some(next) = next {
                 out.push(Catcher { error_equals, next, result_path, output, assign });

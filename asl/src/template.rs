@@ -217,9 +217,7 @@ impl Template {
                 ))),
                 Err(PathError::UndefinedVariable(name)) => Err(undefined_variable(&name, field)),
             },
-            Template::Intrinsic(call) => {
-                call.eval(&env.scope()).map_err(|e| EvalError::new(e.error_name(), e.cause()))
-            }
+            Template::Intrinsic(call) => call.eval(&env.scope()).map_err(|e| EvalError::new(e.error_name(), e.cause())),
             Template::Jsonata { expr, location } => eval_jsonata(expr, location, env),
         }
     }

@@ -31,7 +31,9 @@ impl Runner for EngineRunner {
             match &case.spec {
                 Spec::Validation(v) => {
                     let options = ParseOptions { state_machine_type: machine_type(&v.state_machine) };
-                    Actual::Validation(parse(&v.definition, options).map(|_| ()).map_err(|d| invalid_definition_message(&d)))
+                    Actual::Validation(
+                        parse(&v.definition, options).map(|_| ()).map_err(|d| invalid_definition_message(&d)),
+                    )
                 }
                 Spec::TestState(_) => Actual::Skipped("the TestState API is served by `legion serve`".to_owned()),
                 Spec::Execution(e) => {

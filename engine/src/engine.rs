@@ -121,7 +121,7 @@ pub struct Execution {
     history: History,
     outcome: watch::Receiver<Option<Outcome>>,
     cancel: CancellationToken,
-    stop: Arc<std::sync::Mutex<Option<(Option<String>, Option<String>)>>>,
+    stop: StopSlot,
 }
 
 impl Execution {
@@ -170,10 +170,20 @@ impl Execution {
 
     /// Stops the execution (status ABORTED) with an optional error and cause.
     pub fn stop(&self, error: Option<String>, cause: Option<String>) {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some((error, cause));
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(StopReason { error, cause });
         self.cancel.cancel();
     }
 }
+
+/// Why an execution was stopped: the error and cause given to StopExecution.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StopReason {
+    pub(crate) error: Option<String>,
+    pub(crate) cause: Option<String>,
+}
+
+/// Where StopExecution leaves its reason for the interpreter to report.
+pub(crate) type StopSlot = Arc<std::sync::Mutex<Option<StopReason>>>;
 
 /// Builds an [`Engine`].
 pub struct EngineBuilder {
@@ -236,7 +246,10 @@ impl Engine {
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let arn = match request.machine_type {
             StateMachineType::Standard => {
-                format!("arn:aws:states:{}:{}:execution:{}:{}", c.region, c.account_id, request.state_machine_name, name)
+                format!(
+                    "arn:aws:states:{}:{}:execution:{}:{}",
+                    c.region, c.account_id, request.state_machine_name, name
+                )
             }
             // Express executions carry a third part that makes them unique.
             StateMachineType::Express => format!(
@@ -251,7 +264,7 @@ impl Engine {
         let (tx, rx) = watch::channel(None);
         let history = History::default();
         let cancel = CancellationToken::new();
-        let stop = Arc::new(std::sync::Mutex::new(None));
+        let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
         let start_date = OffsetDateTime::now_utc();
         let execution = Execution {
             arn: arn.clone(),
@@ -268,9 +281,9 @@ impl Engine {
             name,
             state_machine_arn: self.state_machine_arn(&request.state_machine_name),
             state_machine_name: request.state_machine_name,
-            role_arn: request.role_arn.unwrap_or_else(|| {
-                format!("arn:aws:iam::{}:role/StepFunctionsRole", shared.config.account_id)
-            }),
+            role_arn: request
+                .role_arn
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:role/StepFunctionsRole", shared.config.account_id)),
             start_time: start_date,
             input: request.input,
             express: request.machine_type == StateMachineType::Express,

@@ -158,13 +158,7 @@ impl History {
     pub fn record(&self, previous_event_id: u64, event_type: EventType, details: Option<Value>) -> u64 {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let id = events.len() as u64 + 1;
-        events.push(HistoryEvent {
-            id,
-            previous_event_id,
-            timestamp: OffsetDateTime::now_utc(),
-            event_type,
-            details,
-        });
+        events.push(HistoryEvent { id, previous_event_id, timestamp: OffsetDateTime::now_utc(), event_type, details });
         id
     }
 

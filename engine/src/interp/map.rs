@@ -122,7 +122,11 @@ pub(crate) async fn map(
     let parent = &*thread;
     let iterations = items.into_iter().enumerate().map(|(index, item)| {
         let mut t = Thread {
-            recorder: if distributed { crate::history::Recorder::new(Default::default(), false) } else { parent.recorder.fork() },
+            recorder: if distributed {
+                crate::history::Recorder::new(Default::default(), false)
+            } else {
+                parent.recorder.fork()
+            },
             vars: if distributed { crate::vars::Vars::new() } else { parent.vars.child() },
         };
         async move {
@@ -172,10 +176,9 @@ pub(crate) async fn map(
                     f
                 };
                 if distributed {
-                    thread.recorder.record(
-                        EventType::MapRunFailed,
-                        Some(json!({"error": failure.error, "cause": failure.cause})),
-                    );
+                    thread
+                        .recorder
+                        .record(EventType::MapRunFailed, Some(json!({"error": failure.error, "cause": failure.cause})));
                 }
                 thread.recorder.record(EventType::MapStateFailed, None);
                 return Err(failure.into());
@@ -250,9 +253,8 @@ fn limits(
                     }
                     other => other.eval(&env(raw, ctx, &thread.vars, &states))?,
                 };
-                v.as_f64().ok_or_else(|| {
-                    EvalError::query(format!("The {name} field must be a number, but was: {v}"), name)
-                })
+                v.as_f64()
+                    .ok_or_else(|| EvalError::query(format!("The {name} field must be a number, but was: {v}"), name))
             }
         }
     };

@@ -9,7 +9,7 @@ mod flow;
 mod map;
 mod task;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use legion_asl::error::{names, EvalError};
@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::BoxFuture;
-use crate::engine::{ExecutionStatus, Outcome, Shared};
+use crate::engine::{ExecutionStatus, Outcome, Shared, StopSlot};
 use crate::history::{with_payload, EventType, History, Recorder, StateType};
 use crate::vars::Vars;
 
@@ -118,7 +118,7 @@ pub(crate) async fn run_execution(
     info: ExecutionInfo,
     history: History,
     cancel: CancellationToken,
-    stop: Arc<Mutex<Option<(Option<String>, Option<String>)>>>,
+    stop: StopSlot,
 ) -> Outcome {
     let mut recorder = Recorder::new(history, true);
     recorder.record_with(EventType::ExecutionStarted, || {
@@ -138,7 +138,8 @@ pub(crate) async fn run_execution(
     let recorder = &mut thread.recorder;
     match result {
         End::Cancelled => {
-            let (error, cause) = stop.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or((None, None));
+            let reason = stop.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
+            let (error, cause) = (reason.error, reason.cause);
             let mut d = Map::new();
             if let Some(e) = &error {
                 d.insert("error".into(), json!(e));
@@ -233,7 +234,13 @@ impl Exec {
     }
 
     /// The context object for a state.
-    pub(crate) fn context(&self, state: &str, entered: OffsetDateTime, retry_count: u64, extra: &[(&str, Value)]) -> Value {
+    pub(crate) fn context(
+        &self,
+        state: &str,
+        entered: OffsetDateTime,
+        retry_count: u64,
+        extra: &[(&str, Value)],
+    ) -> Value {
         if !self.needs_context {
             return Value::Null;
         }

@@ -94,7 +94,8 @@ pub(crate) async fn run(
                 }
                 Value::Object(d)
             });
-            recorder.record_with(EventType::TaskStarted, || json!({"resourceType": resource_type, "resource": resource}));
+            recorder
+                .record_with(EventType::TaskStarted, || json!({"resourceType": resource_type, "resource": resource}));
         }
     }
     let request = TaskRequest {
@@ -108,10 +109,7 @@ pub(crate) async fn run(
     };
     let call = exec.shared.dispatcher.invoke(request);
     let outcome = match timeout {
-        Some(t) => match tokio::time::timeout(std::time::Duration::from_secs(t), call).await {
-            Ok(r) => Some(r),
-            Err(_) => None,
-        },
+        Some(t) => tokio::time::timeout(std::time::Duration::from_secs(t), call).await.ok(),
         None => Some(call.await),
     };
     let service_details = |extra: Vec<(&str, Value)>| {
