@@ -38,10 +38,7 @@ pub(crate) async fn parallel(
             let (output, assigned) = data::finish(state, raw.clone(), Value::Array(output), ctx, &thread.vars, true)?;
             Ok(Step { flow: next_flow(state, output), assigned })
         }
-        Err(f) => {
-            thread.recorder.record(EventType::ParallelStateFailed, None);
-            Err(f.into())
-        }
+        Err(f) => Err(f.into()),
     }
 }
 
@@ -180,7 +177,6 @@ pub(crate) async fn map(
                         .recorder
                         .record(EventType::MapRunFailed, Some(json!({"error": failure.error, "cause": failure.cause})));
                 }
-                thread.recorder.record(EventType::MapStateFailed, None);
                 return Err(failure.into());
             }
         }

@@ -324,8 +324,19 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
                 continue;
             }
         }
+        // States.Runtime ends the execution at once, with no further events of the state.
         if failure.error == names::RUNTIME {
             return Err(failure);
+        }
+        // The state has failed for good: Map and Parallel say so before any Catch applies.
+        match state.kind {
+            StateKind::Map(_) => {
+                thread.recorder.record(EventType::MapStateFailed, None);
+            }
+            StateKind::Parallel(_) => {
+                thread.recorder.record(EventType::ParallelStateFailed, None);
+            }
+            _ => {}
         }
         let Some(catcher) = state.catch.iter().find(|c| error_matches(&c.error_equals, &failure.error)) else {
             return Err(failure);
