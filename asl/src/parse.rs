@@ -328,7 +328,9 @@ impl Parser {
             matches!(s.transition, Transition::End) || matches!(s.kind, StateKind::Succeed | StateKind::Fail(_))
         });
         if !terminal {
-            self.diags.push(Diagnostic::new(Code::MissingEndState, "Workflow has no terminal state", base));
+            // AWS reports no location here (its message ends "at null") and skips the reachability check.
+            self.diags.push(Diagnostic::new(Code::MissingEndState, "Workflow has no terminal state", "null"));
+            return;
         }
         for (i, reached) in seen.iter().enumerate() {
             if !reached {

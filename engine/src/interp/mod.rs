@@ -198,15 +198,25 @@ async fn sleep_opt(d: Option<Duration>) {
 }
 
 pub(crate) fn payload_too_large(v: &Value) -> bool {
-    // Cheap pre-check: only serialise values that could be large.
-    match v {
-        Value::Array(a) if a.len() < 16 => {}
-        Value::Object(o) if o.len() < 16 => {}
-        Value::String(s) if s.len() < MAX_PAYLOAD_BYTES / 8 => return false,
-        Value::Null | Value::Bool(_) | Value::Number(_) => return false,
-        _ => {}
+    /// Counts bytes and gives up as soon as the limit is passed.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_PAYLOAD_BYTES {
+                return Err(std::io::Error::other("over the payload limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    serde_json::to_vec(v).map(|b| b.len() > MAX_PAYLOAD_BYTES).unwrap_or(false)
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        Value::String(s) if s.len() < MAX_PAYLOAD_BYTES / 8 => false,
+        _ => serde_json::to_writer(Counter(0), v).is_err(),
+    }
 }
 
 impl Exec {
@@ -295,7 +305,21 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
         let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
         let attempt = flow::execute(exec, state, &input, &ctx, thread, retry_count).await;
         let failure = match attempt {
-            Ok(step) => return Ok(exit(state, state_type, step, thread)),
+            Ok(step) => {
+                let output = match &step.flow {
+                    Flow::Next(_, o) | Flow::End(o) => o,
+                };
+                if payload_too_large(output) {
+                    return Err(Failure::new(
+                        names::DATA_LIMIT_EXCEEDED,
+                        format!(
+                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                            state.name
+                        ),
+                    ));
+                }
+                return Ok(exit(state, state_type, step, thread));
+            }
             Err(StateError::Failed(f)) => f,
             Err(StateError::Eval(e)) => {
                 let cause = format!(
