@@ -38,6 +38,8 @@ pub struct Engine {
 pub(crate) struct Shared {
     pub(crate) config: EngineConfig,
     pub(crate) dispatcher: Arc<dyn TaskDispatcher>,
+    /// Every execution started, for describing, listing and stopping it later.
+    pub(crate) executions: crate::store::Executions,
 }
 
 /// What to run.
@@ -219,7 +221,13 @@ impl EngineBuilder {
 
     /// Builds the engine.
     pub fn build(self) -> Engine {
-        Engine { shared: Arc::new(Shared { config: self.config, dispatcher: self.dispatcher }) }
+        Engine {
+            shared: Arc::new(Shared {
+                config: self.config,
+                dispatcher: self.dispatcher,
+                executions: Default::default(),
+            }),
+        }
     }
 }
 
@@ -288,8 +296,11 @@ impl Engine {
             input: request.input,
             express: request.machine_type == StateMachineType::Express,
         };
+        shared.executions.started(&execution, &info, history.clone());
+        let (registry, finished_arn) = (shared.clone(), info.arn.clone());
         tokio::spawn(async move {
             let outcome = interp::run_execution(shared, request.machine, info, history, cancel, stop).await;
+            registry.executions.finished(&finished_arn, &outcome);
             let _ = tx.send(Some(outcome));
         });
         execution

@@ -1,0 +1,127 @@
+//! Managing executions after they start: start with a unique name, describe, list, read history, stop.
+//!
+//! These are the engine-side halves of StartExecution, DescribeExecution, ListExecutions,
+//! GetExecutionHistory and StopExecution, in the engine's own types; the wire format is the server's.
+
+use legion_asl::model::StateMachineType;
+use time::OffsetDateTime;
+
+use crate::engine::{Engine, Execution, ExecutionStatus, StartRequest};
+use crate::history::HistoryEvent;
+use crate::store::{ExecutionRecord, ListQuery, Page, Reservation, StoreError};
+
+/// Facts about a start that the execution itself does not need but describing it does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// The version that runs, when started through a version or an alias.
+    pub version_arn: Option<String>,
+    /// The alias it was started through.
+    pub alias_arn: Option<String>,
+    /// The Map Run the execution is a child of.
+    pub map_run_arn: Option<String>,
+    /// The X-Ray trace header.
+    pub trace_header: Option<String>,
+}
+
+/// The result of [`Engine::start_execution`].
+#[derive(Clone)]
+pub struct Started {
+    /// The execution ARN.
+    pub arn: String,
+    /// When it started.
+    pub start_date: OffsetDateTime,
+    /// The running execution; `None` when the same execution was already running (idempotent start).
+    pub execution: Option<Execution>,
+}
+
+/// Why an execution could not be stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StopError {
+    /// No execution has this ARN.
+    #[error("Execution Does Not Exist: '{0}'")]
+    DoesNotExist(String),
+}
+
+impl Engine {
+    /// The ARN an execution of `state_machine_name` named `name` gets (Standard executions; Express
+    /// ARNs carry a fresh UUID and are only known once started).
+    pub fn execution_arn(&self, state_machine_name: &str, name: &str) -> String {
+        let c = self.config();
+        format!("arn:aws:states:{}:{}:execution:{}:{}", c.region, c.account_id, state_machine_name, name)
+    }
+
+    /// Starts an execution under AWS's naming rule: a Standard execution's name is unique per state
+    /// machine; starting the same name with the same input while it runs returns the running one, and
+    /// any other reuse is [`StoreError::AlreadyExists`].
+    pub fn start_execution(&self, mut request: StartRequest, options: StartOptions) -> Result<Started, StoreError> {
+        let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        request.execution_name = Some(name.clone());
+        let store = &self.shared.executions.store;
+        if request.machine_type == StateMachineType::Standard {
+            let arn = self.execution_arn(&request.state_machine_name, &name);
+            let mut record = ExecutionRecord::new(
+                arn,
+                name,
+                self.state_machine_arn(&request.state_machine_name),
+                request.state_machine_name.clone(),
+                request.input.clone(),
+            );
+            record.machine_type = request.machine_type;
+            record.apply(&options);
+            if let Reservation::Existing(existing) = store.reserve(record)? {
+                return Ok(Started { arn: existing.arn, start_date: existing.start_date, execution: None });
+            }
+            let execution = self.start(request);
+            return Ok(Started {
+                arn: execution.arn().to_owned(),
+                start_date: execution.start_date(),
+                execution: Some(execution),
+            });
+        }
+        let execution = self.start(request.clone());
+        // Express names are never reused (their ARN has a UUID): add the metadata after the fact.
+        if options != StartOptions::default() {
+            store.annotate(execution.arn(), &options);
+        }
+        Ok(Started { arn: execution.arn().to_owned(), start_date: execution.start_date(), execution: Some(execution) })
+    }
+
+    /// What is known about an execution.
+    pub fn describe_execution(&self, arn: &str) -> Option<ExecutionRecord> {
+        self.shared.executions.store.get(arn)
+    }
+
+    /// A page of executions, newest first.
+    pub fn list_executions(&self, query: &ListQuery) -> Result<Page<ExecutionRecord>, StoreError> {
+        self.shared.executions.store.list(query)
+    }
+
+    /// An execution's history, oldest event first.
+    pub fn execution_history(&self, arn: &str) -> Option<Vec<HistoryEvent>> {
+        self.shared.executions.store.history(arn)
+    }
+
+    /// The handle of a running execution.
+    pub fn running_execution(&self, arn: &str) -> Option<Execution> {
+        self.shared.executions.live(arn)
+    }
+
+    /// Stops a running execution (status ABORTED) and waits until it has ended; returns its stop date.
+    /// Stopping an execution that has already ended changes nothing and returns when it ended.
+    pub async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<OffsetDateTime, StopError> {
+        if let Some(execution) = self.shared.executions.live(arn) {
+            execution.stop(error, cause);
+            execution.outcome().await;
+        }
+        let record = self.describe_execution(arn).ok_or_else(|| StopError::DoesNotExist(arn.to_owned()))?;
+        Ok(match (record.status, record.stop_date) {
+            (ExecutionStatus::Running, _) | (_, None) => OffsetDateTime::now_utc(),
+            (_, Some(d)) => d,
+        })
+    }
+}
