@@ -3,6 +3,13 @@
 //! The interpreter hands every Task to a [`TaskDispatcher`]. [`LocalHandlers`] runs Rust closures
 //! registered per resource, for embedding and tests; other targets (Lambda, OpenFaaS, HTTP, mocks)
 //! implement the same trait.
+//!
+//! Most tasks end when [`TaskDispatcher::invoke`] returns. Callback tasks end later: for
+//! `.waitForTaskToken` resources, and for resources a dispatcher claims with
+//! [`TaskDispatcher::completes_by_callback`], the engine mints a task token before dispatching
+//! ([`TaskRequest::task_token`]), records the dispatcher's answer as `TaskSubmitted`, and waits until
+//! the token is completed through [`crate::TaskTokens`] (SendTaskSuccess, SendTaskFailure, or a
+//! connector's own callback listener), with `HeartbeatSeconds` enforced between heartbeats.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +38,20 @@ pub struct TaskRequest {
     pub execution_arn: String,
     /// How many times this state has been retried so far.
     pub retry_count: u64,
+    /// The evaluated `HeartbeatSeconds`, if any.
+    pub heartbeat_seconds: Option<u64>,
+    /// The evaluated `TimeoutSeconds`, if any.
+    pub timeout_seconds: Option<u64>,
+}
+
+/// What a dispatcher did with a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dispatched {
+    /// The task is done: this is its result.
+    Done(Value),
+    /// The request was accepted and the result will arrive through the task token; the value is the
+    /// target's answer to the submission, recorded as `TaskSubmitted`.
+    Submitted(Value),
 }
 
 /// A task failure in ASL terms: an error name that Retry and Catch match, and a cause.
@@ -48,12 +69,37 @@ impl TaskError {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> TaskError {
         TaskError { error: error.into(), cause: Some(cause.into()) }
     }
+
+    /// A task error without a cause.
+    pub fn bare(error: impl Into<String>) -> TaskError {
+        TaskError { error: error.into(), cause: None }
+    }
 }
 
 /// Carries out Task states.
 pub trait TaskDispatcher: Send + Sync {
-    /// Runs one invocation to its result.
+    /// Runs one invocation to its result (for callback tasks: to the target's answer to the
+    /// submission).
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'static, Result<Value, TaskError>>;
+
+    /// Runs one invocation and says how the task ends. The default treats the answer of a task that
+    /// carries a token as a submission and every other answer as the result; a dispatcher that can
+    /// finish a callback task at once (a mock) overrides this.
+    fn dispatch(&self, request: TaskRequest) -> BoxFuture<'static, Result<Dispatched, TaskError>> {
+        let callback = request.task_token.is_some();
+        let call = self.invoke(request);
+        Box::pin(async move {
+            let value = call.await?;
+            Ok(if callback { Dispatched::Submitted(value) } else { Dispatched::Done(value) })
+        })
+    }
+
+    /// True when tasks on `resource` end through a callback even without `.waitForTaskToken`
+    /// (asynchronous targets that post their result back), so the engine mints a token for them.
+    fn completes_by_callback(&self, resource: &str) -> bool {
+        let _ = resource;
+        false
+    }
 }
 
 type Handler = Arc<dyn Fn(TaskRequest) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{LocalHandlers, TaskDispatcher};
 use crate::history::{History, HistoryEvent};
 use crate::interp;
+use crate::tokens::TaskTokens;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -38,6 +39,7 @@ pub struct Engine {
 pub(crate) struct Shared {
     pub(crate) config: EngineConfig,
     pub(crate) dispatcher: Arc<dyn TaskDispatcher>,
+    pub(crate) tokens: TaskTokens,
     /// Every execution started, for describing, listing and stopping it later.
     pub(crate) executions: crate::store::Executions,
 }
@@ -191,6 +193,7 @@ pub(crate) type StopSlot = Arc<std::sync::Mutex<Option<StopReason>>>;
 pub struct EngineBuilder {
     config: EngineConfig,
     dispatcher: Arc<dyn TaskDispatcher>,
+    tokens: TaskTokens,
 }
 
 impl EngineBuilder {
@@ -219,12 +222,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Shares a task-token registry with connectors that complete callback tasks.
+    pub fn task_tokens(mut self, tokens: TaskTokens) -> EngineBuilder {
+        self.tokens = tokens;
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Engine {
         Engine {
             shared: Arc::new(Shared {
                 config: self.config,
                 dispatcher: self.dispatcher,
+                tokens: self.tokens,
                 executions: Default::default(),
             }),
         }
@@ -234,7 +244,11 @@ impl EngineBuilder {
 impl Engine {
     /// A builder with default configuration and no task handlers.
     pub fn builder() -> EngineBuilder {
-        EngineBuilder { config: EngineConfig::default(), dispatcher: Arc::new(LocalHandlers::new()) }
+        EngineBuilder {
+            config: EngineConfig::default(),
+            dispatcher: Arc::new(LocalHandlers::new()),
+            tokens: TaskTokens::new(),
+        }
     }
 
     /// The engine's configuration.

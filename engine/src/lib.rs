@@ -25,10 +25,12 @@ pub mod executions;
 pub mod history;
 mod interp;
 pub mod store;
+pub mod tokens;
 pub mod vars;
 
-pub use dispatch::{LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
+pub use dispatch::{Dispatched, LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
 pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, StartRequest};
 pub use executions::{StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, StoreError};
+pub use tokens::{TaskTokens, TokenError};

@@ -7,10 +7,15 @@ use serde_json::{json, Map, Value};
 
 use super::data;
 use super::{env, next_flow, payload_too_large, states_value, Exec, Failure, StateError, Step, Thread};
-use crate::dispatch::TaskRequest;
+use crate::dispatch::{Dispatched, TaskError, TaskRequest};
 use crate::history::{compact, with_payload, EventType};
+use crate::tokens::{TokenSignal, TokenWaiter};
 
 /// How a resource shows up in history.
+///
+/// `arn:aws:states:::sqs:sendMessage.waitForTaskToken` and Legion's
+/// `arn:legion:states:::openfaas:invoke.sync` give `resourceType` `sqs` / `openfaas` and `resource`
+/// `sendMessage.waitForTaskToken` / `invoke.sync`.
 enum Family {
     /// A bare Lambda function ARN: `LambdaFunction…` events.
     Lambda,
@@ -22,7 +27,10 @@ fn family(resource: &str) -> Family {
     if resource.starts_with("arn:aws:lambda:") {
         return Family::Lambda;
     }
-    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+    // Legion's own integrations (OpenFaaS…) use the `legion` partition, which AWS never accepts.
+    let integration =
+        resource.strip_prefix("arn:aws:states:::").or_else(|| resource.strip_prefix("arn:legion:states:::"));
+    if let Some(rest) = integration {
         if let Some((service, action)) = rest.split_once(':') {
             return Family::Service { resource_type: service.to_owned(), resource: action.to_owned() };
         }
@@ -42,13 +50,17 @@ pub(crate) async fn run(
     thread: &mut Thread,
     retry_count: u64,
 ) -> Result<Step, StateError> {
-    let token = task.resource.ends_with(".waitForTaskToken").then(|| uuid::Uuid::new_v4().to_string());
+    // Callback tasks get a token before anything is dispatched, so that an answer arriving early
+    // finds its task waiting.
+    let callback =
+        task.resource.ends_with(".waitForTaskToken") || exec.shared.dispatcher.completes_by_callback(&task.resource);
+    let mut waiter = callback.then(|| exec.shared.tokens.open());
     let owned_ctx;
-    let ctx = match &token {
-        Some(t) if !ctx.is_null() => {
+    let ctx = match &waiter {
+        Some(w) if !ctx.is_null() => {
             let mut c = ctx.clone();
             if let Value::Object(m) = &mut c {
-                m.insert("Task".into(), json!({"Token": t}));
+                m.insert("Task".into(), json!({"Token": w.token()}));
             }
             owned_ctx = c;
             &owned_ctx
@@ -103,15 +115,39 @@ pub(crate) async fn run(
         state_name: state.name.clone(),
         input,
         credentials,
-        task_token: token,
+        task_token: waiter.as_ref().map(|w| w.token().to_owned()),
         execution_arn: exec.info.arn.clone(),
         retry_count,
+        heartbeat_seconds: heartbeat,
+        timeout_seconds: timeout,
     };
-    let call = exec.shared.dispatcher.invoke(request);
-    let outcome = match timeout {
-        Some(t) => tokio::time::timeout(std::time::Duration::from_secs(t), call).await.ok(),
+    // TimeoutSeconds counts from TaskStarted and covers the wait for a callback too.
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + std::time::Duration::from_secs(t));
+    let call = exec.shared.dispatcher.dispatch(request);
+    let dispatched = match deadline {
+        Some(d) => tokio::time::timeout_at(d, call).await.ok(),
         None => Some(call.await),
     };
+    let outcome = match (dispatched, waiter.as_mut()) {
+        (Some(Ok(Dispatched::Submitted(answer))), Some(w)) => {
+            if let Family::Service { resource_type, resource } = &fam {
+                thread.recorder.record_with(EventType::TaskSubmitted, || {
+                    let others = [("resourceType", json!(resource_type)), ("resource", json!(resource))];
+                    with_payload("output", &answer, &others)
+                });
+            }
+            wait_for_callback(w, deadline, heartbeat).await
+        }
+        (Some(Ok(Dispatched::Submitted(v) | Dispatched::Done(v))), _) => Some(Ok(v)),
+        (Some(Err(e)), _) => Some(Err(e)),
+        (None, _) => None,
+    };
+    if outcome.is_none() {
+        if let Some(w) = waiter.as_mut() {
+            w.timed_out();
+        }
+    }
+    drop(waiter);
     let service_details = |extra: Vec<(&str, Value)>| {
         let mut d = Map::new();
         for (k, v) in extra {
@@ -136,7 +172,11 @@ pub(crate) async fn run(
             return Err(Failure { error: names::TIMEOUT.to_owned(), cause: None }.into());
         }
         Some(Err(e)) => {
-            let mut extra = vec![("error", json!(e.error))];
+            // SendTaskFailure may leave the error out; the event then has none either.
+            let mut extra = Vec::new();
+            if !e.error.is_empty() {
+                extra.push(("error", json!(e.error)));
+            }
             if let Some(c) = &e.cause {
                 extra.push(("cause", json!(c)));
             }
@@ -169,6 +209,42 @@ pub(crate) async fn run(
     });
     let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// Waits for the answer to a callback task: `None` when `TimeoutSeconds` or `HeartbeatSeconds`
+/// runs out first (AWS records both as `States.Timeout`).
+async fn wait_for_callback(
+    waiter: &mut TokenWaiter,
+    deadline: Option<tokio::time::Instant>,
+    heartbeat: Option<u64>,
+) -> Option<Result<Value, TaskError>> {
+    loop {
+        let beat = async {
+            match heartbeat {
+                Some(h) => tokio::time::sleep(std::time::Duration::from_secs(h)).await,
+                None => std::future::pending().await,
+            }
+        };
+        let end = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            signal = waiter.next() => match signal {
+                Some(TokenSignal::Heartbeat) => continue,
+                Some(TokenSignal::Success(v)) => return Some(Ok(v)),
+                Some(TokenSignal::Failure { error, cause }) => {
+                    return Some(Err(TaskError { error: error.unwrap_or_default(), cause }));
+                }
+                // The registry is gone: no answer can come any more.
+                None => return Some(Err(TaskError::new(names::TASK_FAILED, "The task token was closed"))),
+            },
+            _ = beat => return None,
+            _ = end => return None,
+        }
+    }
 }
 
 /// Evaluates `TimeoutSeconds`/`HeartbeatSeconds` in any of their forms.
