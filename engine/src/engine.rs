@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) tokens: TaskTokens,
     /// Every execution started, for describing, listing and stopping it later.
     pub(crate) executions: crate::store::Executions,
+    /// Distributed Map: S3 access and map-run records.
+    pub(crate) map_runs: crate::map_run::MapRunServices,
 }
 
 /// What to run.
@@ -194,6 +196,7 @@ pub struct EngineBuilder {
     config: EngineConfig,
     dispatcher: Arc<dyn TaskDispatcher>,
     tokens: TaskTokens,
+    pub(crate) map_runs: crate::map_run::MapRunServices,
 }
 
 impl EngineBuilder {
@@ -236,6 +239,7 @@ impl EngineBuilder {
                 dispatcher: self.dispatcher,
                 tokens: self.tokens,
                 executions: Default::default(),
+                map_runs: self.map_runs,
             }),
         }
     }
@@ -248,6 +252,7 @@ impl Engine {
             config: EngineConfig::default(),
             dispatcher: Arc::new(LocalHandlers::new()),
             tokens: TaskTokens::new(),
+            map_runs: Default::default(),
         }
     }
 

@@ -24,6 +24,7 @@ mod engine;
 pub mod executions;
 pub mod history;
 mod interp;
+pub mod map_run;
 pub mod store;
 pub mod tokens;
 pub mod vars;

@@ -1,4 +1,9 @@
 //! Parallel and Map states: run nested programs concurrently and gather their results in order.
+//!
+//! An inline Map runs its iterations here; a Distributed Map starts a map run ([`distributed`]).
+
+mod config;
+mod distributed;
 
 use futures::stream::{self, StreamExt};
 use legion_asl::error::{names, EvalError};
@@ -57,75 +62,18 @@ pub(crate) async fn map(
     ctx: &Value,
     thread: &mut Thread,
 ) -> Result<Step, StateError> {
+    if let MapMode::Distributed { execution_type } = m.mode {
+        return distributed::run(exec, state, m, raw, ctx, thread, execution_type).await;
+    }
     let vars = thread.vars.clone();
-    let (eff, items) = match state.query_language {
-        QueryLanguage::JsonPath => {
-            let eff = input_path(&state.io.input_path, raw, ctx, &vars)?.into_owned();
-            let items = match &m.items_path {
-                None => eff.clone(),
-                Some(p) => {
-                    let scope = Scope { data: &eff, context: ctx, vars: &vars };
-                    p.eval(&scope).map_err(|e| data::path_error(e, "ItemsPath"))?.into_owned()
-                }
-            };
-            (eff, items)
-        }
-        QueryLanguage::Jsonata => {
-            let items = match &m.items {
-                None => raw.clone(),
-                Some(t) => {
-                    let states = states_value(state, raw, ctx, &[]);
-                    let v = t.eval(&env(raw, ctx, &vars, &states))?;
-                    if !v.is_array() {
-                        let src = match t {
-                            Template::Jsonata { expr, .. } => expr.source().to_owned(),
-                            _ => String::new(),
-                        };
-                        return Err(EvalError::query(
-                            format!(
-                                "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
-                                type_name(&v),
-                                v
-                            ),
-                            "Items",
-                        )
-                        .into());
-                    }
-                    v
-                }
-            };
-            (raw.clone(), items)
-        }
-    };
-    let Value::Array(items) = items else {
-        return Err(EvalError::runtime(format!("Map state input must be an array but was: {items}")).into());
-    };
+    let (eff, items) = input_items(state, m, raw, ctx, &vars)?;
     thread.recorder.record(EventType::MapStateStarted, Some(json!({"length": items.len()})));
     let limits = limits(state, m, &eff, raw, ctx, thread)?;
-    let distributed = matches!(m.mode, MapMode::Distributed { .. });
-    if distributed {
-        let run_arn = format!(
-            "arn:aws:states:{}:{}:mapRun:{}/{}:{}",
-            exec.shared.config.region,
-            exec.shared.config.account_id,
-            exec.info.state_machine_name,
-            m.label.as_deref().unwrap_or(&state.name),
-            uuid::Uuid::new_v4()
-        );
-        thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": run_arn})));
-    }
     let total = items.len();
     let selector_input = &eff;
     let parent = &*thread;
     let iterations = items.into_iter().enumerate().map(|(index, item)| {
-        let mut t = Thread {
-            recorder: if distributed {
-                crate::history::Recorder::new(Default::default(), false)
-            } else {
-                parent.recorder.fork()
-            },
-            vars: if distributed { crate::vars::Vars::new() } else { parent.vars.child() },
-        };
+        let mut t = Thread { recorder: parent.recorder.fork(), vars: parent.vars.child() };
         async move {
             let item_ctx = exec.context(
                 &state.name,
@@ -172,23 +120,68 @@ pub(crate) async fn map(
                 } else {
                     f
                 };
-                if distributed {
-                    thread
-                        .recorder
-                        .record(EventType::MapRunFailed, Some(json!({"error": failure.error, "cause": failure.cause})));
-                }
                 return Err(failure.into());
             }
         }
     }
     drop(running);
     thread.recorder.follow(last);
-    if distributed {
-        thread.recorder.record(EventType::MapRunSucceeded, None);
-    }
     thread.recorder.record(EventType::MapStateSucceeded, None);
     let (output, assigned) = data::finish(state, raw.clone(), Value::Array(results), ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// The effective input and the items of a Map without ItemReader (`ItemsPath` or `Items`).
+fn input_items(
+    state: &State,
+    m: &MapState,
+    raw: &Value,
+    ctx: &Value,
+    vars: &crate::vars::Vars,
+) -> Result<(Value, Vec<Value>), StateError> {
+    let (eff, items) = match state.query_language {
+        QueryLanguage::JsonPath => {
+            let eff = input_path(&state.io.input_path, raw, ctx, vars)?.into_owned();
+            let items = match &m.items_path {
+                None => eff.clone(),
+                Some(p) => {
+                    let scope = Scope { data: &eff, context: ctx, vars };
+                    p.eval(&scope).map_err(|e| data::path_error(e, "ItemsPath"))?.into_owned()
+                }
+            };
+            (eff, items)
+        }
+        QueryLanguage::Jsonata => {
+            let items = match &m.items {
+                None => raw.clone(),
+                Some(t) => {
+                    let states = states_value(state, raw, ctx, &[]);
+                    let v = t.eval(&env(raw, ctx, vars, &states))?;
+                    if !v.is_array() {
+                        let src = match t {
+                            Template::Jsonata { expr, .. } => expr.source().to_owned(),
+                            _ => String::new(),
+                        };
+                        return Err(EvalError::query(
+                            format!(
+                                "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                                type_name(&v),
+                                v
+                            ),
+                            "Items",
+                        )
+                        .into());
+                    }
+                    v
+                }
+            };
+            (raw.clone(), items)
+        }
+    };
+    let Value::Array(items) = items else {
+        return Err(EvalError::runtime(format!("Map state input must be an array but was: {items}")).into());
+    };
+    Ok((eff, items))
 }
 
 /// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set.
@@ -238,21 +231,7 @@ fn limits(
     thread: &Thread,
 ) -> Result<Limits, EvalError> {
     let number = |field: &NumberField, name: &str, float: bool| -> Result<f64, EvalError> {
-        match field {
-            NumberField::Literal(n) => Ok(*n),
-            NumberField::Path(p) => path_number(p, name, float, eff, ctx, thread),
-            NumberField::Expr(t) => {
-                let states = states_value(state, raw, ctx, &[]);
-                let v = match t {
-                    Template::Jsonata { expr, location } => {
-                        eval_jsonata(expr, location, &env(raw, ctx, &thread.vars, &states))?
-                    }
-                    other => other.eval(&env(raw, ctx, &thread.vars, &states))?,
-                };
-                v.as_f64()
-                    .ok_or_else(|| EvalError::query(format!("The {name} field must be a number, but was: {v}"), name))
-            }
-        }
+        eval_number(state, field, name, float, eff, raw, ctx, thread)
     };
     let concurrency = match &m.max_concurrency {
         None => 0.0,
@@ -280,6 +259,34 @@ fn limits(
     };
     let concurrency = if concurrency <= 0.0 { usize::MAX } else { concurrency as usize };
     Ok(Limits { concurrency, tolerated_count, tolerated_percentage })
+}
+
+/// A number field's value: a literal, a `…Path` (numeric strings accepted), or a JSONata expression.
+#[allow(clippy::too_many_arguments)]
+fn eval_number(
+    state: &State,
+    field: &NumberField,
+    name: &str,
+    float: bool,
+    eff: &Value,
+    raw: &Value,
+    ctx: &Value,
+    thread: &Thread,
+) -> Result<f64, EvalError> {
+    match field {
+        NumberField::Literal(n) => Ok(*n),
+        NumberField::Path(p) => path_number(p, name, float, eff, ctx, thread),
+        NumberField::Expr(t) => {
+            let states = states_value(state, raw, ctx, &[]);
+            let v = match t {
+                Template::Jsonata { expr, location } => {
+                    eval_jsonata(expr, location, &env(raw, ctx, &thread.vars, &states))?
+                }
+                other => other.eval(&env(raw, ctx, &thread.vars, &states))?,
+            };
+            v.as_f64().ok_or_else(|| EvalError::query(format!("The {name} field must be a number, but was: {v}"), name))
+        }
+    }
 }
 
 fn path_number(p: &Path, name: &str, float: bool, eff: &Value, ctx: &Value, thread: &Thread) -> Result<f64, EvalError> {

@@ -1,0 +1,850 @@
+//! Distributed Map: a map run whose items (or batches of items) run as child executions.
+//!
+//! The run pulls from an [`ItemSource`] only after taking a concurrency permit, so at most
+//! `MaxConcurrency` children run and the reader never gets ahead of them. Each child is an execution
+//! of its own (its own ARN, history and context object, no access to the parent's variables). Every
+//! item ends up counted as succeeded, failed (or timed out, or aborted) or pending, in the map-run
+//! record and, with a `ResultWriter`, in the result files.
+
+use std::sync::Arc;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use legion_asl::error::{names, EvalError};
+use legion_asl::model::{MapState, NumberField, QueryLanguage, State, StateMachine, StateMachineType};
+use legion_asl::path::Scope;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformation};
+use super::{eval_number, input_items, limits, select_item, Limits};
+use crate::engine::{ExecutionStatus, Outcome, StopSlot};
+use crate::history::{EventType, History, Recorder};
+use crate::interp::data::{self, input_path};
+use crate::interp::{
+    env, next_flow, payload_too_large, run_execution, states_value, Exec, ExecutionInfo, Failure, StateError, Step,
+    Thread, MAX_PAYLOAD_BYTES,
+};
+use crate::map_run::{
+    ChildExecution, Counts, ItemSource, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate, ReaderRequest, RecordKind,
+    ResultFiles, VecItemSource,
+};
+
+/// The most children a map run starts at once (AWS's bound when `MaxConcurrency` is 0 or absent).
+const MAX_CHILDREN: usize = 10_000;
+/// The default (and largest) `MaxInputBytesPerBatch`.
+const MAX_BATCH_BYTES: u64 = 256 * 1024;
+
+/// Runs a Distributed Map state.
+pub(crate) async fn run(
+    exec: &Exec,
+    state: &State,
+    m: &MapState,
+    raw: &Value,
+    ctx: &Value,
+    thread: &mut Thread,
+    execution_type: StateMachineType,
+) -> Result<Step, StateError> {
+    let spec = DistributedSpec::compile(m, state.query_language)?;
+    let vars = thread.vars.clone();
+    let (eff, inline_items) = match &spec.reader {
+        None => {
+            let (eff, items) = input_items(state, m, raw, ctx, &vars)?;
+            (eff, Some(items))
+        }
+        Some(_) => match state.query_language {
+            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, &vars)?.into_owned(), None),
+            QueryLanguage::Jsonata => (raw.clone(), None),
+        },
+    };
+    let length = inline_items.as_ref().map_or(0, Vec::len);
+    thread.recorder.record(EventType::MapStateStarted, Some(json!({"length": length})));
+    let limits = limits(state, m, &eff, raw, ctx, thread)?;
+    let eval_template = |t: &legion_asl::template::Template| -> Result<Value, EvalError> {
+        let states = states_value(state, raw, ctx, &[]);
+        let data = if state.query_language == QueryLanguage::JsonPath { &eff } else { raw };
+        t.eval(&env(data, ctx, &vars, &states))
+    };
+    let batching = match &spec.batcher {
+        None => None,
+        Some(b) => {
+            let max_items = match &b.max_items {
+                Some(f) => {
+                    Some(batch_number(eval_number(state, f, "MaxItemsPerBatch", false, &eff, raw, ctx, thread)?))
+                }
+                None => None,
+            };
+            let max_bytes = match &b.max_bytes {
+                Some(f) => batch_number(eval_number(state, f, "MaxInputBytesPerBatch", false, &eff, raw, ctx, thread)?),
+                None => MAX_BATCH_BYTES,
+            };
+            let batch_input = b.batch_input.as_ref().map(&eval_template).transpose()?;
+            Some(Batching {
+                max_items: max_items.unwrap_or(u64::MAX),
+                max_bytes: max_bytes.min(MAX_BATCH_BYTES),
+                batch_input,
+            })
+        }
+    };
+    let reader_parameters = match spec.reader.as_ref().and_then(|r| r.parameters.as_ref()) {
+        Some(t) => as_object(eval_template(t)?, "ItemReader")?,
+        None => Map::new(),
+    };
+    let export = match spec.writer.as_ref().and_then(|w| w.target.as_ref()) {
+        Some(t) => {
+            let target = as_object(eval_template(t)?, "ResultWriter")?;
+            let bucket = target.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let prefix = target.get("Prefix").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Some((bucket, prefix))
+        }
+        None => None,
+    };
+    let (output_type, transformation) = match &spec.writer {
+        Some(w) => (w.output_type, w.transformation),
+        None => (OutputType::Json, WriterTransformation::Compact),
+    };
+
+    // The map run.
+    let config = &exec.shared.config;
+    let label = m.label.clone().unwrap_or_else(|| state.name.clone());
+    let machine_name = format!("{}/{}", exec.info.state_machine_name, label);
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let map_run_arn =
+        format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id);
+    let child_machine_arn =
+        format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name);
+    thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": map_run_arn})));
+    let store = exec.shared.map_runs.store.clone();
+    store.insert_run(MapRunInfo {
+        map_run_arn: map_run_arn.clone(),
+        execution_arn: exec.info.arn.clone(),
+        state_machine_arn: child_machine_arn.clone(),
+        status: MapRunStatus::Running,
+        start_date: OffsetDateTime::now_utc(),
+        stop_date: None,
+        max_concurrency: if limits.concurrency >= MAX_CHILDREN { 0 } else { limits.concurrency as u64 },
+        tolerated_failure_percentage: limits.tolerated_percentage.unwrap_or(0.0),
+        tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
+        item_counts: Counts::default(),
+        execution_counts: Counts::default(),
+    });
+    let mut guard = RunGuard {
+        cancel: CancellationToken::new(),
+        store: store.clone(),
+        map_run_arn: map_run_arn.clone(),
+        recorder: thread.recorder.clone(),
+        items: Counts::default(),
+        executions: Counts::default(),
+        finished: false,
+    };
+
+    // The items.
+    let source: Box<dyn ItemSource> = match (inline_items, &spec.reader) {
+        (Some(items), _) => Box::new(VecItemSource::new(items)),
+        (None, Some(reader)) => {
+            let max_items = match reader_max_items(state, reader, &eff, raw, ctx, thread) {
+                Ok(n) => n,
+                Err(ReaderFailure::Eval(e)) => return Err(e.into()),
+                Err(ReaderFailure::Failed(cause)) => {
+                    return Err(guard.fail(thread, Failure::new(names::ITEM_READER_FAILED, cause)).into())
+                }
+            };
+            let request = ReaderRequest {
+                resource: reader.resource,
+                parameters: reader_parameters,
+                config: reader.config.clone(),
+            };
+            let opened = match &exec.shared.map_runs.s3 {
+                Some(s3) => s3.open_items(request).await.map_err(|e| e.cause),
+                None => Err("No S3 connector is configured for this engine".to_owned()),
+            };
+            match opened {
+                Ok(source) => match max_items {
+                    Some(n) => Box::new(Limited { inner: source, left: n }),
+                    None => source,
+                },
+                Err(cause) => return Err(guard.fail(thread, Failure::new(names::ITEM_READER_FAILED, cause)).into()),
+            }
+        }
+        (None, None) => Box::new(VecItemSource::new(Vec::new())),
+    };
+    let results = match (&export, &exec.shared.map_runs.s3) {
+        (Some((bucket, prefix)), Some(s3)) => {
+            Some(ResultFiles::new(s3.clone(), bucket, prefix, &run_id, &map_run_arn, output_type == OutputType::Jsonl))
+        }
+        (Some(_), None) => {
+            let f = Failure::new(names::RESULT_WRITER_FAILED, "No S3 connector is configured for this engine");
+            return Err(guard.fail(thread, f).into());
+        }
+        (None, _) => None,
+    };
+
+    let machine = Arc::new(StateMachine {
+        comment: None,
+        query_language: state.query_language,
+        timeout_seconds: None,
+        program: m.processor.clone(),
+        reads_context: exec.needs_context,
+    });
+    let mut runner = Runner {
+        exec,
+        state,
+        m,
+        raw,
+        eff: &eff,
+        vars: &vars,
+        limits: &limits,
+        store,
+        machine,
+        machine_name,
+        child_machine_arn,
+        express: execution_type == StateMachineType::Express,
+        source,
+        source_done: false,
+        next_index: 0,
+        held: None,
+        batching,
+        results,
+        transformation,
+        collected: Vec::new(),
+        collected_bytes: 0,
+        too_large: false,
+        keep_input: export.is_some() || transformation == WriterTransformation::None,
+    };
+    let outcome = runner.drive(&mut guard).await;
+    let mut failure = match outcome {
+        Ok(()) => None,
+        Err(RunError::Failed(f)) => Some(f),
+        Err(RunError::Eval(e)) => {
+            guard.finish(MapRunStatus::Failed);
+            return Err(e.into());
+        }
+    };
+    // Items never started are pending; with a ResultWriter they are written to PENDING files.
+    if failure.is_some() && !runner.source_done {
+        if let Err(f) = runner.drain_pending(&mut guard).await {
+            failure.get_or_insert(f);
+        }
+    }
+    let manifest = match runner.results.take() {
+        Some(files) => {
+            let bucket = files.bucket().to_owned();
+            match files.finish().await {
+                Ok(key) => Some((bucket, key)),
+                Err(e) => {
+                    failure.get_or_insert(Failure::new(names::RESULT_WRITER_FAILED, e.cause));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(f) = failure {
+        return Err(guard.fail(thread, f).into());
+    }
+    guard.finish(MapRunStatus::Succeeded);
+    thread.recorder.record(EventType::MapRunSucceeded, None);
+    if runner.too_large {
+        return Err(Failure::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                state.name
+            ),
+        )
+        .into());
+    }
+    let output = match manifest {
+        Some((bucket, key)) => json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}),
+        None => runner.output(),
+    };
+    thread.recorder.record(EventType::MapStateSucceeded, None);
+    let (output, assigned) = data::finish(state, raw.clone(), output, ctx, &thread.vars, true)?;
+    Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+fn as_object(v: Value, field: &str) -> Result<Map<String, Value>, EvalError> {
+    match v {
+        Value::Object(m) => Ok(m),
+        other => Err(EvalError::runtime(format!("The {field} parameters must be an object, but were: {other}"))),
+    }
+}
+
+/// A batch size from a number field: at least 1.
+fn batch_number(n: f64) -> u64 {
+    if n.is_finite() && n >= 1.0 {
+        n as u64
+    } else {
+        1
+    }
+}
+
+enum ReaderFailure {
+    Eval(EvalError),
+    Failed(String),
+}
+
+/// `MaxItems`: `None` for no limit (absent or 0).
+fn reader_max_items(
+    state: &State,
+    reader: &ReaderSpec,
+    eff: &Value,
+    raw: &Value,
+    ctx: &Value,
+    thread: &Thread,
+) -> Result<Option<u64>, ReaderFailure> {
+    let Some(field) = &reader.max_items else { return Ok(None) };
+    let n = match field {
+        NumberField::Path(p) => {
+            let scope = Scope { data: eff, context: ctx, vars: &thread.vars };
+            let v = p.eval(&scope).map_err(|e| ReaderFailure::Eval(data::path_error(e, "MaxItemsPath")))?;
+            let n = match v.as_ref() {
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                other => other.as_f64(),
+            };
+            n.filter(|n| n.fract() == 0.0).ok_or_else(|| {
+                ReaderFailure::Eval(EvalError::runtime(format!(
+                    "The MaxItemsPath field refers to value \"{}\" which is not a valid integer: {p}",
+                    match v.as_ref() {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    }
+                )))
+            })?
+        }
+        other => eval_number(state, other, "MaxItems", false, eff, raw, ctx, thread).map_err(ReaderFailure::Eval)?,
+    };
+    if n < 0.0 {
+        return Err(ReaderFailure::Failed("field MaxItems must be positive".to_owned()));
+    }
+    Ok((n >= 1.0).then_some(n as u64))
+}
+
+/// A source cut off after `MaxItems` items.
+struct Limited {
+    inner: Box<dyn ItemSource>,
+    left: u64,
+}
+
+impl ItemSource for Limited {
+    fn next_item(&mut self) -> crate::dispatch::BoxFuture<'_, Result<Option<Value>, crate::map_run::ItemReaderError>> {
+        Box::pin(async move {
+            if self.left == 0 {
+                return Ok(None);
+            }
+            self.left -= 1;
+            self.inner.next_item().await
+        })
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        self.inner.len_hint().map(|n| n.min(self.left))
+    }
+}
+
+/// The evaluated `ItemBatcher`.
+struct Batching {
+    max_items: u64,
+    max_bytes: u64,
+    batch_input: Option<Value>,
+}
+
+/// Why the run stopped early.
+enum RunError {
+    /// The run fails with this error (threshold, reader, writer).
+    Failed(Failure),
+    /// An ItemSelector (or similar) evaluation error: the state fails with it.
+    Eval(EvalError),
+}
+
+/// One child's input, ready to run.
+struct Work {
+    input: Value,
+    item_count: u64,
+}
+
+/// What a finished child reports.
+struct Done {
+    ordinal: usize,
+    item_count: u64,
+    arn: String,
+    name: String,
+    start: OffsetDateTime,
+    input_text: Option<String>,
+    outcome: Outcome,
+}
+
+/// Marks the map run aborted (and stops its children) if the map state is dropped before it ends.
+struct RunGuard {
+    cancel: CancellationToken,
+    store: Arc<dyn MapRunStore>,
+    map_run_arn: String,
+    recorder: Recorder,
+    items: Counts,
+    executions: Counts,
+    finished: bool,
+}
+
+impl RunGuard {
+    fn publish(&self, status: MapRunStatus, stop_date: Option<OffsetDateTime>) {
+        self.store.update_run(
+            &self.map_run_arn,
+            MapRunUpdate { status, stop_date, item_counts: self.items, execution_counts: self.executions },
+        );
+    }
+
+    fn finish(&mut self, status: MapRunStatus) {
+        self.finished = true;
+        self.cancel.cancel();
+        self.publish(status, Some(OffsetDateTime::now_utc()));
+    }
+
+    /// Ends the run as FAILED, recording MapRunFailed; returns the failure for the state.
+    fn fail(&mut self, thread: &mut Thread, f: Failure) -> Failure {
+        self.finish(MapRunStatus::Failed);
+        let mut d = Map::new();
+        d.insert("error".into(), json!(f.error));
+        if let Some(c) = &f.cause {
+            d.insert("cause".into(), json!(c));
+        }
+        thread.recorder.record(EventType::MapRunFailed, Some(Value::Object(d)));
+        f
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cancel.cancel();
+            self.publish(MapRunStatus::Aborted, Some(OffsetDateTime::now_utc()));
+            self.recorder.record(EventType::MapRunAborted, None);
+        }
+    }
+}
+
+struct Runner<'a> {
+    exec: &'a Exec,
+    state: &'a State,
+    m: &'a MapState,
+    raw: &'a Value,
+    eff: &'a Value,
+    vars: &'a crate::vars::Vars,
+    limits: &'a Limits,
+    store: Arc<dyn MapRunStore>,
+    machine: Arc<StateMachine>,
+    machine_name: String,
+    child_machine_arn: String,
+    express: bool,
+    source: Box<dyn ItemSource>,
+    source_done: bool,
+    next_index: u64,
+    /// An item read but left for the next batch (it would have overflowed the byte cap).
+    held: Option<(Value, u64)>,
+    batching: Option<Batching>,
+    results: Option<ResultFiles>,
+    transformation: WriterTransformation,
+    /// Child outputs by child ordinal, for the state output (when results are not exported).
+    collected: Vec<Option<Value>>,
+    collected_bytes: usize,
+    too_large: bool,
+    keep_input: bool,
+}
+
+impl Runner<'_> {
+    /// Starts children while permits and items last, and handles their results.
+    async fn drive(&mut self, guard: &mut RunGuard) -> Result<(), RunError> {
+        let concurrency = self.limits.concurrency.clamp(1, MAX_CHILDREN);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let mut running = FuturesUnordered::new();
+        let mut ordinal = 0usize;
+        let mut failure: Option<RunError> = None;
+        self.check_total(guard)?;
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = running.next(), if !running.is_empty() => {
+                    let done: Done = done;
+                    if let Err(f) = self.finished_child(guard, done, true).await {
+                        failure = Some(f);
+                        break;
+                    }
+                }
+                permit = permits.clone().acquire_owned(), if !self.source_done => {
+                    let Ok(permit) = permit else { break };
+                    match self.next_work().await {
+                        Ok(Some(work)) => {
+                            running.push(self.start_child(guard, ordinal, work, permit));
+                            ordinal += 1;
+                        }
+                        Ok(None) => {
+                            self.source_done = true;
+                            if let Err(f) = self.check_total(guard) {
+                                failure = Some(f);
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                else => break,
+            }
+        }
+        if let Some(f) = failure {
+            // Stop the children still running; they end ABORTED and are written as failed.
+            guard.cancel.cancel();
+            while let Some(done) = running.next().await {
+                if let Err(RunError::Failed(w)) = self.finished_child(guard, done, false).await {
+                    if w.error == names::RESULT_WRITER_FAILED {
+                        return Err(RunError::Failed(w));
+                    }
+                }
+            }
+            return Err(f);
+        }
+        Ok(())
+    }
+
+    /// Reads the next item, applying `ItemSelector`.
+    async fn next_item(&mut self) -> Result<Option<(Value, u64)>, RunError> {
+        if let Some(held) = self.held.take() {
+            return Ok(Some(held));
+        }
+        let item = match self.source.next_item().await {
+            Ok(Some(item)) => item,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(RunError::Failed(Failure::new(names::ITEM_READER_FAILED, e.cause))),
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        let ctx = self.exec.context(
+            &self.state.name,
+            OffsetDateTime::now_utc(),
+            0,
+            &[("Map", json!({"Item": {"Index": index, "Value": item}}))],
+        );
+        let selected = select_item(self.state, self.m, self.eff, self.raw, &item, index as usize, &ctx, self.vars)
+            .map_err(RunError::Eval)?;
+        let size = if self.batching.is_some() { json_size(&selected) } else { 0 };
+        Ok(Some((selected, size)))
+    }
+
+    /// The input of the next child: one item, or a batch.
+    async fn next_work(&mut self) -> Result<Option<Work>, RunError> {
+        let Some((max_items, max_bytes)) = self.batching.as_ref().map(|b| (b.max_items, b.max_bytes)) else {
+            return Ok(self.next_item().await?.map(|(input, _)| Work { input, item_count: 1 }));
+        };
+        let base = self.batching.as_ref().and_then(|b| b.batch_input.as_ref()).map_or(0, json_size);
+        // `{"BatchInput":…,"Items":[…]}`
+        let mut bytes = base + 24;
+        let mut items = Vec::new();
+        while (items.len() as u64) < max_items {
+            let Some((item, size)) = self.next_item().await? else { break };
+            if !items.is_empty() && bytes + size + 1 > max_bytes {
+                self.held = Some((item, size));
+                break;
+            }
+            bytes += size + 1;
+            items.push(item);
+        }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let item_count = items.len() as u64;
+        let mut input = Map::new();
+        if let Some(b) = self.batching.as_ref().and_then(|b| b.batch_input.clone()) {
+            input.insert("BatchInput".into(), b);
+        }
+        input.insert("Items".into(), Value::Array(items));
+        Ok(Some(Work { input: Value::Object(input), item_count }))
+    }
+
+    /// Starts one child execution; the returned future ends with its result and frees its permit.
+    fn start_child(
+        &mut self,
+        guard: &mut RunGuard,
+        ordinal: usize,
+        work: Work,
+        permit: OwnedSemaphorePermit,
+    ) -> impl std::future::Future<Output = Done> + Send + 'static {
+        let config = &self.exec.shared.config;
+        let name = uuid::Uuid::new_v4().to_string();
+        let arn = if self.express {
+            format!(
+                "arn:aws:states:{}:{}:express:{}:{}:{}",
+                config.region,
+                config.account_id,
+                self.machine_name,
+                name,
+                uuid::Uuid::new_v4()
+            )
+        } else {
+            format!("arn:aws:states:{}:{}:execution:{}:{}", config.region, config.account_id, self.machine_name, name)
+        };
+        let start = OffsetDateTime::now_utc();
+        let input_text = self.keep_input.then(|| crate::history::compact(&work.input));
+        let history = History::default();
+        let keep = self.store.keeps_child_executions();
+        self.store.insert_child(ChildExecution {
+            map_run_arn: guard.map_run_arn.clone(),
+            execution_arn: arn.clone(),
+            name: name.clone(),
+            state_machine_arn: self.child_machine_arn.clone(),
+            status: ExecutionStatus::Running,
+            start_date: start,
+            stop_date: None,
+            item_count: work.item_count,
+            history: keep.then(|| history.clone()),
+        });
+        guard.items.total += work.item_count;
+        guard.items.running += work.item_count;
+        guard.executions.total += 1;
+        guard.executions.running += 1;
+        guard.publish(MapRunStatus::Running, None);
+        self.collected.push(None);
+        let info = ExecutionInfo {
+            arn: arn.clone(),
+            name: name.clone(),
+            state_machine_arn: self.child_machine_arn.clone(),
+            state_machine_name: self.machine_name.clone(),
+            role_arn: self.exec.info.role_arn.clone(),
+            start_time: start,
+            input: work.input,
+            express: self.express,
+        };
+        let shared = self.exec.shared.clone();
+        let machine = self.machine.clone();
+        let cancel = guard.cancel.child_token();
+        let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
+        let (store, child_arn) = (self.store.clone(), arn.clone());
+        // The child records its own end, even when the map run is dropped before it.
+        let handle = tokio::spawn(async move {
+            let outcome = run_execution(shared, machine, info, history, cancel, stop).await;
+            store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
+            outcome
+        });
+        let item_count = work.item_count;
+        async move {
+            let outcome = handle.await.unwrap_or_else(|e| Outcome {
+                status: ExecutionStatus::Failed,
+                output: None,
+                error: Some(names::RUNTIME.to_owned()),
+                cause: Some(format!("The child execution ended unexpectedly: {e}")),
+            });
+            drop(permit);
+            Done { ordinal, item_count, arn, name, start, input_text, outcome }
+        }
+    }
+
+    /// Counts a finished child, keeps or writes its result, and checks the failure threshold.
+    async fn finished_child(&mut self, guard: &mut RunGuard, done: Done, check: bool) -> Result<(), RunError> {
+        let stop = OffsetDateTime::now_utc();
+        let status = done.outcome.status;
+        let n = done.item_count;
+        guard.items.running = guard.items.running.saturating_sub(n);
+        guard.executions.running = guard.executions.running.saturating_sub(1);
+        let (items, executions) = (&mut guard.items, &mut guard.executions);
+        match status {
+            ExecutionStatus::Succeeded => {
+                items.succeeded += n;
+                items.results_written += n;
+                executions.succeeded += 1;
+                executions.results_written += 1;
+            }
+            ExecutionStatus::TimedOut => {
+                items.timed_out += n;
+                executions.timed_out += 1;
+            }
+            ExecutionStatus::Aborted => {
+                items.aborted += n;
+                executions.aborted += 1;
+            }
+            ExecutionStatus::Failed | ExecutionStatus::Running => {
+                items.failed += n;
+                executions.failed += 1;
+            }
+        }
+        guard.publish(MapRunStatus::Running, None);
+        let succeeded = status == ExecutionStatus::Succeeded;
+        if self.results.is_some() {
+            let record = self.record(&done, stop);
+            let kind = if succeeded { RecordKind::Succeeded } else { RecordKind::Failed };
+            let mut records = Vec::new();
+            match (succeeded, self.transformation) {
+                (true, WriterTransformation::Compact) => {
+                    records.push(done.outcome.output.clone().unwrap_or(Value::Null))
+                }
+                (true, WriterTransformation::Flatten) => match done.outcome.output.clone() {
+                    Some(Value::Array(a)) => records.extend(a),
+                    other => records.push(other.unwrap_or(Value::Null)),
+                },
+                _ => records.push(record),
+            }
+            if let Some(files) = self.results.as_mut() {
+                for r in &records {
+                    files
+                        .write(kind, r)
+                        .await
+                        .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
+                }
+            }
+        } else if !self.too_large {
+            let value = match (succeeded, self.transformation) {
+                (true, WriterTransformation::None) | (false, WriterTransformation::None) => self.record(&done, stop),
+                (true, _) => done.outcome.output.clone().unwrap_or(Value::Null),
+                (false, _) => {
+                    let mut e = Map::new();
+                    e.insert("Error".into(), json!(done.outcome.error));
+                    e.insert("Cause".into(), json!(done.outcome.cause));
+                    Value::Object(e)
+                }
+            };
+            self.collected_bytes += json_size(&value) as usize + 1;
+            if self.collected_bytes > MAX_PAYLOAD_BYTES || payload_too_large(&value) {
+                self.too_large = true;
+                self.collected = Vec::new();
+            } else if let Some(slot) = self.collected.get_mut(done.ordinal) {
+                *slot = Some(value);
+            }
+        }
+        if check && !succeeded && self.threshold_exceeded(guard) {
+            return Err(RunError::Failed(exceeded()));
+        }
+        Ok(())
+    }
+
+    /// Checks the percentage threshold once the number of items is known.
+    fn check_total(&mut self, guard: &mut RunGuard) -> Result<(), RunError> {
+        if self.threshold_exceeded(guard) {
+            return Err(RunError::Failed(exceeded()));
+        }
+        Ok(())
+    }
+
+    /// Whether failed (and timed-out) items are past the tolerated count or percentage.
+    fn threshold_exceeded(&self, guard: &RunGuard) -> bool {
+        let failed = guard.items.failed + guard.items.timed_out;
+        if failed == 0 {
+            return false;
+        }
+        let (count, pct) = (self.limits.tolerated_count, self.limits.tolerated_percentage);
+        if count.is_none() && pct.is_none() {
+            return true;
+        }
+        let by_count = count.is_some_and(|c| failed > c);
+        // The percentage is of all items: only decidable once their number is known.
+        let total = if self.source_done {
+            Some(guard.items.total)
+        } else {
+            let held = u64::from(self.held.is_some());
+            self.source.len_hint().map(|rest| guard.items.total + rest + held)
+        };
+        let by_pct = match (pct, total) {
+            (Some(p), Some(total)) if total > 0 => (failed as f64) * 100.0 / (total as f64) > p,
+            _ => false,
+        };
+        by_count || by_pct
+    }
+
+    /// The full record of a child, as written with `Transformation: NONE`.
+    fn record(&self, done: &Done, stop: OffsetDateTime) -> Value {
+        let fmt = |t: OffsetDateTime| legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(t));
+        let mut r = Map::new();
+        r.insert("ExecutionArn".into(), json!(done.arn));
+        r.insert("Input".into(), json!(done.input_text.clone().unwrap_or_default()));
+        r.insert("InputDetails".into(), json!({"Included": true}));
+        r.insert("Name".into(), json!(done.name));
+        let o = &done.outcome;
+        if o.status == ExecutionStatus::Succeeded {
+            r.insert("Output".into(), json!(o.output.as_ref().map(crate::history::compact).unwrap_or_default()));
+            r.insert("OutputDetails".into(), json!({"Included": true}));
+            r.insert("RedriveCount".into(), json!(0));
+            r.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
+            r.insert("RedriveStatusReason".into(), json!("Execution is SUCCEEDED and cannot be redriven"));
+        } else {
+            if let Some(e) = &o.error {
+                r.insert("Error".into(), json!(e));
+            }
+            if let Some(c) = &o.cause {
+                r.insert("Cause".into(), json!(c));
+            }
+            r.insert("RedriveCount".into(), json!(0));
+            r.insert("RedriveStatus".into(), json!(if self.express { "REDRIVABLE_BY_MAP_RUN" } else { "REDRIVABLE" }));
+        }
+        r.insert("StartDate".into(), json!(fmt(done.start)));
+        r.insert("StateMachineArn".into(), json!(self.child_machine_arn));
+        r.insert("Status".into(), json!(o.status.as_str()));
+        r.insert("StopDate".into(), json!(fmt(stop)));
+        Value::Object(r)
+    }
+
+    /// Reads the items that will never run, counting them pending and writing them to PENDING files.
+    async fn drain_pending(&mut self, guard: &mut RunGuard) -> Result<(), Failure> {
+        loop {
+            let work = match self.next_work().await {
+                Ok(Some(w)) => w,
+                Ok(None) => break,
+                Err(RunError::Failed(f)) => return Err(f),
+                Err(RunError::Eval(e)) => return Err(Failure { error: e.error, cause: Some(e.detail) }),
+            };
+            guard.items.pending += work.item_count;
+            guard.items.total += work.item_count;
+            if let Some(files) = self.results.as_mut() {
+                let record = json!({
+                    "Input": crate::history::compact(&work.input),
+                    "InputDetails": {"Included": true},
+                    "Status": "PENDING",
+                });
+                files
+                    .write(RecordKind::Pending, &record)
+                    .await
+                    .map_err(|e| Failure::new(names::RESULT_WRITER_FAILED, e.cause))?;
+            }
+        }
+        self.source_done = true;
+        guard.publish(MapRunStatus::Running, None);
+        Ok(())
+    }
+
+    /// The state output when results are not exported.
+    fn output(&mut self) -> Value {
+        let values = std::mem::take(&mut self.collected).into_iter().map(|v| v.unwrap_or(Value::Null));
+        match self.transformation {
+            WriterTransformation::Flatten => {
+                let mut out = Vec::new();
+                for v in values {
+                    match v {
+                        Value::Array(a) => out.extend(a),
+                        other => out.push(other),
+                    }
+                }
+                Value::Array(out)
+            }
+            _ => Value::Array(values.collect()),
+        }
+    }
+}
+
+fn exceeded() -> Failure {
+    Failure::new(names::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded")
+}
+
+/// The size of a value's compact JSON text, counted without building it.
+fn json_size(v: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}

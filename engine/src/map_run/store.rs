@@ -1,0 +1,298 @@
+//! Map-run records: what DescribeMapRun, ListMapRuns and ListExecutions (of a map run) report.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+
+use crate::engine::ExecutionStatus;
+use crate::history::History;
+
+/// A map run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapRunStatus {
+    /// Children are still running.
+    Running,
+    /// Every item was processed within the tolerated failures.
+    Succeeded,
+    /// The run failed (too many failures, a reader or writer error).
+    Failed,
+    /// The parent execution was stopped.
+    Aborted,
+}
+
+impl MapRunStatus {
+    /// AWS's spelling (`RUNNING`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MapRunStatus::Running => "RUNNING",
+            MapRunStatus::Succeeded => "SUCCEEDED",
+            MapRunStatus::Failed => "FAILED",
+            MapRunStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// Item or execution counts of a map run (`itemCounts`, `executionCounts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Read but not yet started.
+    pub pending: u64,
+    /// Running.
+    pub running: u64,
+    /// Succeeded.
+    pub succeeded: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Timed out.
+    pub timed_out: u64,
+    /// Aborted.
+    pub aborted: u64,
+    /// Every one counted so far.
+    pub total: u64,
+    /// Written to result files (or to the state output).
+    pub results_written: u64,
+}
+
+impl Counts {
+    /// The counts as DescribeMapRun shows them (camelCase members).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "pending": self.pending,
+            "running": self.running,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "timedOut": self.timed_out,
+            "aborted": self.aborted,
+            "total": self.total,
+            "resultsWritten": self.results_written,
+            "failuresNotRedrivable": 0,
+            "pendingRedrive": 0,
+        })
+    }
+}
+
+/// A map run, as DescribeMapRun reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRunInfo {
+    /// `arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:UUID`.
+    pub map_run_arn: String,
+    /// The parent execution.
+    pub execution_arn: String,
+    /// The children's state machine: `…:stateMachine:MACHINE/LABEL`.
+    pub state_machine_arn: String,
+    /// Status.
+    pub status: MapRunStatus,
+    /// When it started.
+    pub start_date: OffsetDateTime,
+    /// When it ended.
+    pub stop_date: Option<OffsetDateTime>,
+    /// The effective `MaxConcurrency` (0: the default bound).
+    pub max_concurrency: u64,
+    /// `ToleratedFailurePercentage`.
+    pub tolerated_failure_percentage: f64,
+    /// `ToleratedFailureCount`.
+    pub tolerated_failure_count: u64,
+    /// Items by status.
+    pub item_counts: Counts,
+    /// Child executions by status.
+    pub execution_counts: Counts,
+}
+
+impl MapRunInfo {
+    /// The record in DescribeMapRun's shape (dates as epoch seconds).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "mapRunArn": self.map_run_arn,
+            "executionArn": self.execution_arn,
+            "status": self.status.as_str(),
+            "startDate": epoch(self.start_date),
+            "maxConcurrency": self.max_concurrency,
+            "toleratedFailurePercentage": self.tolerated_failure_percentage,
+            "toleratedFailureCount": self.tolerated_failure_count,
+            "itemCounts": self.item_counts.to_json(),
+            "executionCounts": self.execution_counts.to_json(),
+            "redriveCount": 0,
+        });
+        if let Some(stop) = self.stop_date {
+            v["stopDate"] = serde_json::json!(epoch(stop));
+        }
+        v
+    }
+}
+
+fn epoch(t: OffsetDateTime) -> f64 {
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// A change to a running map run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MapRunUpdate {
+    /// The new status.
+    pub status: MapRunStatus,
+    /// When it ended, once it has.
+    pub stop_date: Option<OffsetDateTime>,
+    /// Items by status.
+    pub item_counts: Counts,
+    /// Child executions by status.
+    pub execution_counts: Counts,
+}
+
+/// One child execution of a map run.
+#[derive(Clone)]
+pub struct ChildExecution {
+    /// The map run.
+    pub map_run_arn: String,
+    /// The child's ARN.
+    pub execution_arn: String,
+    /// The child's name (a UUID).
+    pub name: String,
+    /// The labelled state machine ARN.
+    pub state_machine_arn: String,
+    /// Its status.
+    pub status: ExecutionStatus,
+    /// When it started.
+    pub start_date: OffsetDateTime,
+    /// When it ended.
+    pub stop_date: Option<OffsetDateTime>,
+    /// How many items it processes.
+    pub item_count: u64,
+    /// Its history (input and output included), when the store keeps it.
+    pub history: Option<History>,
+}
+
+impl std::fmt::Debug for ChildExecution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildExecution")
+            .field("execution_arn", &self.execution_arn)
+            .field("status", &self.status)
+            .field("item_count", &self.item_count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where map runs and their children are recorded.
+pub trait MapRunStore: Send + Sync {
+    /// A map run started.
+    fn insert_run(&self, run: MapRunInfo);
+    /// A map run's counts or status changed.
+    fn update_run(&self, map_run_arn: &str, update: MapRunUpdate);
+    /// A child execution started.
+    fn insert_child(&self, child: ChildExecution);
+    /// A child execution ended.
+    fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime);
+    /// Whether children should be kept with their histories (costly for large runs).
+    fn keeps_child_executions(&self) -> bool;
+    /// DescribeMapRun.
+    fn describe_run(&self, map_run_arn: &str) -> Option<MapRunInfo>;
+    /// ListMapRuns of a parent execution, oldest first.
+    fn list_runs(&self, execution_arn: &str) -> Vec<MapRunInfo>;
+    /// ListExecutions of a map run, in start order.
+    fn list_children(&self, map_run_arn: &str) -> Vec<ChildExecution>;
+    /// A child execution by ARN.
+    fn child(&self, execution_arn: &str) -> Option<ChildExecution>;
+}
+
+#[derive(Default)]
+struct Inner {
+    runs: Vec<MapRunInfo>,
+    run_index: HashMap<String, usize>,
+    children: HashMap<String, Vec<ChildExecution>>,
+    child_index: HashMap<String, (String, usize)>,
+}
+
+/// The default store: everything in memory.
+#[derive(Clone)]
+pub struct InMemoryMapRunStore {
+    inner: Arc<Mutex<Inner>>,
+    keep_children: bool,
+}
+
+impl Default for InMemoryMapRunStore {
+    fn default() -> InMemoryMapRunStore {
+        InMemoryMapRunStore::new()
+    }
+}
+
+impl InMemoryMapRunStore {
+    /// A store that keeps every child execution with its history.
+    pub fn new() -> InMemoryMapRunStore {
+        InMemoryMapRunStore { inner: Arc::default(), keep_children: true }
+    }
+
+    /// Whether to keep each child's execution (history, input, output) besides its summary.
+    /// Turn it off for runs of millions of items.
+    pub fn keep_child_executions(mut self, keep: bool) -> InMemoryMapRunStore {
+        self.keep_children = keep;
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl MapRunStore for InMemoryMapRunStore {
+    fn insert_run(&self, run: MapRunInfo) {
+        let mut inner = self.lock();
+        let i = inner.runs.len();
+        inner.run_index.insert(run.map_run_arn.clone(), i);
+        inner.runs.push(run);
+    }
+
+    fn update_run(&self, map_run_arn: &str, update: MapRunUpdate) {
+        let mut inner = self.lock();
+        let Some(&i) = inner.run_index.get(map_run_arn) else { return };
+        if let Some(run) = inner.runs.get_mut(i) {
+            run.status = update.status;
+            run.stop_date = update.stop_date;
+            run.item_counts = update.item_counts;
+            run.execution_counts = update.execution_counts;
+        }
+    }
+
+    fn insert_child(&self, mut child: ChildExecution) {
+        if !self.keep_children {
+            child.history = None;
+        }
+        let mut inner = self.lock();
+        let list = inner.children.entry(child.map_run_arn.clone()).or_default();
+        let i = list.len();
+        let key = (child.map_run_arn.clone(), i);
+        let arn = child.execution_arn.clone();
+        list.push(child);
+        inner.child_index.insert(arn, key);
+    }
+
+    fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime) {
+        let mut inner = self.lock();
+        let Some((run, i)) = inner.child_index.get(execution_arn).cloned() else { return };
+        if let Some(child) = inner.children.get_mut(&run).and_then(|l| l.get_mut(i)) {
+            child.status = status;
+            child.stop_date = Some(stop_date);
+        }
+    }
+
+    fn keeps_child_executions(&self) -> bool {
+        self.keep_children
+    }
+
+    fn describe_run(&self, map_run_arn: &str) -> Option<MapRunInfo> {
+        let inner = self.lock();
+        inner.run_index.get(map_run_arn).and_then(|&i| inner.runs.get(i)).cloned()
+    }
+
+    fn list_runs(&self, execution_arn: &str) -> Vec<MapRunInfo> {
+        self.lock().runs.iter().filter(|r| r.execution_arn == execution_arn).cloned().collect()
+    }
+
+    fn list_children(&self, map_run_arn: &str) -> Vec<ChildExecution> {
+        self.lock().children.get(map_run_arn).cloned().unwrap_or_default()
+    }
+
+    fn child(&self, execution_arn: &str) -> Option<ChildExecution> {
+        let inner = self.lock();
+        let (run, i) = inner.child_index.get(execution_arn)?;
+        inner.children.get(run).and_then(|l| l.get(*i)).cloned()
+    }
+}
