@@ -104,7 +104,7 @@ pub enum Reservation {
     /// The ARN is now claimed for a new execution.
     Reserved,
     /// The same Standard execution (same name, same input) is still running: its record.
-    Existing(ExecutionRecord),
+    Existing(Box<ExecutionRecord>),
 }
 
 /// Which executions to list, and which page.
@@ -253,7 +253,7 @@ impl ExecutionStore for MemoryStore {
                 && existing.record.machine_type == StateMachineType::Standard
                 && existing.record.input == record.input;
             return if same {
-                Ok(Reservation::Existing(existing.record.clone()))
+                Ok(Reservation::Existing(Box::new(existing.record.clone())))
             } else {
                 Err(StoreError::AlreadyExists(record.arn))
             };

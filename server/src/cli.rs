@@ -1,4 +1,4 @@
-//! Command-line parsing and the `validate` and `run` commands.
+//! Command-line parsing and the `validate`, `run`, `serve` and `conformance` commands.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -53,6 +53,8 @@ enum Command {
     },
     /// Runs conformance case files and reports pass/fail.
     Conformance(legion_conformance::cli::Args),
+    /// Serves the AWS Step Functions API (AWS JSON 1.0) for the aws CLI, boto3 and the AWS SDKs.
+    Serve(legion_server::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -115,6 +117,14 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("{report}");
                 Ok(ExitCode::from(1))
             }
+        }
+        Command::Serve(args) => {
+            if !args.time_scale.is_finite() || args.time_scale < 0.0 {
+                bail!("--time-scale must be a non-negative number");
+            }
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(legion_server::serve::run(args)).context("serving the API")?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Conformance(args) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -1,0 +1,117 @@
+//! Activities: CreateActivity, DescribeActivity, DeleteActivity and ListActivities.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::state_machines::Tag;
+use super::{paginate, required, AppState, Empty};
+use crate::error::ApiError;
+use crate::protocol::epoch;
+use crate::registry::{check_name, Activity};
+
+/// CreateActivity's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateInput {
+    name: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+/// CreateActivity's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOutput {
+    activity_arn: String,
+    #[serde(serialize_with = "epoch")]
+    creation_date: OffsetDateTime,
+}
+
+/// CreateActivity (idempotent by name).
+pub async fn create(state: AppState, input: CreateInput) -> Result<CreateOutput, ApiError> {
+    let name = required(input.name, "name")?;
+    check_name(&name, 80)?;
+    let mut tags = Vec::new();
+    for tag in input.tags {
+        tags.push((required(tag.key, "tags.member.key")?, tag.value.unwrap_or_default()));
+    }
+    let activity = state.registry().create_activity(Activity {
+        arn: state.arn(&format!("activity:{name}")),
+        name,
+        creation_date: OffsetDateTime::now_utc(),
+        tags,
+    });
+    Ok(CreateOutput { activity_arn: activity.arn, creation_date: activity.creation_date })
+}
+
+/// Input naming one activity.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArnInput {
+    activity_arn: Option<String>,
+}
+
+/// DescribeActivity's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeOutput {
+    activity_arn: String,
+    name: String,
+    #[serde(serialize_with = "epoch")]
+    creation_date: OffsetDateTime,
+}
+
+fn check_activity_arn(arn: &str) -> Result<(), ApiError> {
+    match crate::registry::parse_arn(arn) {
+        Some(a) if a.resource_type == "activity" && a.parts.len() == 1 => Ok(()),
+        _ => Err(ApiError::invalid_arn(arn)),
+    }
+}
+
+/// DescribeActivity.
+pub async fn describe(state: AppState, input: ArnInput) -> Result<DescribeOutput, ApiError> {
+    let arn = required(input.activity_arn, "activityArn")?;
+    check_activity_arn(&arn)?;
+    let a = state
+        .registry()
+        .activity(&arn)
+        .ok_or_else(|| ApiError::ActivityDoesNotExist(format!("Activity Does Not Exist: '{arn}'")))?;
+    Ok(DescribeOutput { activity_arn: a.arn, name: a.name, creation_date: a.creation_date })
+}
+
+/// DeleteActivity (an unknown activity is not an error).
+pub async fn delete(state: AppState, input: ArnInput) -> Result<Empty, ApiError> {
+    let arn = required(input.activity_arn, "activityArn")?;
+    check_activity_arn(&arn)?;
+    state.registry().delete_activity(&arn);
+    Ok(Empty {})
+}
+
+/// ListActivities's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// ListActivities's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOutput {
+    activities: Vec<DescribeOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// ListActivities.
+pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiError> {
+    let items = state
+        .registry()
+        .activities()
+        .into_iter()
+        .map(|a| DescribeOutput { activity_arn: a.arn, name: a.name, creation_date: a.creation_date })
+        .collect();
+    let (activities, next_token) = paginate(items, input.max_results, input.next_token.as_deref(), "ListActivities")?;
+    Ok(ListOutput { activities, next_token })
+}

@@ -1,0 +1,534 @@
+//! Executions: StartExecution, StartSyncExecution, DescribeExecution, StopExecution, ListExecutions,
+//! GetExecutionHistory, RedriveExecution and DescribeStateMachineForExecution.
+
+use legion_asl::model::StateMachineType;
+use legion_engine::{ExecutionRecord, ExecutionStatus, ListQuery, StartOptions, StartRequest, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::{check_len, page_size, required, AppState, Empty};
+use crate::error::ApiError;
+use crate::protocol::{epoch, epoch_opt};
+use crate::registry::{check_name, parse_arn, Snapshot};
+
+/// The largest execution input, in bytes of UTF-8.
+pub const MAX_INPUT_BYTES: usize = 262_144;
+
+/// Parses an execution input (`{}` when absent).
+pub fn parse_input(input: Option<&str>) -> Result<Value, ApiError> {
+    let text = input.unwrap_or("{}");
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(ApiError::constraint(
+            "'…'",
+            "input",
+            &format!("Member must have length less than or equal to {MAX_INPUT_BYTES}"),
+        ));
+    }
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::InvalidExecutionInput(format!("Invalid State Machine Execution Input: '{e}'")))
+}
+
+/// StartExecution's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartInput {
+    state_machine_arn: Option<String>,
+    name: Option<String>,
+    input: Option<String>,
+    trace_header: Option<String>,
+}
+
+/// StartExecution's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartOutput {
+    execution_arn: String,
+    #[serde(serialize_with = "epoch")]
+    start_date: OffsetDateTime,
+}
+
+struct Launched {
+    started: legion_engine::Started,
+    name: String,
+    state_machine_arn: String,
+    input: Value,
+}
+
+fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, ApiError> {
+    let machine_arn = required(input.state_machine_arn, "stateMachineArn")?;
+    check_len(&machine_arn, "stateMachineArn", 1, 256)?;
+    if let Some(name) = &input.name {
+        check_name(name, 80)?;
+    }
+    if let Some(t) = &input.trace_header {
+        check_len(t, "traceHeader", 0, 256)?;
+    }
+    let resolved = state.registry().resolve(&machine_arn)?;
+    if sync && resolved.machine_type == StateMachineType::Standard {
+        return Err(ApiError::StateMachineTypeNotSupported(
+            "This operation is not supported by this type of state machine".into(),
+        ));
+    }
+    let execution_input = parse_input(input.input.as_deref())?;
+    let name = input.name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut request =
+        StartRequest::new(resolved.revision.machine.clone(), resolved.name.clone(), execution_input.clone());
+    request.execution_name = Some(name.clone());
+    request.machine_type = resolved.machine_type;
+    request.role_arn = Some(resolved.revision.role_arn.clone());
+    let options = StartOptions {
+        version_arn: resolved.version_arn.clone(),
+        alias_arn: resolved.alias_arn.clone(),
+        map_run_arn: None,
+        trace_header: input.trace_header,
+    };
+    let started = state.engine().start_execution(request, options).map_err(|e| match e {
+        StoreError::AlreadyExists(arn) => {
+            ApiError::ExecutionAlreadyExists(format!("Execution Already Exists: '{arn}'"))
+        }
+        StoreError::InvalidToken(t) => ApiError::InternalFailure(format!("unexpected token error: {t}")),
+    })?;
+    let state_machine_arn = state.arn(&format!("stateMachine:{}", resolved.name));
+    if started.execution.is_some() {
+        state.registry().record_snapshot(
+            &started.arn,
+            Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision },
+        );
+    }
+    Ok(Launched { started, name, state_machine_arn, input: execution_input })
+}
+
+/// StartExecution.
+pub async fn start(state: AppState, input: StartInput) -> Result<StartOutput, ApiError> {
+    let launched = launch(&state, input, false)?;
+    tracing::debug!(execution = %launched.started.arn, "execution started");
+    Ok(StartOutput { execution_arn: launched.started.arn, start_date: launched.started.start_date })
+}
+
+/// StartSyncExecution's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartSyncOutput {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    #[serde(serialize_with = "epoch")]
+    start_date: OffsetDateTime,
+    #[serde(serialize_with = "epoch")]
+    stop_date: OffsetDateTime,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    input: String,
+    input_details: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Value>,
+    billing_details: Value,
+}
+
+/// StartSyncExecution: runs an Express machine to its end (HTTP 200 even when it fails).
+pub async fn start_sync(state: AppState, input: StartInput) -> Result<StartSyncOutput, ApiError> {
+    let launched = launch(&state, input, true)?;
+    let execution = launched
+        .started
+        .execution
+        .ok_or_else(|| ApiError::InternalFailure("an Express execution is always new".into()))?;
+    let outcome = execution.outcome().await;
+    let stop_date = OffsetDateTime::now_utc();
+    let billed_ms = ((stop_date - launched.started.start_date).whole_milliseconds().max(1) as u64).div_ceil(100) * 100;
+    let output = outcome.output.as_ref().map(|o| o.to_string());
+    Ok(StartSyncOutput {
+        execution_arn: launched.started.arn,
+        state_machine_arn: launched.state_machine_arn,
+        name: launched.name,
+        start_date: launched.started.start_date,
+        stop_date,
+        status: outcome.status.as_str(),
+        error: outcome.error,
+        cause: outcome.cause,
+        input: launched.input.to_string(),
+        input_details: json!({"included": true}),
+        output_details: output.as_ref().map(|_| json!({"included": true})),
+        output,
+        billing_details: json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms}),
+    })
+}
+
+/// Input naming one execution.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionArnInput {
+    execution_arn: Option<String>,
+}
+
+/// Finds an execution that the Standard-only operations may look at.
+fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
+    let parsed = parse_arn(arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
+    match parsed.resource_type {
+        "execution" if parsed.parts.len() == 2 => {}
+        "express" => {
+            // Map Run children of Express type are the only Express executions AWS describes.
+            if let Some(record) = state.engine().describe_execution(arn).filter(|r| r.map_run_arn.is_some()) {
+                return Ok(record);
+            }
+            return Err(ApiError::InvalidArn(
+                "Invalid Arn: 'Resource type not valid in this context: express'".to_owned(),
+            ));
+        }
+        _ => return Err(ApiError::invalid_arn(arn)),
+    }
+    state
+        .engine()
+        .describe_execution(arn)
+        .ok_or_else(|| ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))
+}
+
+fn redrive_status(record: &ExecutionRecord) -> (&'static str, String) {
+    match record.status {
+        ExecutionStatus::Running | ExecutionStatus::Succeeded => {
+            ("NOT_REDRIVABLE", format!("Execution is {} and cannot be redriven", record.status.as_str()))
+        }
+        _ => ("NOT_REDRIVABLE", "Redrive is not supported by this Step Functions endpoint".to_owned()),
+    }
+}
+
+/// DescribeExecution's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeOutput {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    status: &'static str,
+    #[serde(serialize_with = "epoch")]
+    start_date: OffsetDateTime,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    stop_date: Option<OffsetDateTime>,
+    input: String,
+    input_details: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_run_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_version_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_alias_arn: Option<String>,
+    redrive_count: u32,
+    redrive_status: &'static str,
+    redrive_status_reason: String,
+}
+
+/// DescribeExecution.
+pub async fn describe(state: AppState, input: ExecutionArnInput) -> Result<DescribeOutput, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    let r = find(&state, &arn)?;
+    let (redrive_status, redrive_status_reason) = redrive_status(&r);
+    let output = (r.status == ExecutionStatus::Succeeded).then(|| r.output.clone().unwrap_or(Value::Null).to_string());
+    Ok(DescribeOutput {
+        execution_arn: r.arn,
+        state_machine_arn: r.state_machine_arn,
+        name: r.name,
+        status: r.status.as_str(),
+        start_date: r.start_date,
+        stop_date: r.stop_date,
+        input: r.input.to_string(),
+        input_details: json!({"included": true}),
+        output_details: output.as_ref().map(|_| json!({"included": true})),
+        output,
+        error: r.error,
+        cause: r.cause,
+        trace_header: r.trace_header,
+        map_run_arn: r.map_run_arn,
+        state_machine_version_arn: r.version_arn,
+        state_machine_alias_arn: r.alias_arn,
+        redrive_count: 0,
+        redrive_status,
+        redrive_status_reason,
+    })
+}
+
+/// StopExecution's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopInput {
+    execution_arn: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// StopExecution's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopOutput {
+    #[serde(serialize_with = "epoch")]
+    stop_date: OffsetDateTime,
+}
+
+/// StopExecution.
+pub async fn stop(state: AppState, input: StopInput) -> Result<StopOutput, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    if let Some(e) = &input.error {
+        check_len(e, "error", 0, 256)?;
+    }
+    if let Some(c) = &input.cause {
+        check_len(c, "cause", 0, 32_768)?;
+    }
+    find(&state, &arn)?;
+    let stop_date = state
+        .engine()
+        .stop_execution(&arn, input.error, input.cause)
+        .await
+        .map_err(|e| ApiError::ExecutionDoesNotExist(e.to_string()))?;
+    Ok(StopOutput { stop_date })
+}
+
+/// ListExecutions's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    state_machine_arn: Option<String>,
+    map_run_arn: Option<String>,
+    status_filter: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    redrive_filter: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionItem {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    status: &'static str,
+    #[serde(serialize_with = "epoch")]
+    start_date: OffsetDateTime,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    stop_date: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_run_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_version_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_alias_arn: Option<String>,
+    redrive_count: u32,
+}
+
+/// ListExecutions's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOutput {
+    executions: Vec<ExecutionItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+fn parse_status(s: &str) -> Result<ExecutionStatus, ApiError> {
+    Ok(match s {
+        "RUNNING" => ExecutionStatus::Running,
+        "SUCCEEDED" => ExecutionStatus::Succeeded,
+        "FAILED" => ExecutionStatus::Failed,
+        "TIMED_OUT" => ExecutionStatus::TimedOut,
+        "ABORTED" => ExecutionStatus::Aborted,
+        "PENDING_REDRIVE" => {
+            return Err(ApiError::validation("The status filter PENDING_REDRIVE can only be used with a mapRunArn"))
+        }
+        other => {
+            return Err(ApiError::constraint(
+                &format!("'{other}'"),
+                "statusFilter",
+                "Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]",
+            ))
+        }
+    })
+}
+
+/// ListExecutions (newest first).
+pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiError> {
+    let mut query =
+        ListQuery { max_results: page_size(input.max_results)?, next_token: input.next_token, ..ListQuery::default() };
+    match (input.state_machine_arn, input.map_run_arn) {
+        (Some(arn), None) => {
+            let resolved = state.registry().resolve(&arn)?;
+            if resolved.machine_type == StateMachineType::Express {
+                return Err(ApiError::StateMachineTypeNotSupported(
+                    "This operation is not supported by this type of state machine".into(),
+                ));
+            }
+            query.state_machine_arn = Some(state.arn(&format!("stateMachine:{}", resolved.name)));
+            query.alias_arn = resolved.alias_arn.clone();
+            if resolved.alias_arn.is_none() {
+                query.version_arn = resolved.version_arn;
+            }
+        }
+        (None, Some(arn)) => {
+            let parsed =
+                parse_arn(&arn).filter(|a| a.resource_type == "mapRun").ok_or_else(|| ApiError::invalid_arn(&arn))?;
+            let _ = parsed;
+            query.map_run_arn = Some(arn);
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn can be specified"))
+        }
+        (None, None) => return Err(ApiError::validation("Must provide a StateMachine ARN or MapRun ARN")),
+    }
+    if let Some(s) = &input.status_filter {
+        query.status = Some(parse_status(s)?);
+    }
+    if let Some(f) = &input.redrive_filter {
+        match f.as_str() {
+            // No execution here has been redriven.
+            "REDRIVEN" => return Ok(ListOutput { executions: Vec::new(), next_token: None }),
+            "NOT_REDRIVEN" => {}
+            other => {
+                return Err(ApiError::constraint(
+                    &format!("'{other}'"),
+                    "redriveFilter",
+                    "Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
+                ))
+            }
+        }
+    }
+    let page = state.engine().list_executions(&query).map_err(|e| ApiError::InvalidToken(e.to_string()))?;
+    let executions = page
+        .items
+        .into_iter()
+        .map(|r| ExecutionItem {
+            execution_arn: r.arn,
+            state_machine_arn: r.state_machine_arn,
+            name: r.name,
+            status: r.status.as_str(),
+            start_date: r.start_date,
+            stop_date: r.stop_date,
+            map_run_arn: r.map_run_arn,
+            state_machine_version_arn: r.version_arn,
+            state_machine_alias_arn: r.alias_arn,
+            redrive_count: 0,
+        })
+        .collect();
+    Ok(ListOutput { executions, next_token: page.next_token })
+}
+
+/// GetExecutionHistory's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryInput {
+    execution_arn: Option<String>,
+    max_results: Option<i64>,
+    #[serde(default)]
+    reverse_order: bool,
+    next_token: Option<String>,
+    include_execution_data: Option<bool>,
+}
+
+/// GetExecutionHistory's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryOutput {
+    events: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// Removes payloads from event details (`includeExecutionData: false`).
+fn strip_payloads(event: &mut Value) {
+    if let Value::Object(m) = event {
+        for (key, details) in m.iter_mut() {
+            if !key.ends_with("EventDetails") {
+                continue;
+            }
+            if let Value::Object(d) = details {
+                for payload in ["input", "output", "parameters"] {
+                    if d.remove(payload).is_some() {
+                        d.insert(format!("{payload}Details"), json!({"included": false}));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// GetExecutionHistory.
+pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutput, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    find(&state, &arn)?;
+    let mut events: Vec<Value> =
+        state.engine().execution_history(&arn).unwrap_or_default().iter().map(|e| e.to_json()).collect();
+    if input.reverse_order {
+        events.reverse();
+    }
+    if input.include_execution_data == Some(false) {
+        events.iter_mut().for_each(strip_payloads);
+    }
+    let scope = format!("GetExecutionHistory {arn} {}", input.reverse_order);
+    let (events, next_token) = super::paginate(events, input.max_results, input.next_token.as_deref(), &scope)?;
+    Ok(HistoryOutput { events, next_token })
+}
+
+/// RedriveExecution's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedriveInput {
+    execution_arn: Option<String>,
+}
+
+/// RedriveExecution: every execution is reported not redrivable, with AWS's reason where AWS has one.
+pub async fn redrive(state: AppState, input: RedriveInput) -> Result<Empty, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    let record = find(&state, &arn)?;
+    let (_, reason) = redrive_status(&record);
+    Err(ApiError::ExecutionNotRedrivable(reason))
+}
+
+/// DescribeStateMachineForExecution's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForExecutionOutput {
+    state_machine_arn: String,
+    name: String,
+    definition: String,
+    role_arn: String,
+    #[serde(serialize_with = "epoch")]
+    update_date: OffsetDateTime,
+    logging_configuration: Value,
+    tracing_configuration: Value,
+    revision_id: String,
+}
+
+/// DescribeStateMachineForExecution: the definition the execution ran.
+pub async fn describe_state_machine_for_execution(
+    state: AppState,
+    input: ExecutionArnInput,
+) -> Result<ForExecutionOutput, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    find(&state, &arn)?;
+    let snapshot = state
+        .registry()
+        .snapshot(&arn)
+        .ok_or_else(|| ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))?;
+    let revision = snapshot.revision;
+    Ok(ForExecutionOutput {
+        state_machine_arn: snapshot.state_machine_arn,
+        name: snapshot.name,
+        definition: revision.definition.clone(),
+        role_arn: revision.role_arn.clone(),
+        update_date: revision.update_date,
+        logging_configuration: revision.logging.clone(),
+        tracing_configuration: revision.tracing.clone(),
+        revision_id: revision.revision_id.clone(),
+    })
+}

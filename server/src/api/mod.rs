@@ -1,0 +1,230 @@
+//! The operations, one module per resource family, and the dispatch from `X-Amz-Target` to them.
+
+pub mod activities;
+pub mod executions;
+pub mod state_machines;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::response::{IntoResponse, Response};
+use legion_engine::Engine;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::protocol::{respond, AwsJson, Operation};
+use crate::registry::Registry;
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    registry: Registry,
+}
+
+impl AppState {
+    /// State around an engine (its configuration gives the account and region of every ARN).
+    pub fn new(engine: Engine) -> AppState {
+        AppState { inner: Arc::new(Inner { engine, registry: Registry::default() }) }
+    }
+
+    /// The engine executions run on.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// State machines, versions, aliases and activities.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// `arn:aws:states:<region>:<account>:<rest>`.
+    pub fn arn(&self, rest: &str) -> String {
+        let c = self.engine().config();
+        format!("arn:aws:states:{}:{}:{rest}", c.region, c.account_id)
+    }
+}
+
+/// Runs one operation on a request body.
+pub async fn dispatch(state: AppState, operation: Operation, body: Bytes) -> Response {
+    use Operation as Op;
+    let s = state;
+    let b = &body[..];
+    let result = match operation {
+        Op::CreateStateMachine => call(s, b, state_machines::create).await,
+        Op::DescribeStateMachine => call(s, b, state_machines::describe).await,
+        Op::UpdateStateMachine => call(s, b, state_machines::update).await,
+        Op::DeleteStateMachine => call(s, b, state_machines::delete).await,
+        Op::ListStateMachines => call(s, b, state_machines::list).await,
+        Op::ValidateStateMachineDefinition => call(s, b, state_machines::validate).await,
+        Op::PublishStateMachineVersion => call(s, b, state_machines::publish_version).await,
+        Op::ListStateMachineVersions => call(s, b, state_machines::list_versions).await,
+        Op::DeleteStateMachineVersion => call(s, b, state_machines::delete_version).await,
+        Op::CreateStateMachineAlias => call(s, b, state_machines::create_alias).await,
+        Op::DescribeStateMachineAlias => call(s, b, state_machines::describe_alias).await,
+        Op::UpdateStateMachineAlias => call(s, b, state_machines::update_alias).await,
+        Op::DeleteStateMachineAlias => call(s, b, state_machines::delete_alias).await,
+        Op::ListStateMachineAliases => call(s, b, state_machines::list_aliases).await,
+        Op::TagResource => call(s, b, state_machines::tag_resource).await,
+        Op::UntagResource => call(s, b, state_machines::untag_resource).await,
+        Op::ListTagsForResource => call(s, b, state_machines::list_tags).await,
+        Op::StartExecution => call(s, b, executions::start).await,
+        Op::StartSyncExecution => call(s, b, executions::start_sync).await,
+        Op::DescribeExecution => call(s, b, executions::describe).await,
+        Op::StopExecution => call(s, b, executions::stop).await,
+        Op::ListExecutions => call(s, b, executions::list).await,
+        Op::GetExecutionHistory => call(s, b, executions::history).await,
+        Op::RedriveExecution => call(s, b, executions::redrive).await,
+        Op::DescribeStateMachineForExecution => call(s, b, executions::describe_state_machine_for_execution).await,
+        Op::CreateActivity => call(s, b, activities::create).await,
+        Op::DescribeActivity => call(s, b, activities::describe).await,
+        Op::DeleteActivity => call(s, b, activities::delete).await,
+        Op::ListActivities => call(s, b, activities::list).await,
+        Op::DescribeMapRun
+        | Op::ListMapRuns
+        | Op::UpdateMapRun
+        | Op::GetActivityTask
+        | Op::SendTaskSuccess
+        | Op::SendTaskFailure
+        | Op::SendTaskHeartbeat
+        | Op::TestState => Err(ApiError::UnknownOperationException(format!(
+            "The operation {} is not supported by this endpoint",
+            operation.name()
+        ))),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn call<I, O, F, Fut>(state: AppState, body: &[u8], handler: F) -> Result<Response, ApiError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: FnOnce(AppState, I) -> Fut,
+    Fut: Future<Output = Result<O, ApiError>>,
+{
+    let input = AwsJson::<I>::from_bytes(body)?;
+    let output = handler(state, input).await?;
+    Ok(respond(&output))
+}
+
+/// The empty output `{}`.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+/// Checks a required member.
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::missing(field))
+}
+
+/// Checks a string member's length in characters.
+pub fn check_len(value: &str, field: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let len = value.chars().count();
+    if len < min {
+        return Err(ApiError::constraint(
+            &format!("'{value}'"),
+            field,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if len > max {
+        return Err(ApiError::constraint(
+            "'…'",
+            field,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Pages through a listing: `maxResults` 0 or absent is 100, at most 1000; the token is bound to the
+/// listing it came from (`scope`) and is refused with `InvalidToken` otherwise.
+pub fn paginate<T>(
+    items: Vec<T>,
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+    scope: &str,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = page_size(max_results)?;
+    let start = match next_token {
+        None => 0,
+        Some(token) => {
+            decode_offset(token, scope).ok_or_else(|| ApiError::InvalidToken(format!("Invalid Token: '{token}'")))?
+        }
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < total).then(|| encode_offset(start + page.len(), scope));
+    Ok((page, next))
+}
+
+/// The page size for `maxResults`.
+pub fn page_size(max_results: Option<i64>) -> Result<usize, ApiError> {
+    match max_results {
+        None | Some(0) => Ok(100),
+        Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
+        Some(n) => Err(ApiError::constraint(
+            &n.to_string(),
+            "maxResults",
+            if n < 0 {
+                "Member must have value greater than or equal to 0"
+            } else {
+                "Member must have value less than or equal to 1000"
+            },
+        )),
+    }
+}
+
+fn scope_hash(scope: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    scope.hash(&mut h);
+    h.finish()
+}
+
+fn encode_offset(offset: usize, scope: &str) -> String {
+    format!("{offset:016x}{:016x}", scope_hash(scope))
+}
+
+fn decode_offset(token: &str, scope: &str) -> Option<usize> {
+    if token.len() != 32 || !token.is_ascii() {
+        return None;
+    }
+    let offset = usize::from_str_radix(&token[..16], 16).ok()?;
+    (u64::from_str_radix(&token[16..], 16).ok()? == scope_hash(scope)).then_some(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_cover_every_item_once() {
+        let items: Vec<u32> = (0..250).collect();
+        let mut token = None;
+        let mut seen = Vec::new();
+        loop {
+            let (page, next) = paginate(items.clone(), Some(100), token.as_deref(), "s").expect("valid");
+            seen.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn foreign_or_garbage_tokens_are_refused() {
+        let (_, next) = paginate(vec![1, 2, 3], Some(1), None, "a").expect("valid");
+        let next = next.expect("more");
+        assert!(matches!(paginate(vec![1, 2, 3], Some(1), Some(&next), "b"), Err(ApiError::InvalidToken(_))));
+        assert!(matches!(paginate(vec![1], None, Some("zz"), "a"), Err(ApiError::InvalidToken(_))));
+        assert!(matches!(paginate(vec![1], Some(1001), None, "a"), Err(ApiError::ValidationException { .. })));
+    }
+}

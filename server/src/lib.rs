@@ -1,0 +1,75 @@
+//! Legion's AWS Step Functions HTTP API: the AWS JSON 1.0 protocol over axum, in front of the engine.
+//!
+//! [`app`] builds the router; tests call it without a socket (`tower::ServiceExt::oneshot`), and
+//! [`serve`] runs it on a listener for `legion serve`. Only this crate knows the wire format.
+//!
+//! ```
+//! use legion_engine::Engine;
+//! use legion_server::{app, AppState};
+//!
+//! let router = app(AppState::new(Engine::builder().build()));
+//! # let _ = router;
+//! ```
+
+pub mod api;
+pub mod error;
+pub mod protocol;
+pub mod registry;
+pub mod serve;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+pub use api::AppState;
+pub use error::ApiError;
+pub use protocol::Operation;
+
+/// The default largest request body: AWS accepts 1 MiB requests; definitions are counted in characters
+/// and JSON escaping can double them, so the wire limit leaves room for that.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The router for every operation, with the default body limit.
+pub fn app(state: AppState) -> Router {
+    app_with_limit(state, DEFAULT_BODY_LIMIT)
+}
+
+/// The router, refusing request bodies larger than `body_limit` bytes.
+pub fn app_with_limit(state: AppState, body_limit: usize) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Every request: `POST` (any path, any host, including the `sync-` prefixed ones) with
+/// `X-Amz-Target` naming the operation.
+async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    if method != Method::POST {
+        return ApiError::UnknownOperationException(format!("{method} is not supported: use POST")).into_response();
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::RequestEntityTooLarge("Request entity too large".into()).into_response()
+        }
+        Err(e) => return ApiError::SerializationException(e.body_text()).into_response(),
+    };
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    match target.parse::<Operation>() {
+        Ok(operation) => {
+            tracing::info!(operation = operation.name(), bytes = body.len(), "request");
+            api::dispatch(state, operation, body).await
+        }
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,393 @@
+//! The API's resources that are not executions: state machines with their revisions, versions and
+//! aliases, activities, and tags; plus the definition snapshot each execution ran.
+//!
+//! They live here rather than in the engine because they are API bookkeeping (names, revision ids,
+//! routing weights, tags): the engine runs a parsed [`StateMachine`] and needs none of it, and an
+//! embedding program has its own way of naming its machines.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use legion_asl::model::{StateMachine, StateMachineType};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+/// One revision of a state machine: what CreateStateMachine or UpdateStateMachine set.
+#[derive(Debug)]
+pub struct Revision {
+    /// The definition text, as given.
+    pub definition: String,
+    /// The parsed definition.
+    pub machine: Arc<StateMachine>,
+    /// The execution role.
+    pub role_arn: String,
+    /// A fresh UUID per revision.
+    pub revision_id: String,
+    /// When this revision was made.
+    pub update_date: OffsetDateTime,
+    /// `loggingConfiguration`, as given (or the default).
+    pub logging: Value,
+    /// `tracingConfiguration`, as given (or the default).
+    pub tracing: Value,
+}
+
+/// A published version.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// `…:stateMachine:<name>:<number>`.
+    pub arn: String,
+    /// From 1.
+    pub number: u64,
+    /// The revision it froze.
+    pub revision: Arc<Revision>,
+    /// The description given at publication.
+    pub description: Option<String>,
+    /// When it was published.
+    pub creation_date: OffsetDateTime,
+}
+
+/// An alias routing executions to one or two versions.
+#[derive(Debug, Clone)]
+pub struct Alias {
+    /// `…:stateMachine:<name>:<alias>`.
+    pub arn: String,
+    /// The alias name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// `(version ARN, weight)` pairs; the weights add up to 100.
+    pub routing: Vec<(String, u32)>,
+    /// When it was created.
+    pub creation_date: OffsetDateTime,
+    /// When it was last updated.
+    pub update_date: OffsetDateTime,
+}
+
+/// A state machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Standard or Express.
+    pub machine_type: StateMachineType,
+    /// When it was created.
+    pub creation_date: OffsetDateTime,
+    /// The current revision.
+    pub current: Arc<Revision>,
+    /// Published versions by number.
+    pub versions: BTreeMap<u64, Version>,
+    /// The number the next version gets.
+    pub next_version: u64,
+    /// Aliases by name.
+    pub aliases: BTreeMap<String, Alias>,
+    /// Tags, in the order they were set.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An activity.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub creation_date: OffsetDateTime,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// What an execution ran: DescribeStateMachineForExecution's answer.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The state machine's name.
+    pub name: String,
+    /// The revision that ran.
+    pub revision: Arc<Revision>,
+}
+
+/// What StartExecution resolved a state machine, version or alias ARN to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The machine's name.
+    pub name: String,
+    /// Its type.
+    pub machine_type: StateMachineType,
+    /// The revision to run.
+    pub revision: Arc<Revision>,
+    /// The version, when a version or alias was named.
+    pub version_arn: Option<String>,
+    /// The alias, when one was named.
+    pub alias_arn: Option<String>,
+}
+
+/// Every state machine and activity of one server.
+#[derive(Debug, Default)]
+pub struct Registry {
+    machines: RwLock<BTreeMap<String, Machine>>,
+    activities: RwLock<BTreeMap<String, Activity>>,
+    snapshots: RwLock<HashMap<String, Snapshot>>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The parts of a Step Functions ARN: `arn:<partition>:states:<region>:<account>:<type>:<rest…>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    /// `stateMachine`, `execution`, `express`, `activity`, `mapRun`…
+    pub resource_type: &'a str,
+    /// The colon-separated parts after the type.
+    pub parts: Vec<&'a str>,
+}
+
+/// Splits a Step Functions ARN, or `None` when it is not one.
+pub fn parse_arn(arn: &str) -> Option<Arn<'_>> {
+    let mut it = arn.split(':');
+    let (a, _partition, service, _region, _account) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+    if a != "arn" || service != "states" {
+        return None;
+    }
+    let resource_type = it.next()?;
+    let parts: Vec<&str> = it.collect();
+    if parts.is_empty() || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    Some(Arn { resource_type, parts })
+}
+
+/// Checks a state machine, execution, activity or alias name against AWS's rules (G2).
+pub fn check_name(name: &str, max: usize) -> Result<(), ApiError> {
+    let bad = |c: char| {
+        c.is_whitespace()
+            || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+            || (c as u32) <= 0x1f
+            || (0x7f..=0x9f).contains(&(c as u32))
+            || c == '\u{fffe}'
+            || c == '\u{ffff}'
+    };
+    let len = name.chars().count();
+    if len == 0 || len > max || name.chars().any(bad) {
+        return Err(ApiError::InvalidName(format!("Invalid Name: '{name}'")));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// A machine by name.
+    pub fn machine(&self, name: &str) -> Option<Machine> {
+        read(&self.machines).get(name).cloned()
+    }
+
+    /// A machine by its ARN (no version or alias suffix).
+    pub fn machine_by_arn(&self, arn: &str) -> Result<Machine, ApiError> {
+        let parsed =
+            parse_arn(arn).filter(|a| a.resource_type == "stateMachine").ok_or_else(|| ApiError::invalid_arn(arn))?;
+        if parsed.parts.len() != 1 {
+            return Err(ApiError::invalid_arn(arn));
+        }
+        self.machine(parsed.parts[0])
+            .filter(|m| m.arn == arn)
+            .ok_or_else(|| ApiError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'")))
+    }
+
+    /// Every machine, by name.
+    pub fn machines(&self) -> Vec<Machine> {
+        read(&self.machines).values().cloned().collect()
+    }
+
+    /// Adds a machine; `Ok(existing)` when the same name has the same definition, role and type
+    /// (CreateStateMachine is idempotent), `StateMachineAlreadyExists` when it differs.
+    pub fn create_machine(&self, machine: Machine) -> Result<Machine, ApiError> {
+        let mut machines = write(&self.machines);
+        if let Some(existing) = machines.get(&machine.name) {
+            let same = existing.machine_type == machine.machine_type
+                && existing.current.definition == machine.current.definition
+                && existing.current.role_arn == machine.current.role_arn;
+            return if same {
+                Ok(existing.clone())
+            } else {
+                Err(ApiError::StateMachineAlreadyExists(format!("State Machine Already Exists: '{}'", machine.arn)))
+            };
+        }
+        machines.insert(machine.name.clone(), machine.clone());
+        Ok(machine)
+    }
+
+    /// Runs `f` on the machine with this ARN.
+    pub fn update_machine<T>(
+        &self,
+        arn: &str,
+        f: impl FnOnce(&mut Machine) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let name = self.machine_by_arn(arn)?.name;
+        let mut machines = write(&self.machines);
+        let machine = machines
+            .get_mut(&name)
+            .ok_or_else(|| ApiError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'")))?;
+        f(machine)
+    }
+
+    /// Deletes a machine with its versions and aliases; deleting an absent one succeeds.
+    pub fn delete_machine(&self, arn: &str) -> Result<(), ApiError> {
+        let parsed =
+            parse_arn(arn).filter(|a| a.resource_type == "stateMachine").ok_or_else(|| ApiError::invalid_arn(arn))?;
+        let mut machines = write(&self.machines);
+        if machines.get(parsed.parts[0]).is_some_and(|m| m.arn == arn) {
+            machines.remove(parsed.parts[0]);
+        }
+        Ok(())
+    }
+
+    /// Resolves a state machine, version or alias ARN to what should run.
+    pub fn resolve(&self, arn: &str) -> Result<Resolved, ApiError> {
+        let parsed =
+            parse_arn(arn).filter(|a| a.resource_type == "stateMachine").ok_or_else(|| ApiError::invalid_arn(arn))?;
+        let does_not_exist = || ApiError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'"));
+        let machines = read(&self.machines);
+        let machine = machines.get(parsed.parts[0]).ok_or_else(does_not_exist)?;
+        let base = Resolved {
+            name: machine.name.clone(),
+            machine_type: machine.machine_type,
+            revision: machine.current.clone(),
+            version_arn: None,
+            alias_arn: None,
+        };
+        match parsed.parts.as_slice() {
+            [_] if machine.arn == arn => Ok(base),
+            [_, qualifier] => {
+                if let Ok(n) = qualifier.parse::<u64>() {
+                    let version = machine.versions.get(&n).ok_or_else(does_not_exist)?;
+                    return Ok(Resolved {
+                        revision: version.revision.clone(),
+                        version_arn: Some(version.arn.clone()),
+                        ..base
+                    });
+                }
+                let alias = machine
+                    .aliases
+                    .get(*qualifier)
+                    .ok_or_else(|| ApiError::ResourceNotFound(format!("Resource not found: '{arn}'")))?;
+                let version_arn = pick_version(&alias.routing);
+                let version = machine.versions.values().find(|v| v.arn == version_arn).ok_or_else(does_not_exist)?;
+                Ok(Resolved {
+                    revision: version.revision.clone(),
+                    version_arn: Some(version.arn.clone()),
+                    alias_arn: Some(alias.arn.clone()),
+                    ..base
+                })
+            }
+            _ => Err(ApiError::invalid_arn(arn)),
+        }
+    }
+
+    /// Remembers what an execution ran.
+    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot) {
+        write(&self.snapshots).insert(execution_arn.to_owned(), snapshot);
+    }
+
+    /// What an execution ran.
+    pub fn snapshot(&self, execution_arn: &str) -> Option<Snapshot> {
+        read(&self.snapshots).get(execution_arn).cloned()
+    }
+
+    /// Creates an activity (idempotent by name).
+    pub fn create_activity(&self, activity: Activity) -> Activity {
+        write(&self.activities).entry(activity.arn.clone()).or_insert(activity).clone()
+    }
+
+    /// An activity by ARN.
+    pub fn activity(&self, arn: &str) -> Option<Activity> {
+        read(&self.activities).get(arn).cloned()
+    }
+
+    /// Every activity, by ARN.
+    pub fn activities(&self) -> Vec<Activity> {
+        read(&self.activities).values().cloned().collect()
+    }
+
+    /// Deletes an activity; deleting an absent one succeeds.
+    pub fn delete_activity(&self, arn: &str) {
+        write(&self.activities).remove(arn);
+    }
+
+    /// Runs `f` on the tags of a state machine or activity.
+    pub fn with_tags<T>(&self, arn: &str, f: impl FnOnce(&mut Vec<(String, String)>) -> T) -> Result<T, ApiError> {
+        let not_found = || ApiError::ResourceNotFound(format!("Resource not found: '{arn}'"));
+        let parsed = parse_arn(arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
+        match parsed.resource_type {
+            "stateMachine" => {
+                let mut machines = write(&self.machines);
+                let m = machines.get_mut(parsed.parts[0]).filter(|m| m.arn == arn).ok_or_else(not_found)?;
+                Ok(f(&mut m.tags))
+            }
+            "activity" => {
+                let mut activities = write(&self.activities);
+                let a = activities.get_mut(arn).ok_or_else(not_found)?;
+                Ok(f(&mut a.tags))
+            }
+            _ => Err(ApiError::invalid_arn(arn)),
+        }
+    }
+}
+
+/// Picks a version from an alias's routing configuration by weight.
+fn pick_version(routing: &[(String, u32)]) -> String {
+    let total: u32 = routing.iter().map(|(_, w)| *w).sum();
+    if total == 0 {
+        return routing.first().map(|(v, _)| v.clone()).unwrap_or_default();
+    }
+    let mut draw = rand_below(total);
+    for (version, weight) in routing {
+        if draw < *weight {
+            return version.clone();
+        }
+        draw -= weight;
+    }
+    routing.last().map(|(v, _)| v.clone()).unwrap_or_default()
+}
+
+/// A uniform draw in `0..n` from a fresh UUID's random bits.
+fn rand_below(n: u32) -> u32 {
+    (uuid::Uuid::new_v4().as_u128() % u128::from(n.max(1))) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_split_into_type_and_parts() {
+        let arn = parse_arn("arn:aws:states:us-east-1:123456789012:stateMachine:sm:3").expect("valid");
+        assert_eq!(arn.resource_type, "stateMachine");
+        assert_eq!(arn.parts, ["sm", "3"]);
+        assert!(parse_arn("arn:aws:lambda:us-east-1:1:function:f").is_none());
+        assert!(parse_arn("not an arn").is_none());
+        assert!(parse_arn("arn:aws:states:us-east-1:1:stateMachine:").is_none());
+    }
+
+    #[test]
+    fn names_follow_aws_rules() {
+        assert!(check_name("good-name_1.x", 80).is_ok());
+        for bad in ["", "with space", "a/b", "q?", "tab\t", &"x".repeat(81)] {
+            assert!(matches!(check_name(bad, 80), Err(ApiError::InvalidName(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn routing_respects_weights() {
+        let routing = vec![("a".to_owned(), 100), ("b".to_owned(), 0)];
+        assert!((0..50).all(|_| pick_version(&routing) == "a"));
+    }
+}
