@@ -37,7 +37,7 @@ impl Runner for EngineRunner {
                 }
                 Spec::TestState(_) => Actual::Skipped("the TestState API is served by `legion serve`".to_owned()),
                 Spec::Execution(e) => {
-                    if let Some(service) = case.needs.iter().find(|n| n.as_str() != "none") {
+                    if let Some(service) = case.needs.iter().find(|n| !matches!(n.as_str(), "none" | "lambda")) {
                         return Actual::Skipped(format!("needs the '{service}' integration"));
                     }
                     let options = ParseOptions { state_machine_type: machine_type(&e.state_machine) };
@@ -48,6 +48,9 @@ impl Runner for EngineRunner {
                     let mut request = StartRequest::new(machine, e.state_machine.name.clone(), e.input.clone());
                     request.execution_name = e.state_machine.execution_name.clone();
                     request.machine_type = options.state_machine_type;
+                    if case.needs.iter().any(|n| n == "lambda") {
+                        return crate::lambda_setup::run(&e.resources.lambda_functions, request).await;
+                    }
                     let handle = tokio::task::spawn_blocking(move || run_paused(request));
                     match handle.await {
                         Ok(actual) => actual,

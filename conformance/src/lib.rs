@@ -30,6 +30,7 @@ pub mod cli;
 pub mod compare;
 mod engine_runner;
 pub mod known_failures;
+pub mod lambda_setup;
 pub mod normalize;
 pub mod report;
 mod runner;

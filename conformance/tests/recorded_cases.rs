@@ -1,5 +1,6 @@
-//! Runs the recorded AWS behaviours that need no external service (`pure`, `validation`) through the
-//! engine, holding the known-failures ratchet: an unlisted failure or a listed pass fails this test.
+//! Runs the recorded AWS behaviours through the engine, holding the known-failures ratchet: an
+//! unlisted failure or a listed pass fails this test. `pure` and `validation` need no external
+//! service; `lambda` runs its functions on the Lambda stand-in of `legion-testkit`.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,8 @@ async fn pure_and_validation_cases_hold_the_ratchet() {
     let cases = root.join("../../shared/conformance/cases");
     assert!(cases.is_dir(), "the conformance cases are expected at {}", cases.display());
     let options = Options { known_failures: Some(root.join("known-failures.txt")), ..Options::default() };
-    let report = run(&[cases.join("pure"), cases.join("validation")], &EngineRunner, &options).await;
+    let report =
+        run(&[cases.join("pure"), cases.join("validation"), cases.join("lambda")], &EngineRunner, &options).await;
     let text = report.render();
     println!("{text}");
     let tally = report.tally();

@@ -87,12 +87,8 @@ impl HttpClient {
         let response = self.client.request(request).await.map_err(|e| RequestError::Connection(error_chain(&e)))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| RequestError::Connection(e.to_string()))?
-            .to_bytes();
+        let body =
+            response.into_body().collect().await.map_err(|e| RequestError::Connection(e.to_string()))?.to_bytes();
         Ok(HttpResponse { status, headers, body })
     }
 }
@@ -165,14 +161,15 @@ impl HttpTask {
             other => return Err(invalid(format!("Unsupported HTTP method: {other}"))),
         };
         let transform = params.get("Transform");
-        let url_encoded = transform.and_then(|t| t.get("RequestBodyEncoding")).and_then(Value::as_str)
-            == Some("URL_ENCODED");
+        let url_encoded =
+            transform.and_then(|t| t.get("RequestBodyEncoding")).and_then(Value::as_str) == Some("URL_ENCODED");
         let array_format = transform
             .and_then(|t| t.get("RequestEncodingOptions"))
             .and_then(|o| o.get("ArrayFormat"))
             .and_then(Value::as_str)
             .unwrap_or("INDICES");
-        let array_format = ArrayFormat::parse(array_format).ok_or_else(|| invalid(format!("Unsupported ArrayFormat: {array_format}")))?;
+        let array_format = ArrayFormat::parse(array_format)
+            .ok_or_else(|| invalid(format!("Unsupported ArrayFormat: {array_format}")))?;
         let mut url = endpoint.to_owned();
         if let Some(Value::Object(q)) = params.get("QueryParameters") {
             let mut pairs = Vec::new();
@@ -227,7 +224,10 @@ impl HttpTask {
             "StatusText": response.status.canonical_reason().unwrap_or(""),
         });
         if !response.status.is_success() {
-            return Err(TaskError::new(format!("States.Http.StatusCode.{}", response.status.as_u16()), result.to_string()));
+            return Err(TaskError::new(
+                format!("States.Http.StatusCode.{}", response.status.as_u16()),
+                result.to_string(),
+            ));
         }
         Ok(result)
     }
@@ -290,13 +290,18 @@ fn encode_pairs(key: &str, value: &Value, format: ArrayFormat, out: &mut Vec<(St
     }
 }
 
-const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const QUERY: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 fn join_pairs(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| {
-            format!("{}={}", percent_encoding::utf8_percent_encode(k, QUERY), percent_encoding::utf8_percent_encode(v, QUERY))
+            format!(
+                "{}={}",
+                percent_encoding::utf8_percent_encode(k, QUERY),
+                percent_encoding::utf8_percent_encode(v, QUERY)
+            )
         })
         .collect::<Vec<_>>()
         .join("&")

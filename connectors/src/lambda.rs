@@ -64,9 +64,8 @@ impl Invoke {
     /// The `lambda:invoke` parameters.
     pub fn from_parameters(params: &Value) -> Result<Invoke, TaskError> {
         let text = |k: &str| params.get(k).and_then(Value::as_str).map(str::to_owned);
-        let function_name = text("FunctionName").ok_or_else(|| {
-            TaskError::new("States.Runtime", "The field 'FunctionName' is required but was missing")
-        })?;
+        let function_name = text("FunctionName")
+            .ok_or_else(|| TaskError::new("States.Runtime", "The field 'FunctionName' is required but was missing"))?;
         Ok(Invoke {
             function_name,
             payload: payload_bytes(params.get("Payload")),

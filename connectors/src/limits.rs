@@ -48,10 +48,7 @@ impl Limits {
         let limit = targets.entry(target.to_owned()).or_insert_with(|| {
             Arc::new(TargetLimit {
                 concurrency: rule.max_concurrency.map(|n| Arc::new(Semaphore::new(n.max(1)))),
-                rate: rule
-                    .per_second
-                    .and_then(NonZeroU32::new)
-                    .map(|r| RateLimiter::direct(Quota::per_second(r))),
+                rate: rule.per_second.and_then(NonZeroU32::new).map(|r| RateLimiter::direct(Quota::per_second(r))),
             })
         });
         Some(limit.clone())

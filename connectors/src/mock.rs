@@ -70,7 +70,8 @@ impl MockConfig {
                 .ok_or_else(|| invalid(format!("StateMachines.{machine} needs TestCases")))?;
             let mut parsed = HashMap::new();
             for (case, states) in cases {
-                let states = states.as_object().ok_or_else(|| invalid(format!("test case {case} must be an object")))?;
+                let states =
+                    states.as_object().ok_or_else(|| invalid(format!("test case {case} must be an object")))?;
                 let mut map = HashMap::new();
                 for (state, response) in states {
                     let name = response
@@ -87,10 +88,13 @@ impl MockConfig {
             let spec = spec.as_object().ok_or_else(|| invalid(format!("MockedResponses.{name} must be an object")))?;
             let mut list = Vec::new();
             for (key, body) in spec {
-                let (first, last) = parse_range(key)
-                    .ok_or_else(|| invalid(format!("MockedResponses.{name}: '{key}' is not an invocation number or range")))?;
+                let (first, last) = parse_range(key).ok_or_else(|| {
+                    invalid(format!("MockedResponses.{name}: '{key}' is not an invocation number or range"))
+                })?;
                 let answer = parse_answer(body).ok_or_else(|| {
-                    invalid(format!("MockedResponses.{name}.{key} needs exactly one of Return and Throw {{Error, Cause}}"))
+                    invalid(format!(
+                        "MockedResponses.{name}.{key} needs exactly one of Return and Throw {{Error, Cause}}"
+                    ))
                 })?;
                 list.push(Response { first, last, answer });
             }
@@ -194,9 +198,10 @@ impl Mocks {
             .or_else(|| self.default_test_case.clone())?;
         let machine = machine_name(execution_arn).unwrap_or_default();
         // A configuration with a single machine serves whatever name the execution was given.
-        let cases = self.config.machines.get(machine).or_else(|| {
-            (self.config.machines.len() == 1).then(|| self.config.machines.values().next()).flatten()
-        })?;
+        let cases =
+            self.config.machines.get(machine).or_else(|| {
+                (self.config.machines.len() == 1).then(|| self.config.machines.values().next()).flatten()
+            })?;
         let response_name = cases.get(&case)?.get(state)?;
         let n = {
             let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
@@ -268,7 +273,9 @@ mod tests {
     fn malformed_documents_are_refused() {
         assert!(MockConfig::from_value(&json!({"MockedResponses": {"R": {"x": {"Return": 1}}}})).is_err());
         assert!(MockConfig::from_value(&json!({"MockedResponses": {"R": {"0": {"Return": 1, "Throw": {}}}}})).is_err());
-        assert!(MockConfig::from_value(&json!({"StateMachines": {"M": {"TestCases": {"C": {"S": "Missing"}}}}})).is_err());
+        assert!(
+            MockConfig::from_value(&json!({"StateMachines": {"M": {"TestCases": {"C": {"S": "Missing"}}}}})).is_err()
+        );
         assert_eq!(machine_name("arn:aws:states:r:1:express:M:n:u"), Some("M"));
     }
 }

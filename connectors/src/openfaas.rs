@@ -216,7 +216,12 @@ impl OpenFaas {
         let gateway = self.gateway(call.gateway.as_deref())?;
         let response = self
             .client
-            .send(Method::POST, &Self::url(gateway, "function", call), &Self::headers(gateway, call), Bytes::from(call.payload.clone()))
+            .send(
+                Method::POST,
+                &Self::url(gateway, "function", call),
+                &Self::headers(gateway, call),
+                Bytes::from(call.payload.clone()),
+            )
             .await
             .map_err(|e| TaskError::new("OpenFaaS.ConnectionError", e.to_string()))?;
         if !response.status.is_success() {
@@ -229,7 +234,9 @@ impl OpenFaas {
     pub fn result(answer: &Answer) -> Value {
         let mut headers = HeaderMap::new();
         for (k, v) in &answer.headers {
-            if let (Ok(k), Ok(v)) = (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v)) {
+            if let (Ok(k), Ok(v)) =
+                (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v))
+            {
                 headers.append(k, v);
             }
         }
@@ -249,7 +256,12 @@ impl OpenFaas {
         headers.push(("X-Call-Id".into(), call_id.clone()));
         let response = self
             .client
-            .send(Method::POST, &Self::url(gateway, "async-function", call), &headers, Bytes::from(call.payload.clone()))
+            .send(
+                Method::POST,
+                &Self::url(gateway, "async-function", call),
+                &headers,
+                Bytes::from(call.payload.clone()),
+            )
             .await
             .map_err(|e| TaskError::new("OpenFaaS.ConnectionError", e.to_string()))?;
         if !response.status.is_success() {
@@ -385,7 +397,10 @@ mod tests {
 
     #[test]
     fn parameters() {
-        let c = FunctionCall::from_parameters(&json!({"FunctionName": "f", "Payload": {"a": 1}, "QueryParameters": {"x": "a b"}})).unwrap();
+        let c = FunctionCall::from_parameters(
+            &json!({"FunctionName": "f", "Payload": {"a": 1}, "QueryParameters": {"x": "a b"}}),
+        )
+        .unwrap();
         assert_eq!(c.payload, br#"{"a":1}"#);
         assert_eq!(c.query.as_deref(), Some("x=a%20b"));
         assert!(FunctionCall::from_parameters(&json!({})).is_err());

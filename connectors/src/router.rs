@@ -212,8 +212,10 @@ impl Inner {
                             .await;
                     }
                     None => {
-                        let _permit =
-                            self.limits.acquire(&format!("lambda:{}", function_short_name(&invoke.function_name))).await;
+                        let _permit = self
+                            .limits
+                            .acquire(&format!("lambda:{}", function_short_name(&invoke.function_name)))
+                            .await;
                         self.lambda.invoke(invoke, Shape::Envelope).await?
                     }
                 };
@@ -228,7 +230,11 @@ impl Inner {
                     None => {
                         let _permit =
                             self.limits.acquire(&format!("lambda:{}", function_short_name(&request.resource))).await;
-                        let call = Invoke { function_name: request.resource.clone(), payload: Some(payload), ..Invoke::default() };
+                        let call = Invoke {
+                            function_name: request.resource.clone(),
+                            payload: Some(payload),
+                            ..Invoke::default()
+                        };
                         Ok(Dispatched::Done(self.lambda.invoke(call, Shape::Payload).await?))
                     }
                 }
@@ -335,7 +341,9 @@ fn lambda_style(e: TaskError) -> TaskError {
     let body = e.cause.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok());
     // OpenFaaS causes wrap the body; HTTP causes are the body.
     let doc = match &body {
-        Some(v) if v.get("Body").is_some() => v.get("Body").and_then(Value::as_str).and_then(|b| serde_json::from_str::<Value>(b).ok()),
+        Some(v) if v.get("Body").is_some() => {
+            v.get("Body").and_then(Value::as_str).and_then(|b| serde_json::from_str::<Value>(b).ok())
+        }
         other => other.clone(),
     };
     match doc.as_ref().and_then(|d| d.get("errorType")).and_then(Value::as_str) {

@@ -240,9 +240,9 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
     let raw_name = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
     let (name, mut qualifier) = parse_function_name(&raw_name);
     if let Some(q) = req.query.as_deref().and_then(|q| {
-        q.split('&').find_map(|kv| kv.strip_prefix("Qualifier=")).map(|v| {
-            percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()
-        })
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("Qualifier="))
+            .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
     }) {
         qualifier = Some(q);
     }
@@ -250,10 +250,8 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
     let invocation_type = header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".to_owned());
     let function = state.functions.lock().unwrap_or_else(|e| e.into_inner()).get(&name).cloned();
     let Some(function) = function else {
-        let arn = format!(
-            "arn:aws:lambda:{region}:{account}:function:{name}:{}",
-            qualifier.as_deref().unwrap_or("$LATEST")
-        );
+        let arn =
+            format!("arn:aws:lambda:{region}:{account}:function:{name}:{}", qualifier.as_deref().unwrap_or("$LATEST"));
         return service_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
@@ -263,7 +261,12 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
     };
     if qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
         let arn = format!("arn:aws:lambda:{region}:{account}:function:{name}:{}", qualifier.as_deref().unwrap_or(""));
-        return service_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &format!("Function not found: {arn}"), json!({}));
+        return service_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Function not found: {arn}"),
+            json!({}),
+        );
     }
     // Lambda hands an empty payload to the function as an empty object.
     let event: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
@@ -281,9 +284,8 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
             }
         }
     };
-    let client_context = header("x-amz-client-context").and_then(|c| {
-        base64::engine::general_purpose::STANDARD.decode(c).ok().and_then(|b| String::from_utf8(b).ok())
-    });
+    let client_context = header("x-amz-client-context")
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()));
     state.invocations.lock().unwrap_or_else(|e| e.into_inner()).push(Invocation {
         function: name.clone(),
         qualifier: qualifier.clone(),
@@ -319,9 +321,11 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
             (lambda_response(StatusCode::OK, body, &id), format!("START RequestId: {id} Version: $LATEST\n"))
         }
         Outcome::FunctionError { error_type, message, stack_trace } => {
-            let doc = json!({"errorMessage": message, "errorType": error_type, "requestId": id, "stackTrace": stack_trace});
+            let doc =
+                json!({"errorMessage": message, "errorType": error_type, "requestId": id, "stackTrace": stack_trace});
             let mut r = lambda_response(StatusCode::OK, python::json_dumps(&doc).into_bytes(), &id);
-            r.headers_mut().insert(HeaderName::from_static("x-amz-function-error"), HeaderValue::from_static("Unhandled"));
+            r.headers_mut()
+                .insert(HeaderName::from_static("x-amz-function-error"), HeaderValue::from_static("Unhandled"));
             (r, format!("START RequestId: {id} Version: $LATEST\n[ERROR] {error_type}: {message}\n"))
         }
         Outcome::Throttled => {
@@ -363,7 +367,9 @@ fn run<'a>(
                 stack_trace: stack_trace.clone(),
             },
             Behaviour::LargeString(n) => Outcome::Answer(Value::String("a".repeat(*n))),
-            Behaviour::FormatEvent(prefix) => Outcome::Answer(Value::String(format!("{prefix}{}", python::repr(event)))),
+            Behaviour::FormatEvent(prefix) => {
+                Outcome::Answer(Value::String(format!("{prefix}{}", python::repr(event))))
+            }
             Behaviour::Sleep(d, then) => {
                 tokio::time::sleep(*d).await;
                 run(then, event, call).await

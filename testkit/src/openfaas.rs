@@ -319,7 +319,10 @@ async fn queue_worker(rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>,
         let Some(callback) = job.callback else { continue };
         let mut post = hyper::Request::post(callback.as_str());
         for (k, v) in &headers {
-            if k != hyper::header::CONTENT_LENGTH && k != hyper::header::CONNECTION && k != hyper::header::TRANSFER_ENCODING {
+            if k != hyper::header::CONTENT_LENGTH
+                && k != hyper::header::CONNECTION
+                && k != hyper::header::TRANSFER_ENCODING
+            {
                 post = post.header(k, v);
             }
         }

@@ -55,17 +55,23 @@ pub(crate) async fn run(
     let callback =
         task.resource.ends_with(".waitForTaskToken") || exec.shared.dispatcher.completes_by_callback(&task.resource);
     let mut waiter = callback.then(|| exec.shared.tokens.open());
+    // A Task state's context reports its RetryCount from the first attempt on (0), and callback
+    // tasks their token.
     let owned_ctx;
-    let ctx = match &waiter {
-        Some(w) if !ctx.is_null() => {
-            let mut c = ctx.clone();
-            if let Value::Object(m) = &mut c {
+    let ctx = if ctx.is_null() {
+        ctx
+    } else {
+        let mut c = ctx.clone();
+        if let Value::Object(m) = &mut c {
+            if let Some(Value::Object(s)) = m.get_mut("State") {
+                s.entry("RetryCount").or_insert(json!(retry_count));
+            }
+            if let Some(w) = &waiter {
                 m.insert("Task".into(), json!({"Token": w.token()}));
             }
-            owned_ctx = c;
-            &owned_ctx
         }
-        _ => ctx,
+        owned_ctx = c;
+        &owned_ctx
     };
     let input = data::effective_input(state, raw, ctx, &thread.vars)?;
     let timeout = seconds_field(state, task.timeout_seconds.as_ref(), "TimeoutSeconds", raw, ctx, thread)?;
