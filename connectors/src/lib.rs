@@ -1,4 +1,5 @@
 //! Legion's connections to the outside world, each behind one of the engine's traits.
+pub mod s3;
 pub mod callback;
 pub mod config;
 pub mod http;

@@ -26,6 +26,7 @@ pub mod history;
 mod interp;
 pub mod map_run;
 pub mod store;
+pub mod test_state;
 pub mod tokens;
 pub mod vars;
 

@@ -128,7 +128,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Conformance(args) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            Ok(ExitCode::from(runtime.block_on(legion_conformance::cli::run(args))))
+            Ok(ExitCode::from(runtime.block_on(conformance(args))))
         }
     }
 }
@@ -157,4 +157,23 @@ fn abbreviate(s: &str) -> String {
     } else {
         short
     }
+}
+
+/// `legion conformance`: TestState cases go through the API's router, the others through the engine.
+async fn conformance(args: legion_conformance::cli::Args) -> u8 {
+    use legion_conformance::case::{ACCOUNT_ID, REGION};
+    let options = legion_conformance::Options {
+        filter: args.filter,
+        known_failures: args.known_failures,
+        update_known_failures: args.update_known_failures,
+        json: args.json,
+        concurrency: args.concurrency.max(1),
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+    };
+    let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(0.0).build();
+    let api =
+        legion_server::conformance::RouterTestState::new(legion_server::app(legion_server::AppState::new(engine)));
+    let runner = legion_conformance::ApiRunner::new(api);
+    let code = legion_conformance::run_cli(&args.dirs, &runner, &options).await;
+    u8::try_from(code).unwrap_or(2)
 }

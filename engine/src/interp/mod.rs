@@ -4,8 +4,8 @@
 //! [`run_program`] with its own history cursor and variable scope; nested programs are awaited in place,
 //! so cancelling the execution drops every branch with it.
 
-mod data;
-mod flow;
+pub(crate) mod data;
+pub(crate) mod flow;
 mod map;
 mod task;
 
@@ -66,15 +66,8 @@ impl Failure {
     fn error_output(&self) -> Value {
         let mut m = Map::new();
         m.insert("Error".into(), Value::String(self.error.clone()));
-        match &self.cause {
-            Some(c) => {
-                m.insert("Cause".into(), Value::String(c.clone()));
-            }
-            // A task timeout has no cause, yet its Error Output carries an empty one.
-            None if self.error == names::TIMEOUT => {
-                m.insert("Cause".into(), Value::String(String::new()));
-            }
-            None => {}
+        if let Some(c) = &self.cause {
+            m.insert("Cause".into(), Value::String(c.clone()));
         }
         Value::Object(m)
     }
@@ -227,7 +220,7 @@ pub(crate) fn payload_too_large(v: &Value) -> bool {
 }
 
 impl Exec {
-    fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
+    pub(crate) fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
         let mut base = Map::new();
         let mut execution = json!({
             "Id": info.arn,

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod executions;
 pub mod state_machines;
+pub mod test_state;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,14 +87,14 @@ pub async fn dispatch(state: AppState, operation: Operation, body: Bytes) -> Res
         Op::DescribeActivity => call(s, b, activities::describe).await,
         Op::DeleteActivity => call(s, b, activities::delete).await,
         Op::ListActivities => call(s, b, activities::list).await,
+        Op::TestState => call(s, b, test_state::test_state).await,
         Op::DescribeMapRun
         | Op::ListMapRuns
         | Op::UpdateMapRun
         | Op::GetActivityTask
         | Op::SendTaskSuccess
         | Op::SendTaskFailure
-        | Op::SendTaskHeartbeat
-        | Op::TestState => Err(ApiError::UnknownOperationException(format!(
+        | Op::SendTaskHeartbeat => Err(ApiError::UnknownOperationException(format!(
             "The operation {} is not supported by this endpoint",
             operation.name()
         ))),

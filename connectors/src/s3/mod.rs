@@ -1,0 +1,13 @@
+//! S3 for Distributed Map: item readers (listObjectsV2, getObject as CSV, JSON, JSONL or an S3
+//! Inventory manifest), result writers (putObject, multipart for large files), the `aws-sdk:s3`
+//! task integration, and an embedded S3-compatible endpoint over a local folder.
+
+mod aws;
+pub mod csv;
+pub mod formats;
+mod local;
+mod tasks;
+
+pub use aws::{describe, AwsS3, S3Failure, ENDPOINT_VARIABLES};
+pub use local::{LocalS3, LocalS3Error, ACCESS_KEY, SECRET_KEY};
+pub use tasks::{error_name, S3Tasks, RESOURCE_PREFIX};
