@@ -37,7 +37,7 @@ impl Runner for EngineRunner {
                 }
                 Spec::TestState(_) => Actual::Skipped("the TestState API is served by `legion serve`".to_owned()),
                 Spec::Execution(e) => {
-                    if let Some(service) = case.needs.iter().find(|n| !matches!(n.as_str(), "none" | "lambda")) {
+                    if let Some(service) = case.needs.iter().find(|n| !matches!(n.as_str(), "none" | "s3" | "lambda")) {
                         return Actual::Skipped(format!("needs the '{service}' integration"));
                     }
                     let options = ParseOptions { state_machine_type: machine_type(&e.state_machine) };
@@ -48,6 +48,12 @@ impl Runner for EngineRunner {
                     let mut request = StartRequest::new(machine, e.state_machine.name.clone(), e.input.clone());
                     request.execution_name = e.state_machine.execution_name.clone();
                     request.machine_type = options.state_machine_type;
+                    if case.needs.iter().any(|n| n == "s3") {
+                        return match crate::s3_setup::S3Setup::shared().await {
+                            Ok(s3) => s3.run(&e.resources, request).await,
+                            Err(e) => Actual::Skipped(format!("needs the 's3' integration: no S3 endpoint ({e})")),
+                        };
+                    }
                     if case.needs.iter().any(|n| n == "lambda") {
                         return crate::lambda_setup::run(&e.resources.lambda_functions, request).await;
                     }

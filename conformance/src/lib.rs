@@ -33,6 +33,7 @@ pub mod known_failures;
 pub mod normalize;
 pub mod report;
 mod runner;
+mod s3_setup;
 pub mod test_state_runner;
 pub mod test_state_runner;
 

@@ -27,7 +27,6 @@ mod interp;
 pub mod map_run;
 pub mod store;
 pub mod test_state;
-pub mod test_state;
 pub mod tokens;
 pub mod vars;
 
