@@ -33,8 +33,6 @@ pub mod known_failures;
 pub mod normalize;
 pub mod report;
 mod runner;
-mod s3_setup;
-pub mod test_state_runner;
 pub mod test_state_runner;
 
 pub use case::{Case, CaseError, CaseKind, Spec};
@@ -43,7 +41,6 @@ pub use engine_runner::EngineRunner;
 pub use known_failures::{KnownFailures, KnownFailuresError};
 pub use report::{run, run_cli, CaseResult, Options, Outcome, Report, Tally};
 pub use runner::{Actual, ApiError, BoxFuture, ExecutionStatus, Runner};
-pub use test_state_runner::{ApiRunner, TestStateApi};
 pub use test_state_runner::{ApiRunner, TestStateApi};
 
 #[cfg(test)]
