@@ -48,14 +48,14 @@ impl Runner for EngineRunner {
                     let mut request = StartRequest::new(machine, e.state_machine.name.clone(), e.input.clone());
                     request.execution_name = e.state_machine.execution_name.clone();
                     request.machine_type = options.state_machine_type;
+                    if case.needs.iter().any(|n| n == "lambda") {
+                        return crate::lambda_setup::run(&e.resources.lambda_functions, request).await;
+                    }
                     if case.needs.iter().any(|n| n == "s3") {
                         return match crate::s3_setup::S3Setup::shared().await {
                             Ok(s3) => s3.run(&e.resources, request).await,
                             Err(e) => Actual::Skipped(format!("needs the 's3' integration: no S3 endpoint ({e})")),
                         };
-                    }
-                    if case.needs.iter().any(|n| n == "lambda") {
-                        return crate::lambda_setup::run(&e.resources.lambda_functions, request).await;
                     }
                     let handle = tokio::task::spawn_blocking(move || run_paused(request));
                     match handle.await {

@@ -30,10 +30,12 @@ pub mod cli;
 pub mod compare;
 mod engine_runner;
 pub mod known_failures;
+pub mod lambda_setup;
 pub mod normalize;
 pub mod report;
 mod runner;
 pub mod test_state_runner;
+mod s3_setup;
 
 pub use case::{Case, CaseError, CaseKind, Spec};
 pub use compare::{HistoryCheck, Verdict};

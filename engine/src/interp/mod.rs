@@ -66,8 +66,15 @@ impl Failure {
     fn error_output(&self) -> Value {
         let mut m = Map::new();
         m.insert("Error".into(), Value::String(self.error.clone()));
-        if let Some(c) = &self.cause {
-            m.insert("Cause".into(), Value::String(c.clone()));
+        match &self.cause {
+            Some(c) => {
+                m.insert("Cause".into(), Value::String(c.clone()));
+            }
+            // A task timeout has no cause, yet its Error Output carries an empty one.
+            None if self.error == names::TIMEOUT => {
+                m.insert("Cause".into(), Value::String(String::new()));
+            }
+            None => {}
         }
         Value::Object(m)
     }
