@@ -50,6 +50,11 @@ enum Command {
         /// Also print the execution history (as GetExecutionHistory events) on standard error.
         #[arg(long)]
         history: bool,
+        /// Serve this folder as an S3 endpoint on 127.0.0.1 (each sub-folder a bucket) for
+        /// Distributed Map item readers and result writers; without it, S3 is reached through
+        /// the standard AWS configuration (`AWS_ENDPOINT_URL_S3` and the credential chain).
+        #[arg(long, value_name = "DIR")]
+        s3_root: Option<PathBuf>,
     },
     /// Runs conformance case files and reports pass/fail.
     Conformance(legion_conformance::cli::Args),
@@ -90,7 +95,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Run { file, input, time_scale, machine_type, name, history } => {
+        Command::Run { file, input, time_scale, machine_type, name, history, s3_root } => {
             let text = read_text(&file)?;
             let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
                 Ok(m) => m,
@@ -101,7 +106,17 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("--time-scale must be a non-negative number");
             }
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let engine = Engine::builder().time_scale(time_scale).build();
+            let (s3, _endpoint): (Arc<dyn legion_engine::map_run::S3Connector>, _) = match &s3_root {
+                Some(root) => {
+                    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                    let endpoint = runtime
+                        .block_on(legion_connectors::s3::LocalS3::start(root, addr))
+                        .context("starting the embedded S3 endpoint")?;
+                    (Arc::new(endpoint.connector()), Some(endpoint))
+                }
+                None => (Arc::new(legion_connectors::s3::LazyAwsS3::new()), None),
+            };
+            let engine = Engine::builder().time_scale(time_scale).s3(s3).build();
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
             let (execution, outcome) = runtime.block_on(engine.run(request));

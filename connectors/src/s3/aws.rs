@@ -520,3 +520,37 @@ impl S3Connector for AwsS3 {
         Box::pin(async move { Ok(Box::new(upload) as Box<dyn ResultObject>) })
     }
 }
+
+/// An [`AwsS3`] built from the environment on first use, so that programs which never touch S3
+/// never load AWS configuration.
+#[derive(Clone, Default)]
+pub struct LazyAwsS3 {
+    cell: std::sync::Arc<tokio::sync::OnceCell<AwsS3>>,
+}
+
+impl LazyAwsS3 {
+    /// A connector that runs [`AwsS3::from_env`] when first needed.
+    pub fn new() -> LazyAwsS3 {
+        LazyAwsS3::default()
+    }
+
+    async fn get(&self) -> AwsS3 {
+        self.cell.get_or_init(AwsS3::from_env).await.clone()
+    }
+}
+
+impl S3Connector for LazyAwsS3 {
+    fn open_items(&self, request: ReaderRequest) -> BoxFuture<'static, Result<Box<dyn ItemSource>, ItemReaderError>> {
+        let this = self.clone();
+        Box::pin(async move { this.get().await.open(request).await })
+    }
+
+    fn create_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> BoxFuture<'static, Result<Box<dyn ResultObject>, ResultWriterError>> {
+        let (this, bucket, key) = (self.clone(), bucket.to_owned(), key.to_owned());
+        Box::pin(async move { this.get().await.create_object(&bucket, &key).await })
+    }
+}
