@@ -34,8 +34,8 @@ pub mod lambda_setup;
 pub mod normalize;
 pub mod report;
 mod runner;
-pub mod test_state_runner;
 mod s3_setup;
+pub mod test_state_runner;
 
 pub use case::{Case, CaseError, CaseKind, Spec};
 pub use compare::{HistoryCheck, Verdict};

@@ -1,5 +1,4 @@
 //! Legion's connections to the outside world, each behind one of the engine's traits.
-pub mod s3;
 pub mod callback;
 pub mod config;
 pub mod http;
@@ -9,6 +8,7 @@ pub mod mock;
 pub mod openfaas;
 pub mod router;
 pub mod routing;
+pub mod s3;
 
 pub use config::Config;
 pub use router::{Router, RouterBuilder, RouterError};
