@@ -1,0 +1,227 @@
+//! End-to-end checks of the Router against the stand-ins of `legion-testkit` on 127.0.0.1: a
+//! throttled Lambda retried by the state's Retry, and a Distributed Map over 1000 items calling an
+//! asynchronous OpenFaaS function whose gateway refuses one call in ten.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use legion_asl::parse::{parse_str, ParseOptions};
+use legion_connectors::config::{GatewayConfig, LambdaConfig, OpenFaasConfig, RouteConfig};
+use legion_connectors::{Config, Router};
+use legion_engine::{Engine, ExecutionStatus, StartRequest, TaskTokens};
+use legion_testkit::lambda::{Behaviour, LambdaServer};
+use legion_testkit::openfaas::{handler, FunctionReply, Gateway, GatewayConfig as FakeGatewayConfig};
+use serde_json::{json, Value};
+
+async fn engine_with(config: Config) -> (Engine, Router) {
+    let tokens = TaskTokens::new();
+    let router = Router::builder(config, tokens.clone()).build().await.expect("the router starts");
+    let engine = Engine::builder().time_scale(0.0).task_tokens(tokens).dispatcher(Arc::new(router.clone())).build();
+    (engine, router)
+}
+
+fn machine(definition: &Value) -> Arc<legion_asl::model::StateMachine> {
+    Arc::new(parse_str(&definition.to_string(), ParseOptions::default()).expect("valid definition"))
+}
+
+fn lambda_config(server: &LambdaServer) -> Config {
+    Config {
+        lambda: LambdaConfig { endpoint: Some(server.url()), region: Some("us-east-1".into()) },
+        ..Config::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_lambda_is_retried_per_the_retry_block_then_succeeds() {
+    let server = LambdaServer::start("123456789012", "us-east-1").await.unwrap();
+    server.add("busy", Behaviour::ThrottleFirst(2, Box::new(Behaviour::Identity)));
+    let (engine, _router) = engine_with(lambda_config(&server)).await;
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "busy", "Payload.$": "$"},
+        "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "MaxAttempts": 3, "IntervalSeconds": 1}],
+        "ResultSelector": {"echo.$": "$.Payload", "status.$": "$.StatusCode"},
+        "End": true}}});
+    let (execution, outcome) = engine.run(StartRequest::new(machine(&definition), "t", json!({"n": 7}))).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"echo": {"n": 7}, "status": 200})));
+    let failures: Vec<Value> = execution
+        .history()
+        .iter()
+        .filter(|e| e.event_type.name() == "TaskFailed")
+        .filter_map(|e| e.details.clone())
+        .collect();
+    assert_eq!(failures.len(), 2, "two throttled attempts");
+    assert_eq!(failures[0]["error"], "Lambda.TooManyRequestsException");
+    let cause = failures[0]["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.starts_with("Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException"),
+        "{cause}"
+    );
+    assert_eq!(server.invocations().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_lambda_without_retry_fails_with_the_aws_error() {
+    let server = LambdaServer::start("123456789012", "us-east-1").await.unwrap();
+    server.add("busy", Behaviour::ThrottleFirst(5, Box::new(Behaviour::Identity)));
+    let (engine, _router) = engine_with(lambda_config(&server)).await;
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:busy", "End": true}}});
+    let (_, outcome) = engine.run(StartRequest::new(machine(&definition), "t", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("Lambda.TooManyRequestsException"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_errors_and_missing_functions_use_aws_names() {
+    let server = LambdaServer::start("123456789012", "us-east-1").await.unwrap();
+    server.add("boom", Behaviour::exception("kaput"));
+    let (engine, _router) = engine_with(lambda_config(&server)).await;
+    let call = |name: &str| {
+        json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": name}, "End": true}}})
+    };
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call("boom")), "t", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("Exception"));
+    let cause: Value = serde_json::from_str(outcome.cause.as_deref().unwrap_or("null")).unwrap();
+    assert_eq!(cause["errorMessage"], "kaput");
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call("nope")), "t", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("Lambda.ResourceNotFoundException"));
+    assert!(outcome.cause.unwrap_or_default().starts_with(
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST (Service: AWSLambda; Status Code: 404"
+    ));
+}
+
+/// A gateway with `double`: `{"n": x}` → `{"n": x, "double": 2x}`.
+async fn gateway(config: FakeGatewayConfig) -> Gateway {
+    let gw = Gateway::start(config).await.unwrap();
+    gw.deploy(
+        "double",
+        handler(|call| async move {
+            match serde_json::from_slice::<Value>(&call.body) {
+                Ok(v) => {
+                    let n = v["n"].as_i64().unwrap_or_default();
+                    FunctionReply::json(&json!({"n": n, "double": n * 2}))
+                }
+                Err(e) => FunctionReply::text(500, &e.to_string()),
+            }
+        }),
+    );
+    gw
+}
+
+fn openfaas_config(gw: &Gateway, password: Option<&str>) -> Config {
+    let mut gateways = BTreeMap::new();
+    gateways.insert(
+        "default".to_owned(),
+        GatewayConfig {
+            url: gw.url(),
+            username: password.map(|_| "admin".into()),
+            password: password.map(str::to_owned),
+        },
+    );
+    Config { openfaas: OpenFaasConfig { gateways, ..OpenFaasConfig::default() }, ..Config::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_distributed_map_over_1000_async_calls_gets_every_callback_in_order_despite_5xx() {
+    let gw =
+        gateway(FakeGatewayConfig { fail_every: Some(10), queue_workers: 8, ..FakeGatewayConfig::default() }).await;
+    let (engine, _router) = engine_with(openfaas_config(&gw, None)).await;
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "MaxConcurrency": 100,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Double", "States": {"Double": {
+                "Type": "Task", "Resource": "arn:legion:states:::openfaas:invoke.sync",
+                "Parameters": {"FunctionName": "double", "Payload.$": "$"},
+                "Retry": [{"ErrorEquals": ["OpenFaaS.StatusCode.503"], "MaxAttempts": 10, "IntervalSeconds": 1}],
+                "ResultSelector": {"double.$": "$.Payload.double", "status.$": "$.StatusCode"},
+                "End": true}}},
+        "End": true}}});
+    let items: Vec<Value> = (0..1000).map(|n| json!({"n": n})).collect();
+    let (_, outcome) = engine.run(StartRequest::new(machine(&definition), "fan", Value::Array(items))).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let results = outcome.output.unwrap_or_default();
+    let results = results.as_array().expect("an array of results");
+    assert_eq!(results.len(), 1000);
+    for (n, r) in results.iter().enumerate() {
+        assert_eq!(r, &json!({"double": 2 * n as i64, "status": 200}), "item {n}");
+    }
+    let stats = gw.stats();
+    assert!(stats.injected_failures >= 100, "the gateway refused about one call in ten: {stats:?}");
+    // Refusals hit both the submissions and the queue worker's own calls of the function (whose
+    // callbacks then report 503 and are retried): each item's function ran exactly once to success,
+    // and every callback, failed ones included, reached a waiting task.
+    assert_eq!(stats.sync_calls, 1000, "each function call that got through ran once: {stats:?}");
+    assert_eq!(stats.callbacks_delivered, stats.queued, "every queued call reported back: {stats:?}");
+    assert_eq!(stats.callbacks_failed, 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openfaas_sync_calls_send_basic_auth_and_name_status_errors() {
+    let gw =
+        gateway(FakeGatewayConfig { basic_auth: Some(("admin".into(), "pw".into())), ..FakeGatewayConfig::default() })
+            .await;
+    gw.deploy("fails", handler(|_| async { FunctionReply::text(500, "exploded") }));
+    let (engine, _router) = engine_with(openfaas_config(&gw, Some("pw"))).await;
+    let call = |f: &str| {
+        json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:legion:states:::openfaas:invoke",
+            "Parameters": {"FunctionName": f, "Payload": {"n": 21}}, "End": true}}})
+    };
+    let (execution, outcome) = engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await;
+    assert_eq!(outcome.output.as_ref().map(|o| o["Payload"].clone()), Some(json!({"n": 21, "double": 42})));
+    let scheduled = execution.history()[2].details.clone().unwrap_or_default();
+    assert_eq!(scheduled["resourceType"], "openfaas");
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.500"));
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call("missing")), "t", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.404"));
+    // Without credentials the gateway refuses the call.
+    let (engine, _router) = engine_with(openfaas_config(&gw, None)).await;
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.401"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_runs_an_unmodified_lambda_definition_on_an_async_openfaas_function() {
+    let gw = gateway(FakeGatewayConfig::default()).await;
+    let mut config = openfaas_config(&gw, None);
+    config.routes = vec![serde_json::from_value::<RouteConfig>(
+        json!({"match": "arn:aws:lambda:*:*:function:doubler", "openfaas": {"function": "double", "async": true}}),
+    )
+    .unwrap()];
+    let (engine, _router) = engine_with(config).await;
+    let definition = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:doubler", "Payload.$": "$"},
+              "ResultSelector": {"d.$": "$.Payload.double"}, "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:doubler", "End": true}}});
+    let (execution, outcome) = engine.run(StartRequest::new(machine(&definition), "r", json!({"n": 4}))).await;
+    assert_eq!(outcome.output, Some(json!({"n": 4, "double": 8})), "{outcome:?}");
+    let types: Vec<String> = execution.history().iter().map(|e| e.event_type.name()).collect();
+    assert!(types.contains(&"TaskSubmitted".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocks_answer_named_states_and_count_retries_as_invocations() {
+    let dir = std::env::temp_dir().join(format!("legion-mock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("MockConfigFile.json");
+    std::fs::write(
+        &path,
+        json!({"StateMachines": {"m": {"TestCases": {"Retry": {"Call": "Flaky"}}}},
+               "MockedResponses": {"Flaky": {"0-1": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "down"}},
+                                             "2": {"Return": {"StatusCode": 200, "Payload": {"ok": true}}}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let config = Config { mock_config: Some(path), test_case: Some("Retry".into()), ..Config::default() };
+    let (engine, _router) = engine_with(config).await;
+    let definition = json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "never-called"},
+        "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 2}],
+        "OutputPath": "$.Payload", "End": true}}});
+    let (_, outcome) = engine.run(StartRequest::new(machine(&definition), "m", json!({}))).await;
+    assert_eq!(outcome.output, Some(json!({"ok": true})), "{outcome:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
