@@ -97,12 +97,17 @@ impl LambdaConnector {
     /// A connector from configuration; `default_region` is used when neither the configuration nor
     /// the environment names one.
     pub async fn new(config: &LambdaConfig, default_region: &str) -> LambdaConnector {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        // The region is always settled here, so the SDK never asks the instance metadata service.
+        let region = config
+            .region
+            .clone()
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| default_region.to_owned());
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region)).load().await;
         let mut builder = aws_sdk_lambda::config::Builder::from(&sdk)
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
-        let region = config.region.clone().or_else(|| sdk.region().map(|r| r.to_string()));
-        builder = builder.region(Region::new(region.unwrap_or_else(|| default_region.to_owned())));
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let endpoint = config.endpoint.clone();
         let local = endpoint.is_some() || env("AWS_ENDPOINT_URL_LAMBDA").is_some() || env("AWS_ENDPOINT_URL").is_some();
         if let Some(url) = endpoint {

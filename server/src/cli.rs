@@ -55,6 +55,16 @@ enum Command {
         /// the standard AWS configuration (`AWS_ENDPOINT_URL_S3` and the credential chain).
         #[arg(long, value_name = "DIR")]
         s3_root: Option<PathBuf>,
+        /// Task targets: Lambda endpoint, OpenFaaS gateways, routes, limits (a JSON file; see the
+        /// README). Environment variables fill in what it leaves out.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A Step Functions Local mock configuration (default: `SFN_MOCK_CONFIG`).
+        #[arg(long, value_name = "FILE")]
+        mock_config: Option<PathBuf>,
+        /// The mock test case to run (from the mock configuration's `TestCases`).
+        #[arg(long, value_name = "NAME")]
+        test_case: Option<String>,
     },
     /// Runs conformance case files and reports pass/fail.
     Conformance(legion_conformance::cli::Args),
@@ -95,7 +105,18 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Run { file, input, time_scale, machine_type, name, history, s3_root } => {
+        Command::Run {
+            file,
+            input,
+            time_scale,
+            machine_type,
+            name,
+            history,
+            s3_root,
+            config,
+            mock_config,
+            test_case,
+        } => {
             let text = read_text(&file)?;
             let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
                 Ok(m) => m,
@@ -116,7 +137,14 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => (Arc::new(legion_connectors::s3::LazyAwsS3::new()), None),
             };
-            let engine = Engine::builder().time_scale(time_scale).s3(s3).build();
+            let tokens = legion_engine::TaskTokens::new();
+            let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone()))?;
+            let engine = Engine::builder()
+                .time_scale(time_scale)
+                .s3(s3)
+                .task_tokens(tokens)
+                .dispatcher(Arc::new(router))
+                .build();
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
             let (execution, outcome) = runtime.block_on(engine.run(request));
@@ -146,6 +174,31 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(runtime.block_on(conformance(args))))
         }
     }
+}
+
+/// The task router for `legion run`: the configuration file (if any), the environment, then the
+/// mock flags.
+async fn task_router(
+    config: Option<PathBuf>,
+    mock_config: Option<PathBuf>,
+    test_case: Option<String>,
+    tokens: legion_engine::TaskTokens,
+) -> anyhow::Result<legion_connectors::Router> {
+    let mut config = match &config {
+        Some(path) => legion_connectors::Config::load(path)?,
+        None => legion_connectors::Config::default(),
+    };
+    if mock_config.is_some() {
+        config.mock_config = mock_config;
+    }
+    if test_case.is_some() {
+        config.test_case = test_case;
+    }
+    let config = config.with_env();
+    if config.test_case.is_some() && config.mock_config.is_none() {
+        bail!("--test-case needs a mock configuration (--mock-config or SFN_MOCK_CONFIG)");
+    }
+    legion_connectors::Router::builder(config, tokens).build().await.context("setting up the task targets")
 }
 
 fn read_text(file: &Path) -> anyhow::Result<String> {
