@@ -166,7 +166,20 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("--time-scale must be a non-negative number");
             }
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(legion_server::serve::run(args)).context("serving the API")?;
+            runtime.block_on(async {
+                let tokens = legion_engine::TaskTokens::new();
+                let router = task_router(args.config.clone(), args.mock_config.clone(), None, tokens.clone()).await?;
+                let mocks = router.mocks().cloned();
+                let engine = Engine::builder()
+                    .account(args.account.clone(), args.region.clone())
+                    .time_scale(args.time_scale)
+                    .s3(Arc::new(legion_connectors::s3::LazyAwsS3::new()))
+                    .task_tokens(tokens)
+                    .dispatcher(Arc::new(router))
+                    .build();
+                let state = legion_server::AppState::with_mocks(engine, mocks);
+                legion_server::serve::run(&args, state).await.context("serving the API")
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Conformance(args) => {

@@ -23,6 +23,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use legion_connectors::openfaas::{complete_callback, CALLBACK_PATH};
 use tower_http::trace::TraceLayer;
 
 pub use api::AppState;
@@ -41,10 +42,20 @@ pub fn app(state: AppState) -> Router {
 /// The router, refusing request bodies larger than `body_limit` bytes.
 pub fn app_with_limit(state: AppState, body_limit: usize) -> Router {
     Router::new()
+        .route(&format!("{CALLBACK_PATH}{{*token}}"), axum::routing::post(callback))
         .fallback(handle)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The OpenFaaS callback endpoint (`POST /legion/callback/{token}`): a queue worker's result completes
+/// the callback task of its token.
+async fn callback(State(state): State<AppState>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or_else(|| uri.path());
+    let reply = complete_callback(state.engine().task_tokens(), path_and_query, &headers, &body);
+    let status = axum::http::StatusCode::from_u16(reply.status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    (status, reply.message).into_response()
 }
 
 /// Every request: `POST` (any path, any host, including the `sync-` prefixed ones) with

@@ -47,18 +47,21 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = crate::DEFAULT_BODY_LIMIT)]
     pub max_body_bytes: usize,
+    /// The task targets' configuration file (Lambda, OpenFaaS, HTTP routes, limits).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// A Step Functions Local mock configuration (also `SFN_MOCK_CONFIG`); pick a test case with
+    /// `stateMachineArn#TestCase` in StartExecution.
+    #[arg(long)]
+    pub mock_config: Option<std::path::PathBuf>,
 }
 
-/// Runs `legion serve` until Ctrl-C (or SIGTERM on Unix).
-pub async fn run(args: ServeArgs) -> std::io::Result<()> {
-    let engine = legion_engine::Engine::builder()
-        .account(args.account.clone(), args.region.clone())
-        .time_scale(args.time_scale)
-        .build();
-    let state = AppState::new(engine);
-    let bound = |addr: SocketAddr| {
+/// Runs `legion serve` on `state` until Ctrl-C (or SIGTERM on Unix).
+pub async fn run(args: &ServeArgs, state: AppState) -> std::io::Result<()> {
+    let (account, region) = (args.account.clone(), args.region.clone());
+    let bound = move |addr: SocketAddr| {
         tracing::info!(%addr, "listening");
-        eprintln!("legion serve: listening on http://{addr} (account {}, region {})", args.account, args.region);
+        eprintln!("legion serve: listening on http://{addr} (account {account}, region {region})");
     };
     bind_and_serve(args.bind, state, args.max_body_bytes, bound, shutdown_signal()).await
 }

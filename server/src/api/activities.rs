@@ -115,3 +115,75 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
     let (activities, next_token) = paginate(items, input.max_results, input.next_token.as_deref(), "ListActivities")?;
     Ok(ListOutput { activities, next_token })
 }
+
+fn token_error(e: legion_engine::TokenError) -> ApiError {
+    match e {
+        legion_engine::TokenError::InvalidToken(t) => ApiError::InvalidToken(format!("Invalid Token: '{t}'")),
+        legion_engine::TokenError::TaskDoesNotExist => ApiError::TaskDoesNotExist("Task Does Not Exist".into()),
+        legion_engine::TokenError::TaskTimedOut => ApiError::TaskTimedOut("Task Timed Out".into()),
+    }
+}
+
+fn check_token(token: &str) -> Result<(), ApiError> {
+    super::check_len(token, "taskToken", 1, 2048)
+}
+
+/// SendTaskSuccess's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendSuccessInput {
+    task_token: Option<String>,
+    output: Option<String>,
+}
+
+/// SendTaskSuccess.
+pub async fn send_task_success(state: AppState, input: SendSuccessInput) -> Result<Empty, ApiError> {
+    let token = required(input.task_token, "taskToken")?;
+    check_token(&token)?;
+    let output = required(input.output, "output")?;
+    if output.len() > super::executions::MAX_INPUT_BYTES {
+        return Err(ApiError::constraint("'…'", "output", "Member must have length less than or equal to 262144"));
+    }
+    let output: serde_json::Value =
+        serde_json::from_str(&output).map_err(|e| ApiError::InvalidOutput(format!("Invalid Output: '{e}'")))?;
+    state.engine().send_task_success(&token, output).map_err(token_error)?;
+    Ok(Empty {})
+}
+
+/// SendTaskFailure's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendFailureInput {
+    task_token: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// SendTaskFailure.
+pub async fn send_task_failure(state: AppState, input: SendFailureInput) -> Result<Empty, ApiError> {
+    let token = required(input.task_token, "taskToken")?;
+    check_token(&token)?;
+    if let Some(e) = &input.error {
+        super::check_len(e, "error", 0, 256)?;
+    }
+    if let Some(c) = &input.cause {
+        super::check_len(c, "cause", 0, 32_768)?;
+    }
+    state.engine().send_task_failure(&token, input.error, input.cause).map_err(token_error)?;
+    Ok(Empty {})
+}
+
+/// SendTaskHeartbeat's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatInput {
+    task_token: Option<String>,
+}
+
+/// SendTaskHeartbeat.
+pub async fn send_task_heartbeat(state: AppState, input: HeartbeatInput) -> Result<Empty, ApiError> {
+    let token = required(input.task_token, "taskToken")?;
+    check_token(&token)?;
+    state.engine().send_task_heartbeat(&token).map_err(token_error)?;
+    Ok(Empty {})
+}

@@ -2,6 +2,7 @@
 //! GetExecutionHistory, RedriveExecution and DescribeStateMachineForExecution.
 
 use legion_asl::model::StateMachineType;
+use legion_engine::map_run::ChildExecution;
 use legion_engine::{ExecutionRecord, ExecutionStatus, ListQuery, StartOptions, StartRequest, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -58,6 +59,11 @@ struct Launched {
 fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, ApiError> {
     let machine_arn = required(input.state_machine_arn, "stateMachineArn")?;
     check_len(&machine_arn, "stateMachineArn", 1, 256)?;
+    // Step Functions Local's mock test cases: `stateMachineArn#TestCase`.
+    let (machine_arn, test_case) = match machine_arn.split_once('#') {
+        Some((arn, case)) if state.mocks().is_some() => (arn.to_owned(), Some(case.to_owned())),
+        _ => (machine_arn, None),
+    };
     if let Some(name) = &input.name {
         check_name(name, 80)?;
     }
@@ -83,6 +89,9 @@ fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, A
         map_run_arn: None,
         trace_header: input.trace_header,
     };
+    if let (Some(case), Some(mocks), StateMachineType::Standard) = (&test_case, state.mocks(), resolved.machine_type) {
+        mocks.assign(&state.engine().execution_arn(&resolved.name, &name), case);
+    }
     let started = state.engine().start_execution(request, options).map_err(|e| match e {
         StoreError::AlreadyExists(arn) => {
             ApiError::ExecutionAlreadyExists(format!("Execution Already Exists: '{arn}'"))
@@ -90,6 +99,10 @@ fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, A
         StoreError::InvalidToken(t) => ApiError::InternalFailure(format!("unexpected token error: {t}")),
     })?;
     let state_machine_arn = state.arn(&format!("stateMachine:{}", resolved.name));
+    if let (Some(case), Some(mocks), StateMachineType::Express) = (&test_case, state.mocks(), resolved.machine_type) {
+        // An Express ARN is only known once started: its first task may already have been dispatched.
+        mocks.assign(&started.arn, case);
+    }
     if started.execution.is_some() {
         state.registry().record_snapshot(
             &started.arn,
@@ -166,16 +179,16 @@ pub struct ExecutionArnInput {
     execution_arn: Option<String>,
 }
 
-/// Finds an execution that the Standard-only operations may look at.
+/// Finds an execution that the Standard-only operations may look at: a Standard execution, or a child
+/// execution of a map run (of either type).
 fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     let parsed = parse_arn(arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
+    if let Some(child) = state.engine().map_run_child(arn) {
+        return Ok(child_record(&child));
+    }
     match parsed.resource_type {
         "execution" if parsed.parts.len() == 2 => {}
         "express" => {
-            // Map Run children of Express type are the only Express executions AWS describes.
-            if let Some(record) = state.engine().describe_execution(arn).filter(|r| r.map_run_arn.is_some()) {
-                return Ok(record);
-            }
             return Err(ApiError::InvalidArn(
                 "Invalid Arn: 'Resource type not valid in this context: express'".to_owned(),
             ));
@@ -186,6 +199,38 @@ fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
         .engine()
         .describe_execution(arn)
         .ok_or_else(|| ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))
+}
+
+/// A map run's child execution as an execution record, its input and outcome read from its history.
+fn child_record(child: &ChildExecution) -> ExecutionRecord {
+    let events = child.history.as_ref().map(|h| h.events()).unwrap_or_default();
+    let detail = |key: &str, member: &str| -> Option<String> {
+        events.iter().rev().find_map(|e| {
+            let json = e.to_json();
+            json.get(key)?.get(member)?.as_str().map(str::to_owned)
+        })
+    };
+    let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    let name = child.state_machine_arn.rsplit(':').next().unwrap_or_default().to_owned();
+    let mut record = ExecutionRecord::new(
+        child.execution_arn.clone(),
+        child.name.clone(),
+        child.state_machine_arn.clone(),
+        name,
+        parse(detail("executionStartedEventDetails", "input")).unwrap_or(Value::Null),
+    );
+    record.map_run_arn = Some(child.map_run_arn.clone());
+    record.start_date = child.start_date;
+    record.stop_date = child.stop_date;
+    record.status = child.status;
+    record.machine_type =
+        if child.execution_arn.contains(":express:") { StateMachineType::Express } else { StateMachineType::Standard };
+    record.output = parse(detail("executionSucceededEventDetails", "output"));
+    for key in ["executionFailedEventDetails", "executionAbortedEventDetails", "executionTimedOutEventDetails"] {
+        record.error = record.error.take().or_else(|| detail(key, "error"));
+        record.cause = record.cause.take().or_else(|| detail(key, "cause"));
+    }
+    record
 }
 
 fn redrive_status(record: &ExecutionRecord) -> (&'static str, String) {
@@ -325,6 +370,8 @@ struct ExecutionItem {
     state_machine_version_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state_machine_alias_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_count: Option<u64>,
     redrive_count: u32,
 }
 
@@ -376,10 +423,13 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
             }
         }
         (None, Some(arn)) => {
-            let parsed =
-                parse_arn(&arn).filter(|a| a.resource_type == "mapRun").ok_or_else(|| ApiError::invalid_arn(&arn))?;
-            let _ = parsed;
-            query.map_run_arn = Some(arn);
+            return list_children(
+                &state,
+                &arn,
+                input.status_filter.as_deref(),
+                input.max_results,
+                query.next_token.take(),
+            )
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn can be specified"))
@@ -417,10 +467,56 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
             map_run_arn: r.map_run_arn,
             state_machine_version_arn: r.version_arn,
             state_machine_alias_arn: r.alias_arn,
+            item_count: None,
             redrive_count: 0,
         })
         .collect();
     Ok(ListOutput { executions, next_token: page.next_token })
+}
+
+/// ListExecutions of a map run: its child executions, newest first.
+fn list_children(
+    state: &AppState,
+    arn: &str,
+    status_filter: Option<&str>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+) -> Result<ListOutput, ApiError> {
+    match parse_arn(arn) {
+        Some(a) if a.resource_type == "mapRun" => {}
+        _ => return Err(ApiError::invalid_arn(arn)),
+    }
+    if state.engine().describe_map_run(arn).is_none() {
+        return Err(ApiError::ResourceNotFound(format!("Resource not found: '{arn}'")));
+    }
+    let status = match status_filter {
+        Some("PENDING_REDRIVE") => return Ok(ListOutput { executions: Vec::new(), next_token: None }),
+        Some(s) => Some(parse_status(s)?),
+        None => None,
+    };
+    let items: Vec<ExecutionItem> = state
+        .engine()
+        .list_map_run_executions(arn)
+        .into_iter()
+        .rev()
+        .filter(|c| status.is_none_or(|s| s == c.status))
+        .map(|c| ExecutionItem {
+            execution_arn: c.execution_arn,
+            state_machine_arn: c.state_machine_arn,
+            name: c.name,
+            status: c.status.as_str(),
+            start_date: c.start_date,
+            stop_date: c.stop_date,
+            map_run_arn: Some(c.map_run_arn),
+            state_machine_version_arn: None,
+            state_machine_alias_arn: None,
+            item_count: Some(c.item_count),
+            redrive_count: 0,
+        })
+        .collect();
+    let scope = format!("ListExecutions {arn} {status_filter:?}");
+    let (executions, next_token) = super::paginate(items, max_results, next_token.as_deref(), &scope)?;
+    Ok(ListOutput { executions, next_token })
 }
 
 /// GetExecutionHistory's input.
@@ -466,8 +562,11 @@ fn strip_payloads(event: &mut Value) {
 pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
     find(&state, &arn)?;
-    let mut events: Vec<Value> =
-        state.engine().execution_history(&arn).unwrap_or_default().iter().map(|e| e.to_json()).collect();
+    let history = match state.engine().map_run_child(&arn) {
+        Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
+        None => state.engine().execution_history(&arn).unwrap_or_default(),
+    };
+    let mut events: Vec<Value> = history.iter().map(|e| e.to_json()).collect();
     if input.reverse_order {
         events.reverse();
     }

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod executions;
+pub mod map_runs;
 pub mod state_machines;
 pub mod test_state;
 
@@ -27,12 +28,24 @@ pub struct AppState {
 struct Inner {
     engine: Engine,
     registry: Registry,
+    mocks: Option<Arc<legion_connectors::mock::Mocks>>,
 }
 
 impl AppState {
     /// State around an engine (its configuration gives the account and region of every ARN).
     pub fn new(engine: Engine) -> AppState {
-        AppState { inner: Arc::new(Inner { engine, registry: Registry::default() }) }
+        AppState { inner: Arc::new(Inner { engine, registry: Registry::default(), mocks: None }) }
+    }
+
+    /// State around an engine whose task router answers from a mock configuration
+    /// (`SFN_MOCK_CONFIG`): StartExecution then accepts `stateMachineArn#TestCase`.
+    pub fn with_mocks(engine: Engine, mocks: Option<Arc<legion_connectors::mock::Mocks>>) -> AppState {
+        AppState { inner: Arc::new(Inner { engine, registry: Registry::default(), mocks }) }
+    }
+
+    /// The mocks in use, if any.
+    pub fn mocks(&self) -> Option<&Arc<legion_connectors::mock::Mocks>> {
+        self.inner.mocks.as_ref()
     }
 
     /// The engine executions run on.
@@ -88,13 +101,13 @@ pub async fn dispatch(state: AppState, operation: Operation, body: Bytes) -> Res
         Op::DeleteActivity => call(s, b, activities::delete).await,
         Op::ListActivities => call(s, b, activities::list).await,
         Op::TestState => call(s, b, test_state::test_state).await,
-        Op::DescribeMapRun
-        | Op::ListMapRuns
-        | Op::UpdateMapRun
-        | Op::GetActivityTask
-        | Op::SendTaskSuccess
-        | Op::SendTaskFailure
-        | Op::SendTaskHeartbeat => Err(ApiError::UnknownOperationException(format!(
+        Op::DescribeMapRun => call(s, b, map_runs::describe).await,
+        Op::ListMapRuns => call(s, b, map_runs::list).await,
+        Op::UpdateMapRun => call(s, b, map_runs::update).await,
+        Op::SendTaskSuccess => call(s, b, activities::send_task_success).await,
+        Op::SendTaskFailure => call(s, b, activities::send_task_failure).await,
+        Op::SendTaskHeartbeat => call(s, b, activities::send_task_heartbeat).await,
+        Op::GetActivityTask => Err(ApiError::UnknownOperationException(format!(
             "The operation {} is not supported by this endpoint",
             operation.name()
         ))),

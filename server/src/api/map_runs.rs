@@ -1,0 +1,156 @@
+//! Map runs: DescribeMapRun, ListMapRuns and UpdateMapRun, over the engine's map-run records.
+
+use legion_engine::map_run::{MapRunInfo, MapRunStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::{paginate, required, AppState, Empty};
+use crate::error::ApiError;
+use crate::protocol::{epoch, epoch_opt};
+use crate::registry::parse_arn;
+
+/// Input naming one map run.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapRunArnInput {
+    map_run_arn: Option<String>,
+}
+
+/// DescribeMapRun's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeOutput {
+    map_run_arn: String,
+    execution_arn: String,
+    status: &'static str,
+    #[serde(serialize_with = "epoch")]
+    start_date: OffsetDateTime,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    stop_date: Option<OffsetDateTime>,
+    max_concurrency: u64,
+    tolerated_failure_percentage: f64,
+    tolerated_failure_count: u64,
+    item_counts: Value,
+    execution_counts: Value,
+    redrive_count: u32,
+}
+
+fn find(state: &AppState, arn: &str) -> Result<MapRunInfo, ApiError> {
+    match parse_arn(arn) {
+        Some(a) if a.resource_type == "mapRun" => {}
+        _ => return Err(ApiError::invalid_arn(arn)),
+    }
+    state
+        .engine()
+        .describe_map_run(arn)
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("Resource not found: '{arn}'")))
+}
+
+/// DescribeMapRun.
+pub async fn describe(state: AppState, input: MapRunArnInput) -> Result<DescribeOutput, ApiError> {
+    let arn = required(input.map_run_arn, "mapRunArn")?;
+    let run = find(&state, &arn)?;
+    Ok(DescribeOutput {
+        map_run_arn: run.map_run_arn,
+        execution_arn: run.execution_arn,
+        status: run.status.as_str(),
+        start_date: run.start_date,
+        stop_date: run.stop_date,
+        max_concurrency: run.max_concurrency,
+        tolerated_failure_percentage: run.tolerated_failure_percentage,
+        tolerated_failure_count: run.tolerated_failure_count,
+        item_counts: run.item_counts.to_json(),
+        execution_counts: run.execution_counts.to_json(),
+        redrive_count: 0,
+    })
+}
+
+/// ListMapRuns's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    execution_arn: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MapRunItem {
+    execution_arn: String,
+    map_run_arn: String,
+    state_machine_arn: String,
+    #[serde(serialize_with = "epoch")]
+    start_date: OffsetDateTime,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    stop_date: Option<OffsetDateTime>,
+}
+
+/// ListMapRuns's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOutput {
+    map_runs: Vec<MapRunItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// ListMapRuns: the map runs an execution started.
+pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    match parse_arn(&arn) {
+        Some(a) if a.resource_type == "execution" => {}
+        _ => return Err(ApiError::invalid_arn(&arn)),
+    }
+    if state.engine().describe_execution(&arn).is_none() && state.engine().map_run_child(&arn).is_none() {
+        return Err(ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")));
+    }
+    let items = state
+        .engine()
+        .list_map_runs(&arn)
+        .into_iter()
+        .map(|r| MapRunItem {
+            execution_arn: r.execution_arn,
+            map_run_arn: r.map_run_arn,
+            state_machine_arn: r.state_machine_arn,
+            start_date: r.start_date,
+            stop_date: r.stop_date,
+        })
+        .collect();
+    let (map_runs, next_token) =
+        paginate(items, input.max_results, input.next_token.as_deref(), &format!("ListMapRuns {arn}"))?;
+    Ok(ListOutput { map_runs, next_token })
+}
+
+/// UpdateMapRun's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateInput {
+    map_run_arn: Option<String>,
+    max_concurrency: Option<i64>,
+    tolerated_failure_percentage: Option<f64>,
+    tolerated_failure_count: Option<i64>,
+}
+
+/// UpdateMapRun: refused for a completed run (as AWS does) and for a running one (the engine cannot
+/// change a run's limits once it has started).
+pub async fn update(state: AppState, input: UpdateInput) -> Result<Empty, ApiError> {
+    let arn = required(input.map_run_arn, "mapRunArn")?;
+    if input.max_concurrency.is_none()
+        && input.tolerated_failure_percentage.is_none()
+        && input.tolerated_failure_count.is_none()
+    {
+        return Err(ApiError::validation(
+            "At least one of the parameters maxConcurrency, toleratedFailurePercentage or toleratedFailureCount must be specified",
+        ));
+    }
+    let run = find(&state, &arn)?;
+    if run.status != MapRunStatus::Running {
+        return Err(ApiError::ValidationException {
+            message: format!("Map Run {arn} has already completed and cannot be updated"),
+            reason: Some("CANNOT_UPDATE_COMPLETED_MAP_RUN"),
+        });
+    }
+    Err(ApiError::validation("Updating the limits of a running Map Run is not supported by this endpoint"))
+}

@@ -1,0 +1,113 @@
+//! Shared fixtures: `legion serve` on 127.0.0.1:0 and an `aws-sdk-sfn` client pointed at it.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_sfn::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_sfn::error::BoxError;
+use legion_engine::{Engine, LocalHandlers};
+use legion_server::serve::serve;
+use legion_server::AppState;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The account every test server uses.
+pub const ACCOUNT: &str = "123456789012";
+/// The role passed to CreateStateMachine.
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/legion-test";
+
+/// A running server; dropping it shuts the server down.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Starts `legion serve` with `handlers` as task targets, on a free port.
+pub async fn start(handlers: LocalHandlers) -> Server {
+    let engine = Engine::builder().account(ACCOUNT, "us-east-1").time_scale(0.0).dispatcher(Arc::new(handlers)).build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port on 127.0.0.1");
+    let addr = listener.local_addr().expect("a bound address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    tokio::spawn(serve(listener, AppState::new(engine), legion_server::DEFAULT_BODY_LIMIT, shutdown));
+    Server { addr, _stop: stop }
+}
+
+/// Undoes the SDK's `sync-` host prefix (StartSyncExecution, TestState) for a local endpoint, as
+/// `AWS_DISABLE_HOST_PREFIX_INJECTION` or botocore's `inject_host_prefix=False` do.
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let uri = request.uri().replacen("://sync-", "://", 1);
+        request.set_uri(uri)?;
+        Ok(())
+    }
+}
+
+/// A Step Functions client for `server`, as an application would configure one (only the endpoint
+/// differs from AWS).
+pub fn client(server: &Server) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .endpoint_url(format!("http://{}", server.addr))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .interceptor(NoHostPrefix)
+        .behavior_version_latest()
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+/// Creates a state machine and returns its ARN.
+pub async fn create_machine(client: &aws_sdk_sfn::Client, name: &str, definition: &str, express: bool) -> String {
+    let machine_type = if express {
+        aws_sdk_sfn::types::StateMachineType::Express
+    } else {
+        aws_sdk_sfn::types::StateMachineType::Standard
+    };
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .r#type(machine_type)
+        .send()
+        .await
+        .expect("CreateStateMachine succeeds")
+        .state_machine_arn
+}
+
+/// Polls DescribeExecution until the execution has ended (at most `tries` polls, 20 ms apart).
+pub async fn wait_until_done(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    tries: usize,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let mut last = None;
+    for _ in 0..tries {
+        let d = client.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution succeeds");
+        if d.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            return d;
+        }
+        last = Some(d);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the execution {arn} did not end: {last:?}");
+}
