@@ -1,0 +1,83 @@
+//! The router without a socket: the protocol's edges (targets, bodies, hosts) answered the AWS way.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use legion_engine::Engine;
+use legion_server::{app, app_with_limit, AppState};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn call(router: axum::Router, target: Option<&str>, host: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let mut request = Request::post("/").header("content-type", "application/x-amz-json-1.0").header("host", host);
+    if let Some(t) = target {
+        request = request.header("x-amz-target", t);
+    }
+    let response = router.oneshot(request.body(Body::from(body)).expect("a request")).await.expect("an answer");
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.expect("a body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn router() -> axum::Router {
+    app(AppState::new(Engine::builder().build()))
+}
+
+#[tokio::test]
+async fn protocol_errors_have_aws_types() {
+    let (status, body) = call(router(), Some("AWSStepFunctions.Nope"), "localhost", b"{}".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["__type"], "UnknownOperationException");
+
+    let (_, body) = call(router(), None, "localhost", b"{}".to_vec()).await;
+    assert_eq!(body["__type"], "UnknownOperationException");
+
+    for bad in [&b"{"[..], b"[]", b"\"x\"", b"{\"name\": 1}", b"\xff\xfe"] {
+        let (status, body) = call(router(), Some("AWSStepFunctions.CreateActivity"), "localhost", bad.to_vec()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert_eq!(body["__type"], "SerializationException", "{bad:?}");
+    }
+
+    let (_, body) = call(router(), Some("AWSStepFunctions.CreateActivity"), "localhost", b"{}".to_vec()).await;
+    assert_eq!(body["__type"], "ValidationException");
+    assert_eq!(
+        body["message"],
+        "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let small = app_with_limit(AppState::new(Engine::builder().build()), 1024);
+    let big = json!({"name": "x".repeat(4096)}).to_string().into_bytes();
+    let (status, body) = call(small, Some("AWSStepFunctions.CreateActivity"), "localhost", big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["__type"], "RequestEntityTooLargeException");
+}
+
+#[tokio::test]
+async fn sync_prefixed_hosts_are_served_by_the_same_router() {
+    let definition = json!({"Type": "Pass", "End": true}).to_string();
+    let request = json!({"definition": definition, "input": "{\"a\": 1}"}).to_string().into_bytes();
+    let (status, body) = call(router(), Some("AWSStepFunctions.TestState"), "sync-localhost:8083", request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "SUCCEEDED");
+    assert_eq!(body["output"], "{\"a\":1}");
+}
+
+#[tokio::test]
+async fn activities_round_trip() {
+    let r = router();
+    let (_, created) =
+        call(r.clone(), Some("AWSStepFunctions.CreateActivity"), "h", br#"{"name": "worker"}"#.to_vec()).await;
+    let arn = created["activityArn"].as_str().expect("an activity ARN").to_owned();
+    assert_eq!(arn, "arn:aws:states:us-east-1:123456789012:activity:worker");
+    let (_, again) =
+        call(r.clone(), Some("AWSStepFunctions.CreateActivity"), "h", br#"{"name": "worker"}"#.to_vec()).await;
+    assert_eq!(again["activityArn"], arn.as_str(), "CreateActivity is idempotent");
+    let (_, listed) = call(r.clone(), Some("AWSStepFunctions.ListActivities"), "h", b"{}".to_vec()).await;
+    assert_eq!(listed["activities"].as_array().map(Vec::len), Some(1));
+    let describe = json!({"activityArn": arn}).to_string().into_bytes();
+    call(r.clone(), Some("AWSStepFunctions.DeleteActivity"), "h", describe.clone()).await;
+    let (_, gone) = call(r, Some("AWSStepFunctions.DescribeActivity"), "h", describe).await;
+    assert_eq!(gone["__type"], "ActivityDoesNotExist");
+}
