@@ -225,3 +225,50 @@ async fn mocks_answer_named_states_and_count_retries_as_invocations() {
     assert_eq!(outcome.output, Some(json!({"ok": true})), "{outcome:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_task_sends_query_headers_and_encoded_bodies_and_names_status_errors() {
+    use legion_testkit::http::{text, Server};
+    let server = Server::start(Arc::new(|req| {
+        Box::pin(async move {
+            let echo = json!({
+                "method": req.method.as_str(),
+                "path": req.path,
+                "query": req.query,
+                "tenant": req.headers.get("x-tenant").and_then(|v| v.to_str().ok()),
+                "type": req.headers.get("content-type").and_then(|v| v.to_str().ok()),
+                "body": String::from_utf8_lossy(&req.body),
+            });
+            if req.path == "/missing" {
+                return text(hyper::StatusCode::NOT_FOUND, "no such thing");
+            }
+            let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(echo.to_string())));
+            r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+            r
+        })
+    }))
+    .await
+    .unwrap();
+    let (engine, _router) = engine_with(Config::default()).await;
+    let call = |params: Value| {
+        json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": params, "End": true}}})
+    };
+    let params = json!({"ApiEndpoint": format!("{}/items", server.url()), "Method": "POST",
+        "Headers": {"X-Tenant": "a"}, "QueryParameters": {"ids": [1, 2]},
+        "RequestBody": {"name": "x y", "tags": ["p", "q"]},
+        "Transform": {"RequestBodyEncoding": "URL_ENCODED", "RequestEncodingOptions": {"ArrayFormat": "BRACKETS"}}});
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await;
+    let out = outcome.output.expect("the call succeeds");
+    assert_eq!(out["StatusCode"], 200);
+    assert_eq!(out["StatusText"], "OK");
+    let echo = &out["ResponseBody"];
+    assert_eq!(echo["path"], "/items");
+    assert_eq!(echo["query"], "ids%5B%5D=1&ids%5B%5D=2");
+    assert_eq!(echo["tenant"], "a");
+    assert_eq!(echo["type"], "application/x-www-form-urlencoded");
+    assert_eq!(echo["body"], "name=x%20y&tags%5B%5D=p&tags%5B%5D=q");
+    let params = json!({"ApiEndpoint": format!("{}/missing", server.url()), "Method": "GET"});
+    let (_, outcome) = engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await;
+    assert_eq!(outcome.error.as_deref(), Some("States.Http.StatusCode.404"));
+}
