@@ -272,3 +272,35 @@ async fn the_http_task_sends_query_headers_and_encoded_bodies_and_names_status_e
     let (_, outcome) = engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await;
     assert_eq!(outcome.error.as_deref(), Some("States.Http.StatusCode.404"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_wait_for_task_token_and_event_invocations() {
+    let server = LambdaServer::start("123456789012", "us-east-1").await.unwrap();
+    server.add("approver", Behaviour::Identity);
+    let (engine, _router) = engine_with(lambda_config(&server)).await;
+    let definition = json!({"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "approver", "Payload": {"token.$": "$$.Task.Token"}},
+                "HeartbeatSeconds": 600, "ResultPath": "$.approval", "Next": "Notify"},
+        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "approver", "InvocationType": "Event", "Payload": {"done": true}},
+                   "ResultSelector": {"status.$": "$.StatusCode", "payload.$": "$.Payload"},
+                   "ResultPath": "$.notified", "End": true}}});
+    let execution = engine.start(StartRequest::new(machine(&definition), "w", json!({})));
+    // The function got the token in its event; answer for it as an approver would.
+    let token = loop {
+        if let Some(i) = server.invocations().first() {
+            break i.event["token"].as_str().unwrap_or_default().to_owned();
+        }
+        tokio::task::yield_now().await;
+    };
+    engine.send_task_success(&token, json!({"approved": true})).expect("the task waits for its token");
+    let outcome = execution.outcome().await;
+    assert_eq!(
+        outcome.output,
+        Some(json!({"approval": {"approved": true}, "notified": {"status": 202, "payload": ""}})),
+        "{outcome:?}"
+    );
+    let types: Vec<String> = execution.history().iter().map(|e| e.event_type.name()).collect();
+    assert_eq!(&types[2..6], ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]);
+}
