@@ -55,8 +55,8 @@ pub(crate) async fn run(
     let callback =
         task.resource.ends_with(".waitForTaskToken") || exec.shared.dispatcher.completes_by_callback(&task.resource);
     let mut waiter = callback.then(|| exec.shared.tokens.open());
-    // A Task state's context reports its RetryCount from the first attempt on (0), and callback
-    // tasks their token.
+    // A Task state's context reports its RetryCount from the first attempt on (0), and
+    // `.waitForTaskToken` tasks their token.
     let owned_ctx;
     let ctx = if ctx.is_null() {
         ctx
@@ -66,7 +66,9 @@ pub(crate) async fn run(
             if let Some(Value::Object(s)) = m.get_mut("State") {
                 s.entry("RetryCount").or_insert(json!(retry_count));
             }
-            if let Some(w) = &waiter {
+            // Only `.waitForTaskToken` tasks expose their token; a token minted for a target's own
+            // callback stays internal.
+            if let Some(w) = waiter.as_ref().filter(|_| task.resource.ends_with(".waitForTaskToken")) {
                 m.insert("Task".into(), json!({"Token": w.token()}));
             }
         }
