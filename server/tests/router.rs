@@ -81,3 +81,77 @@ async fn activities_round_trip() {
     let (_, gone) = call(r, Some("AWSStepFunctions.DescribeActivity"), "h", describe).await;
     assert_eq!(gone["__type"], "ActivityDoesNotExist");
 }
+
+#[tokio::test]
+async fn no_operation_fails_on_odd_input() {
+    const OPERATIONS: &[&str] = &[
+        "CreateStateMachine",
+        "DescribeStateMachine",
+        "UpdateStateMachine",
+        "DeleteStateMachine",
+        "ListStateMachines",
+        "ValidateStateMachineDefinition",
+        "PublishStateMachineVersion",
+        "ListStateMachineVersions",
+        "DeleteStateMachineVersion",
+        "CreateStateMachineAlias",
+        "DescribeStateMachineAlias",
+        "UpdateStateMachineAlias",
+        "DeleteStateMachineAlias",
+        "ListStateMachineAliases",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "StartExecution",
+        "StartSyncExecution",
+        "DescribeExecution",
+        "StopExecution",
+        "ListExecutions",
+        "GetExecutionHistory",
+        "RedriveExecution",
+        "DescribeStateMachineForExecution",
+        "DescribeMapRun",
+        "ListMapRuns",
+        "UpdateMapRun",
+        "CreateActivity",
+        "DescribeActivity",
+        "DeleteActivity",
+        "ListActivities",
+        "GetActivityTask",
+        "SendTaskSuccess",
+        "SendTaskFailure",
+        "SendTaskHeartbeat",
+        "TestState",
+    ];
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{}".to_vec(),
+        b"null".to_vec(),
+        b"{\"stateMachineArn\": \"arn:aws:states:us-east-1:1:stateMachine:x:y:z\", \"maxResults\": -5}".to_vec(),
+        b"{\"executionArn\": \"arn:aws:states:::execution\", \"mapRunArn\": \"arn:aws:states:us-east-1:1:mapRun:a\"}".to_vec(),
+        json!({"definition": "{\"Type\": 1}", "input": "[", "name": "\u{0}", "taskToken": "", "stateName": ""})
+            .to_string()
+            .into_bytes(),
+        json!({"definition": "[]", "mock": {"result": "{"}, "context": "7", "variables": "[]"}).to_string().into_bytes(),
+        json!({"definition": "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Map\",\"End\":true}}}", "stateName": "A"})
+            .to_string()
+            .into_bytes(),
+        json!({"routingConfiguration": [{"stateMachineVersionArn": "x", "weight": 1000}], "tags": [{}]})
+            .to_string()
+            .into_bytes(),
+    ];
+    let r = router();
+    for op in OPERATIONS {
+        for body in &bodies {
+            let target = format!("AWSStepFunctions.{op}");
+            let (status, answer) = call(r.clone(), Some(&target), "localhost", body.clone()).await;
+            assert!(
+                status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+                "{op} with {}: {status} {answer}",
+                String::from_utf8_lossy(body)
+            );
+            if status == StatusCode::BAD_REQUEST {
+                assert!(answer["__type"].is_string(), "{op}: {answer}");
+            }
+        }
+    }
+}
