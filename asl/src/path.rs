@@ -57,12 +57,14 @@ pub struct PathSyntaxError {
 
 /// A path that selected nothing at run time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid path '{path}' : No results for path: {normalized}")]
+#[error("Invalid path '{path}' : {} {normalized}", if *.intermediate { "Missing property in path" } else { "No results for path:" })]
 pub struct PathMiss {
     /// The path as written.
     pub path: String,
     /// The Jayway-normalised path (`$['a'][0]`) up to and including the step that missed.
     pub normalized: String,
+    /// Whether the miss happened before the last step (Jayway words that "Missing property in path").
+    pub intermediate: bool,
 }
 
 /// Why setting a value at a reference path failed.
@@ -201,7 +203,11 @@ impl Path {
                         _ => None,
                     };
                     current = next
-                        .ok_or_else(|| PathMiss { path: self.source.clone(), normalized: normalize(&steps[..=i]) })?;
+                        .ok_or_else(|| PathMiss {
+                            path: self.source.clone(),
+                            normalized: normalize(&steps[..=i]),
+                            intermediate: i + 1 < steps.len(),
+                        })?;
                 }
                 Ok(Cow::Borrowed(current))
             }
@@ -451,6 +457,8 @@ mod tests {
     fn misses_name_the_jayway_path() {
         let err = get("$.a.x", json!({"a": {}})).unwrap_err();
         assert_eq!(err.to_string(), "Invalid path '$.a.x' : No results for path: $['a']['x']");
+        let err = get("$.no.such.path", json!({"a": {}})).unwrap_err();
+        assert_eq!(err.to_string(), "Invalid path '$.no.such.path' : Missing property in path $['no']");
         assert!(matches!(get("$nope", json!({})), Err(PathError::UndefinedVariable(_))));
     }
 
