@@ -1,10 +1,14 @@
 //! Runs the recorded AWS behaviours through the engine, holding the known-failures ratchet: an
 //! unlisted failure or a listed pass fails this test. `pure` and `validation` need no external
-//! service; `lambda` runs its functions on the Lambda stand-in of `legion-testkit`.
+//! service; `lambda` runs its functions on the Lambda stand-in of `legion-testkit`; `test_state` goes
+//! through the TestState operation of the API's router.
 
 use std::path::PathBuf;
 
-use legion_conformance::{run, EngineRunner, Options};
+use legion_conformance::case::{ACCOUNT_ID, REGION};
+use legion_conformance::{run, ApiRunner, Options};
+use legion_engine::Engine;
+use legion_server::conformance::RouterTestState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pure_and_validation_cases_hold_the_ratchet() {
@@ -12,8 +16,10 @@ async fn pure_and_validation_cases_hold_the_ratchet() {
     let cases = root.join("../../shared/conformance/cases");
     assert!(cases.is_dir(), "the conformance cases are expected at {}", cases.display());
     let options = Options { known_failures: Some(root.join("known-failures.txt")), ..Options::default() };
-    let report =
-        run(&[cases.join("pure"), cases.join("validation"), cases.join("lambda")], &EngineRunner, &options).await;
+    let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(0.0).build();
+    let runner = ApiRunner::new(RouterTestState::new(legion_server::app(legion_server::AppState::new(engine))));
+    let folders = [cases.join("pure"), cases.join("validation"), cases.join("lambda"), cases.join("test_state")];
+    let report = run(&folders, &runner, &options).await;
     let text = report.render();
     println!("{text}");
     let tally = report.tally();
