@@ -26,6 +26,13 @@ pub struct Server {
     _stop: oneshot::Sender<()>,
 }
 
+impl Server {
+    /// A server started by the caller, stopped when `stop` is dropped.
+    pub fn at(addr: SocketAddr, stop: oneshot::Sender<()>) -> Server {
+        Server { addr, _stop: stop }
+    }
+}
+
 /// Starts `legion serve` with `handlers` as task targets, on a free port.
 pub async fn start(handlers: LocalHandlers) -> Server {
     let engine = Engine::builder().account(ACCOUNT, "us-east-1").time_scale(0.0).dispatcher(Arc::new(handlers)).build();
