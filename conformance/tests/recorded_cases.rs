@@ -1,7 +1,8 @@
 //! Runs the recorded AWS behaviours through the engine, holding the known-failures ratchet: an
 //! unlisted failure or a listed pass fails this test. `pure` and `validation` need no external
 //! service; `lambda` runs its functions on the Lambda stand-in of `legion-testkit`; `test_state` goes
-//! through the TestState operation of the API's router.
+//! through the TestState operation of the API's router; `s3` loads its buckets into the embedded S3
+//! endpoint (unless `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` names another server).
 
 use std::path::PathBuf;
 
@@ -18,7 +19,13 @@ async fn pure_and_validation_cases_hold_the_ratchet() {
     let options = Options { known_failures: Some(root.join("known-failures.txt")), ..Options::default() };
     let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(0.0).build();
     let runner = ApiRunner::new(RouterTestState::new(legion_server::app(legion_server::AppState::new(engine))));
-    let folders = [cases.join("pure"), cases.join("validation"), cases.join("lambda"), cases.join("test_state")];
+    let folders = [
+        cases.join("pure"),
+        cases.join("validation"),
+        cases.join("lambda"),
+        cases.join("test_state"),
+        cases.join("s3"),
+    ];
     let report = run(&folders, &runner, &options).await;
     let text = report.render();
     println!("{text}");

@@ -117,6 +117,47 @@ impl EventType {
     }
 }
 
+/// An event's details, kept compact while the execution runs and shaped as AWS's JSON when read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Details {
+    /// Details already in their JSON shape.
+    Json(Value),
+    /// A JSON payload member (`input` or `output`) kept as compact text, with `…Details` added when
+    /// rendered, plus other members.
+    Payload {
+        /// `input` or `output`.
+        key: &'static str,
+        /// The payload as compact JSON text.
+        text: String,
+        /// Other members, in order, before the payload.
+        others: Vec<(&'static str, Value)>,
+    },
+}
+
+impl Details {
+    /// The details as GetExecutionHistory shows them.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Details::Json(v) => v.clone(),
+            Details::Payload { key, text, others } => {
+                let mut out = Map::new();
+                for (name, val) in others {
+                    out.insert((*name).to_owned(), val.clone());
+                }
+                out.insert((*key).to_owned(), Value::String(text.clone()));
+                out.insert(format!("{key}Details"), json!({"truncated": false}));
+                Value::Object(out)
+            }
+        }
+    }
+}
+
+impl From<Value> for Details {
+    fn from(v: Value) -> Details {
+        Details::Json(v)
+    }
+}
+
 /// One history event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEvent {
@@ -128,11 +169,16 @@ pub struct HistoryEvent {
     pub timestamp: OffsetDateTime,
     /// What happened.
     pub event_type: EventType,
-    /// The details object, as AWS shapes it (JSON payloads as strings), if the type has one.
-    pub details: Option<Value>,
+    /// The details, if the type has any.
+    pub details: Option<Details>,
 }
 
 impl HistoryEvent {
+    /// The details object as AWS shapes it (JSON payloads as strings), if the type has one.
+    pub fn details_json(&self) -> Option<Value> {
+        self.details.as_ref().map(Details::to_value)
+    }
+
     /// The event as GetExecutionHistory returns it (timestamps as epoch seconds).
     pub fn to_json(&self) -> Value {
         let mut out = Map::new();
@@ -141,7 +187,7 @@ impl HistoryEvent {
         out.insert("id".into(), json!(self.id));
         out.insert("previousEventId".into(), json!(self.previous_event_id));
         if let Some(d) = &self.details {
-            out.insert(self.event_type.details_key(), d.clone());
+            out.insert(self.event_type.details_key(), d.to_value());
         }
         Value::Object(out)
     }
@@ -155,7 +201,7 @@ pub struct History {
 
 impl History {
     /// Appends an event and returns its id.
-    pub fn record(&self, previous_event_id: u64, event_type: EventType, details: Option<Value>) -> u64 {
+    pub fn record(&self, previous_event_id: u64, event_type: EventType, details: Option<Details>) -> u64 {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let id = events.len() as u64 + 1;
         events.push(HistoryEvent { id, previous_event_id, timestamp: OffsetDateTime::now_utc(), event_type, details });
@@ -200,6 +246,11 @@ impl Recorder {
 
     /// Records an event; returns its id (0 when recording is off).
     pub fn record(&mut self, event_type: EventType, details: Option<Value>) -> u64 {
+        self.record_details(event_type, details.map(Details::Json))
+    }
+
+    /// Records an event with details in any form; returns its id (0 when recording is off).
+    pub fn record_details(&mut self, event_type: EventType, details: Option<Details>) -> u64 {
         if !self.enabled {
             return 0;
         }
@@ -209,11 +260,11 @@ impl Recorder {
     }
 
     /// Records an event only when recording is on, building its details lazily.
-    pub fn record_with(&mut self, event_type: EventType, details: impl FnOnce() -> Value) -> u64 {
+    pub fn record_with<D: Into<Details>>(&mut self, event_type: EventType, details: impl FnOnce() -> D) -> u64 {
         if !self.enabled {
             return 0;
         }
-        self.record(event_type, Some(details()))
+        self.record_details(event_type, Some(details().into()))
     }
 
     /// The id of the last event this cursor recorded.
@@ -232,33 +283,12 @@ impl Recorder {
     }
 }
 
-/// `{"input": "<json>", "inputDetails": {"truncated": false}}`-style payload members.
-pub fn payload(key: &str, value: &Value) -> (String, Value, String, Value) {
-    (key.to_owned(), Value::String(compact(value)), format!("{key}Details"), json!({"truncated": false}))
-}
-
 /// Compact JSON text.
 pub fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// Builds a details object from members, adding `…Details` for payload members.
-pub fn details(members: &[(&str, Value)]) -> Value {
-    let mut out = Map::new();
-    for (k, v) in members {
-        out.insert((*k).to_owned(), v.clone());
-    }
-    Value::Object(out)
-}
-
 /// Details with one JSON payload member (`input` or `output`) rendered as text, plus others.
-pub fn with_payload(key: &str, value: &Value, others: &[(&str, Value)]) -> Value {
-    let mut out = Map::new();
-    let (k, v, dk, dv) = payload(key, value);
-    for (name, val) in others {
-        out.insert((*name).to_owned(), val.clone());
-    }
-    out.insert(k, v);
-    out.insert(dk, dv);
-    Value::Object(out)
+pub fn with_payload(key: &'static str, value: &Value, others: Vec<(&'static str, Value)>) -> Details {
+    Details::Payload { key, text: compact(value), others }
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use legion_asl::error::{names, EvalError};
-use legion_asl::model::{ChoiceCondition, NumberField, QueryLanguage, State, StateKind, StringField, Wait};
+use legion_asl::model::{ChoiceCondition, NumberField, PathField, QueryLanguage, State, StateKind, StringField, Wait};
 use legion_asl::path::{PathError, Scope};
 use legion_asl::template::eval_jsonata;
 use serde_json::{Map, Value};
@@ -26,7 +26,9 @@ pub(crate) async fn execute(
             let result = match (state.query_language, result) {
                 (QueryLanguage::JsonPath, Some(r)) => {
                     // InputPath and Parameters are still evaluated (and may fail) even though Result wins.
-                    data::effective_input(state, raw, ctx, &thread.vars)?;
+                    if state.io.parameters.is_some() || !matches!(state.io.input_path, PathField::Default) {
+                        data::effective_input(state, raw, ctx, &thread.vars)?;
+                    }
                     r.clone()
                 }
                 (QueryLanguage::JsonPath, None) => data::effective_input(state, raw, ctx, &thread.vars)?,

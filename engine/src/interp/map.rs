@@ -47,6 +47,9 @@ pub(crate) async fn parallel(
     }
 }
 
+/// AWS runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says.
+const INLINE_MAX_CONCURRENCY: usize = 40;
+
 /// Limits read from the Map's fields.
 struct Limits {
     concurrency: usize,
@@ -75,12 +78,7 @@ pub(crate) async fn map(
     let iterations = items.into_iter().enumerate().map(|(index, item)| {
         let mut t = Thread { recorder: parent.recorder.fork(), vars: parent.vars.child() };
         async move {
-            let item_ctx = exec.context(
-                &state.name,
-                time::OffsetDateTime::now_utc(),
-                0,
-                &[("Map", json!({"Item": {"Index": index, "Value": item}}))],
-            );
+            let item_ctx = exec.item_context(&state.name, index, &item);
             let input = match select_item(state, m, selector_input, raw, &item, index, &item_ctx, &parent.vars) {
                 Ok(v) => v,
                 Err(e) => return (index, Err(Err(e)), 0),
@@ -92,7 +90,7 @@ pub(crate) async fn map(
             (index, r.map_err(Ok), t.recorder.last())
         }
     });
-    let mut running = stream::iter(iterations).buffered(limits.concurrency.max(1));
+    let mut running = stream::iter(iterations).buffered(limits.concurrency.clamp(1, INLINE_MAX_CONCURRENCY));
     let mut results: Vec<Value> = Vec::with_capacity(total);
     let mut failures = 0u64;
     let mut last = thread.recorder.last();

@@ -129,7 +129,7 @@ pub(crate) async fn run_execution(
 ) -> Outcome {
     let mut recorder = Recorder::new(history, true);
     recorder.record_with(EventType::ExecutionStarted, || {
-        with_payload("input", &info.input, &[("roleArn", Value::String(info.role_arn.clone()))])
+        with_payload("input", &info.input, vec![("roleArn", Value::String(info.role_arn.clone()))])
     });
     let exec = Exec::new(shared, &machine, info);
     let input = exec.info.input.clone();
@@ -169,7 +169,7 @@ pub(crate) async fn run_execution(
                 );
                 return fail_execution(recorder, f);
             }
-            recorder.record_with(EventType::ExecutionSucceeded, || with_payload("output", &output, &[]));
+            recorder.record_with(EventType::ExecutionSucceeded, || with_payload("output", &output, Vec::new()));
             Outcome { status: ExecutionStatus::Succeeded, output: Some(output), error: None, cause: None }
         }
         End::Done(Err(f)) => fail_execution(recorder, f),
@@ -219,10 +219,41 @@ pub(crate) fn payload_too_large(v: &Value) -> bool {
             Ok(())
         }
     }
+    // Most payloads are far below the limit: a walk that bounds the serialised size from above
+    // settles them without formatting anything.
+    if size_upper_bound(v, MAX_PAYLOAD_BYTES) <= MAX_PAYLOAD_BYTES {
+        return false;
+    }
+    serde_json::to_writer(Counter(0), v).is_err()
+}
+
+/// An upper bound of `v`'s compact JSON size, giving up (returning more than `limit`) once passed.
+fn size_upper_bound(v: &Value, limit: usize) -> usize {
     match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-        Value::String(s) if s.len() < MAX_PAYLOAD_BYTES / 8 => false,
-        _ => serde_json::to_writer(Counter(0), v).is_err(),
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 32,
+        // Each character escapes to at most six bytes (`\u001f`).
+        Value::String(s) => s.len() * 6 + 2,
+        Value::Array(items) => {
+            let mut total = 2;
+            for item in items {
+                total += size_upper_bound(item, limit) + 1;
+                if total > limit {
+                    return total;
+                }
+            }
+            total
+        }
+        Value::Object(map) => {
+            let mut total = 2;
+            for (key, item) in map {
+                total += key.len() * 6 + 4 + size_upper_bound(item, limit);
+                if total > limit {
+                    return total;
+                }
+            }
+            total
+        }
     }
 }
 
@@ -248,6 +279,15 @@ impl Exec {
     pub(crate) fn scaled(&self, seconds: f64) -> Duration {
         let s = (seconds * self.shared.config.time_scale).clamp(0.0, 1e9);
         Duration::from_secs_f64(s)
+    }
+
+    /// The context object of a Map's `ItemSelector` for one item (`Null` when nothing reads it).
+    pub(crate) fn item_context(&self, state: &str, index: usize, item: &Value) -> Value {
+        if !self.needs_context {
+            return Value::Null;
+        }
+        let map_item = json!({"Item": {"Index": index, "Value": item}});
+        self.context(state, OffsetDateTime::now_utc(), 0, &[("Map", map_item)])
     }
 
     /// The context object for a state.
@@ -287,6 +327,9 @@ pub(crate) fn run_program<'a>(
         let mut current = program.start_at;
         let mut input = input;
         loop {
+            // A loop of Pass and Choice states never waits on anything: give the runtime a chance to
+            // preempt it, so StopExecution and TimeoutSeconds can always end it.
+            tokio::task::consume_budget().await;
             let state = &program.states[current];
             match run_state(exec, state, input, thread).await? {
                 Flow::Next(next, output) => {
@@ -304,7 +347,7 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
     let state_type = StateType::from_name(state.kind.type_name());
     let entered_at = OffsetDateTime::now_utc();
     let entered_id = thread.recorder.record_with(EventType::StateEntered(state_type), || {
-        with_payload("input", &input, &[("name", Value::String(state.name.clone()))])
+        with_payload("input", &input, vec![("name", Value::String(state.name.clone()))])
     });
     let mut retry_counts = vec![0u64; state.retry.len()];
     let mut retry_count = 0u64;
@@ -407,8 +450,8 @@ fn exit(state: &State, state_type: StateType, step: Step, thread: &mut Thread) -
             others.push(("assignedVariables", Value::Object(rendered)));
             others.push(("assignedVariablesDetails", json!({"truncated": false})));
         }
-        let details = with_payload("output", output, &others);
-        thread.recorder.record(EventType::StateExited(state_type), Some(details));
+        let details = with_payload("output", output, others);
+        thread.recorder.record_details(EventType::StateExited(state_type), Some(details));
     }
     if let Some(assigned) = step.assigned {
         thread.vars.assign(assigned);

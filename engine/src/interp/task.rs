@@ -95,7 +95,7 @@ pub(crate) async fn run(
                 if let Some(t) = timeout {
                     others.push(("timeoutInSeconds", json!(t)));
                 }
-                with_payload("input", &input, &others)
+                with_payload("input", &input, others)
             });
             recorder.record(EventType::LambdaFunctionStarted, None);
         }
@@ -141,7 +141,7 @@ pub(crate) async fn run(
             if let Family::Service { resource_type, resource } = &fam {
                 thread.recorder.record_with(EventType::TaskSubmitted, || {
                     let others = [("resourceType", json!(resource_type)), ("resource", json!(resource))];
-                    with_payload("output", &answer, &others)
+                    with_payload("output", &answer, others.to_vec())
                 });
             }
             wait_for_callback(w, deadline, heartbeat).await
