@@ -202,12 +202,11 @@ impl Path {
                         }
                         _ => None,
                     };
-                    current = next
-                        .ok_or_else(|| PathMiss {
-                            path: self.source.clone(),
-                            normalized: normalize(&steps[..=i]),
-                            intermediate: i + 1 < steps.len(),
-                        })?;
+                    current = next.ok_or_else(|| PathMiss {
+                        path: self.source.clone(),
+                        normalized: normalize(&steps[..=i]),
+                        intermediate: i + 1 < steps.len(),
+                    })?;
                 }
                 Ok(Cow::Borrowed(current))
             }
