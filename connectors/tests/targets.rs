@@ -49,7 +49,7 @@ async fn a_throttled_lambda_is_retried_per_the_retry_block_then_succeeds() {
         .history()
         .iter()
         .filter(|e| e.event_type.name() == "TaskFailed")
-        .filter_map(|e| e.details.clone())
+        .filter_map(|e| e.details.as_ref().map(|d| d.to_value()))
         .collect();
     assert_eq!(failures.len(), 2, "two throttled attempts");
     assert_eq!(failures[0]["error"], "Lambda.TooManyRequestsException");
@@ -170,7 +170,7 @@ async fn openfaas_sync_calls_send_basic_auth_and_name_status_errors() {
     };
     let (execution, outcome) = engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await;
     assert_eq!(outcome.output.as_ref().map(|o| o["Payload"].clone()), Some(json!({"n": 21, "double": 42})));
-    let scheduled = execution.history()[2].details.clone().unwrap_or_default();
+    let scheduled = execution.history()[2].details.as_ref().map(|d| d.to_value()).unwrap_or_default();
     assert_eq!(scheduled["resourceType"], "openfaas");
     let (_, outcome) = engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await;
     assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.500"));

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) executions: crate::store::Executions,
     /// Distributed Map: S3 access and map-run records.
     pub(crate) map_runs: crate::map_run::MapRunServices,
+    /// Activity tasks waiting for a worker.
+    pub(crate) activities: crate::activities::ActivityQueues,
 }
 
 /// What to run.
@@ -240,6 +242,7 @@ impl EngineBuilder {
                 tokens: self.tokens,
                 executions: Default::default(),
                 map_runs: self.map_runs,
+                activities: Default::default(),
             }),
         }
     }

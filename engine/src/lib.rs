@@ -19,6 +19,7 @@
 //! # });
 //! ```
 
+pub mod activities;
 pub mod dispatch;
 mod engine;
 pub mod executions;
@@ -30,6 +31,7 @@ pub mod test_state;
 pub mod tokens;
 pub mod vars;
 
+pub use activities::ActivityTask;
 pub use dispatch::{Dispatched, LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
 pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, StartRequest};
 pub use executions::{StartOptions, Started, StopError};

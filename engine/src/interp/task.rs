@@ -21,6 +21,8 @@ enum Family {
     Lambda,
     /// `arn:aws:states:::service:action…` and everything else: `Task…` events.
     Service { resource_type: String, resource: String },
+    /// An activity ARN: `Activity…` events, the task waits for a worker.
+    Activity,
 }
 
 fn family(resource: &str) -> Family {
@@ -34,6 +36,9 @@ fn family(resource: &str) -> Family {
         if let Some((service, action)) = rest.split_once(':') {
             return Family::Service { resource_type: service.to_owned(), resource: action.to_owned() };
         }
+    }
+    if crate::activities::is_activity_arn(resource) {
+        return Family::Activity;
     }
     if resource.contains(":activity:") {
         return Family::Service { resource_type: "activity".to_owned(), resource: resource.to_owned() };
@@ -52,8 +57,9 @@ pub(crate) async fn run(
 ) -> Result<Step, StateError> {
     // Callback tasks get a token before anything is dispatched, so that an answer arriving early
     // finds its task waiting.
-    let callback =
-        task.resource.ends_with(".waitForTaskToken") || exec.shared.dispatcher.completes_by_callback(&task.resource);
+    let callback = task.resource.ends_with(".waitForTaskToken")
+        || crate::activities::is_activity_arn(&task.resource)
+        || exec.shared.dispatcher.completes_by_callback(&task.resource);
     let mut waiter = callback.then(|| exec.shared.tokens.open());
     // A Task state's context reports its RetryCount from the first attempt on (0), and
     // `.waitForTaskToken` tasks their token.
@@ -117,6 +123,11 @@ pub(crate) async fn run(
             recorder
                 .record_with(EventType::TaskStarted, || json!({"resourceType": resource_type, "resource": resource}));
         }
+        Family::Activity => {
+            recorder.record_with(EventType::ActivityScheduled, || {
+                crate::activities::scheduled_details(&task.resource, &input, timeout, heartbeat)
+            });
+        }
     }
     let request = TaskRequest {
         resource: task.resource.clone(),
@@ -131,7 +142,17 @@ pub(crate) async fn run(
     };
     // TimeoutSeconds counts from TaskStarted and covers the wait for a callback too.
     let deadline = timeout.map(|t| tokio::time::Instant::now() + std::time::Duration::from_secs(t));
-    let call = exec.shared.dispatcher.dispatch(request);
+    // An activity task waits in its activity's queue until a worker takes it, then for its token.
+    let call = match (&fam, waiter.as_ref()) {
+        (Family::Activity, Some(w)) => crate::activities::start(
+            &exec.shared.activities,
+            &mut thread.recorder,
+            w.token().to_owned(),
+            task.resource.clone(),
+            request.input,
+        ),
+        _ => exec.shared.dispatcher.dispatch(request),
+    };
     let dispatched = match deadline {
         Some(d) => tokio::time::timeout_at(d, call).await.ok(),
         None => Some(call.await),
@@ -173,6 +194,7 @@ pub(crate) async fn run(
             (EventType::LambdaFunctionFailed, EventType::LambdaFunctionTimedOut, EventType::LambdaFunctionSucceeded)
         }
         Family::Service { .. } => (EventType::TaskFailed, EventType::TaskTimedOut, EventType::TaskSucceeded),
+        Family::Activity => (EventType::ActivityFailed, EventType::ActivityTimedOut, EventType::ActivitySucceeded),
     };
     let result = match outcome {
         None => {
@@ -195,7 +217,7 @@ pub(crate) async fn run(
     };
     if payload_too_large(&result) {
         let who = match &fam {
-            Family::Lambda => task.resource.clone(),
+            Family::Lambda | Family::Activity => task.resource.clone(),
             Family::Service { resource_type, .. } => resource_type.clone(),
         };
         let cause = format!(

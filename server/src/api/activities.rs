@@ -1,4 +1,7 @@
-//! Activities: CreateActivity, DescribeActivity, DeleteActivity and ListActivities.
+//! Activities: CreateActivity, DescribeActivity, DeleteActivity, ListActivities and GetActivityTask,
+//! and the task-token calls workers answer with (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -186,4 +189,50 @@ pub async fn send_task_heartbeat(state: AppState, input: HeartbeatInput) -> Resu
     check_token(&token)?;
     state.engine().send_task_heartbeat(&token).map_err(token_error)?;
     Ok(Empty {})
+}
+
+/// The longest GetActivityTask long poll (AWS's 60 seconds).
+pub const MAX_POLL: Duration = Duration::from_secs(60);
+
+/// GetActivityTask's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetActivityTaskInput {
+    activity_arn: Option<String>,
+    worker_name: Option<String>,
+}
+
+/// GetActivityTask's output: both members are absent when no task arrived in time.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetActivityTaskOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<String>,
+}
+
+/// GetActivityTask: long-polls the activity's queue (up to 60 seconds) and hands the oldest
+/// scheduled task to the worker.
+pub async fn get_activity_task(
+    state: AppState,
+    input: GetActivityTaskInput,
+) -> Result<GetActivityTaskOutput, ApiError> {
+    let arn = required(input.activity_arn, "activityArn")?;
+    super::check_len(&arn, "activityArn", 1, 256)?;
+    check_activity_arn(&arn)?;
+    if let Some(w) = &input.worker_name {
+        super::check_len(w, "workerName", 1, 80)?;
+    }
+    if state.registry().activity(&arn).is_none() {
+        return Err(ApiError::ActivityDoesNotExist(format!("Activity Does Not Exist: '{arn}'")));
+    }
+    let wait = state.activity_poll();
+    match state.engine().get_activity_task(&arn, input.worker_name.as_deref(), wait).await {
+        Some(task) => Ok(GetActivityTaskOutput {
+            task_token: Some(task.task_token),
+            input: Some(serde_json::to_string(&task.input).unwrap_or_else(|_| "{}".to_owned())),
+        }),
+        None => Ok(GetActivityTaskOutput { task_token: None, input: None }),
+    }
 }

@@ -23,6 +23,8 @@ use crate::registry::Registry;
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// How long GetActivityTask waits for a task (AWS: 60 seconds).
+    activity_poll: std::time::Duration,
 }
 
 struct Inner {
@@ -34,13 +36,28 @@ struct Inner {
 impl AppState {
     /// State around an engine (its configuration gives the account and region of every ARN).
     pub fn new(engine: Engine) -> AppState {
-        AppState { inner: Arc::new(Inner { engine, registry: Registry::default(), mocks: None }) }
+        AppState::with_mocks(engine, None)
     }
 
     /// State around an engine whose task router answers from a mock configuration
     /// (`SFN_MOCK_CONFIG`): StartExecution then accepts `stateMachineArn#TestCase`.
     pub fn with_mocks(engine: Engine, mocks: Option<Arc<legion_connectors::mock::Mocks>>) -> AppState {
-        AppState { inner: Arc::new(Inner { engine, registry: Registry::default(), mocks }) }
+        AppState {
+            inner: Arc::new(Inner { engine, registry: Registry::default(), mocks }),
+            activity_poll: activities::MAX_POLL,
+        }
+    }
+
+    /// Sets how long GetActivityTask waits for a task before answering without one (at most, and
+    /// by default, 60 seconds, as AWS waits).
+    pub fn with_activity_poll(mut self, wait: std::time::Duration) -> AppState {
+        self.activity_poll = wait.min(activities::MAX_POLL);
+        self
+    }
+
+    /// How long GetActivityTask waits for a task.
+    pub fn activity_poll(&self) -> std::time::Duration {
+        self.activity_poll
     }
 
     /// The mocks in use, if any.
@@ -107,10 +124,7 @@ pub async fn dispatch(state: AppState, operation: Operation, body: Bytes) -> Res
         Op::SendTaskSuccess => call(s, b, activities::send_task_success).await,
         Op::SendTaskFailure => call(s, b, activities::send_task_failure).await,
         Op::SendTaskHeartbeat => call(s, b, activities::send_task_heartbeat).await,
-        Op::GetActivityTask => Err(ApiError::UnknownOperationException(format!(
-            "The operation {} is not supported by this endpoint",
-            operation.name()
-        ))),
+        Op::GetActivityTask => call(s, b, activities::get_activity_task).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

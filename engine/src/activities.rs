@@ -1,0 +1,225 @@
+//! Activity tasks: a Task whose `Resource` is an activity ARN
+//! (`arn:aws:states:REGION:ACCOUNT:activity:NAME`) waits in its activity's queue until a worker asks
+//! for work ([`Engine::get_activity_task`], GetActivityTask), then ends through its task token like a
+//! callback task (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
+//!
+//! History follows AWS: `ActivityScheduled` when the task is queued, `ActivityStarted` (with the
+//! worker's name) when a worker takes it, then `ActivitySucceeded`, `ActivityFailed` or
+//! `ActivityTimedOut`. `TimeoutSeconds` counts from scheduling, so it covers the wait for a worker;
+//! `HeartbeatSeconds` counts from the moment a worker takes the task.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use legion_asl::error::names;
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, Notify};
+
+use crate::dispatch::{BoxFuture, Dispatched, TaskError};
+use crate::engine::Engine;
+use crate::history::{with_payload, Details, EventType, Recorder};
+
+/// A task handed to an activity worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    /// The token the worker answers with (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
+    pub task_token: String,
+    /// The task's effective input.
+    pub input: Value,
+}
+
+/// True when `resource` names an activity: `arn:<partition>:states:<region>:<account>:activity:<name>`.
+pub fn is_activity_arn(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "states", region, account, "activity", name]
+            if !partition.is_empty() && !region.is_empty() && !account.is_empty() && !name.is_empty()
+    )
+}
+
+/// A scheduled task waiting for a worker.
+struct Pending {
+    token: String,
+    input: Value,
+    /// Receives the worker's name when a worker takes the task.
+    started: oneshot::Sender<Option<String>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<Pending>,
+    /// Wakes one waiting worker per scheduled task.
+    notify: Arc<Notify>,
+}
+
+/// The activity queues of an engine, by activity ARN.
+#[derive(Default, Clone)]
+pub(crate) struct ActivityQueues {
+    inner: Arc<Mutex<HashMap<String, Queue>>>,
+}
+
+impl ActivityQueues {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Queue>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a task; the receiver learns the worker's name when a worker takes it.
+    fn schedule(&self, arn: &str, token: &str, input: Value) -> oneshot::Receiver<Option<String>> {
+        let (started, rx) = oneshot::channel();
+        let mut queues = self.lock();
+        let queue = queues.entry(arn.to_owned()).or_default();
+        // Tasks whose execution has gone (stopped, timed out) are dropped on the way.
+        queue.pending.retain(|p| !p.started.is_closed());
+        queue.pending.push_back(Pending { token: token.to_owned(), input, started });
+        queue.notify.notify_one();
+        rx
+    }
+
+    /// Takes the oldest task still waiting on `arn`, telling it which worker took it.
+    fn take(&self, arn: &str, worker: Option<&str>) -> Option<ActivityTask> {
+        let mut queues = self.lock();
+        let queue = queues.get_mut(arn)?;
+        while let Some(p) = queue.pending.pop_front() {
+            if p.started.send(worker.map(str::to_owned)).is_ok() {
+                return Some(ActivityTask { task_token: p.token, input: p.input });
+            }
+        }
+        None
+    }
+
+    /// The wake-up of `arn`'s queue, creating the queue if needed.
+    fn notify(&self, arn: &str) -> Arc<Notify> {
+        self.lock().entry(arn.to_owned()).or_default().notify.clone()
+    }
+
+    /// Forgets `arn`'s queue when it holds no task and no worker waits on it.
+    fn tidy(&self, arn: &str) {
+        let mut queues = self.lock();
+        if let Some(q) = queues.get(arn) {
+            if q.pending.is_empty() && Arc::strong_count(&q.notify) == 1 {
+                queues.remove(arn);
+            }
+        }
+    }
+
+    /// Removes the task of `token` from `arn`'s queue (its execution no longer waits for it).
+    fn withdraw(&self, arn: &str, token: &str) {
+        let mut queues = self.lock();
+        if let Some(q) = queues.get_mut(arn) {
+            q.pending.retain(|p| p.token != token);
+            if q.pending.is_empty() && Arc::strong_count(&q.notify) == 1 {
+                queues.remove(arn);
+            }
+        }
+    }
+}
+
+/// Withdraws a queued task when the Task state stops waiting for any reason.
+struct Withdraw<'a> {
+    queues: &'a ActivityQueues,
+    arn: &'a str,
+    token: String,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.queues.withdraw(self.arn, &self.token);
+    }
+}
+
+/// The `ActivityScheduled` details.
+pub(crate) fn scheduled_details(
+    resource: &str,
+    input: &Value,
+    timeout: Option<u64>,
+    heartbeat: Option<u64>,
+) -> Details {
+    let mut others = vec![("resource", json!(resource))];
+    if let Some(t) = timeout {
+        others.push(("timeoutInSeconds", json!(t)));
+    }
+    if let Some(h) = heartbeat {
+        others.push(("heartbeatInSeconds", json!(h)));
+    }
+    with_payload("input", input, others)
+}
+
+/// Starts an activity task after `ActivityScheduled` was recorded: queues it and, when a worker
+/// takes it, records `ActivityStarted` and answers [`Dispatched::Submitted`], so the Task state goes
+/// on to wait for the answer through the token. Dropping the future withdraws the task.
+pub(crate) fn start<'a>(
+    queues: &'a ActivityQueues,
+    recorder: &'a mut Recorder,
+    token: String,
+    resource: String,
+    input: Value,
+) -> BoxFuture<'a, Result<Dispatched, TaskError>> {
+    Box::pin(async move {
+        let started = queues.schedule(&resource, &token, input);
+        let guard = Withdraw { queues, arn: &resource, token: token.clone() };
+        let taken = started.await;
+        drop(guard);
+        let Ok(worker) = taken else {
+            return Err(TaskError::new(names::TASK_FAILED, "The activity task was withdrawn"));
+        };
+        recorder.record_with(EventType::ActivityStarted, || match worker {
+            Some(name) => json!({ "workerName": name }),
+            None => json!({}),
+        });
+        Ok(Dispatched::Submitted(Value::Null))
+    })
+}
+
+impl Engine {
+    /// GetActivityTask: waits up to `wait` for a task scheduled on the activity `activity_arn` and
+    /// hands it to the worker `worker_name`; `None` when none arrives in time.
+    pub async fn get_activity_task(
+        &self,
+        activity_arn: &str,
+        worker_name: Option<&str>,
+        wait: Duration,
+    ) -> Option<ActivityTask> {
+        let queues = &self.shared.activities;
+        let deadline = tokio::time::Instant::now() + wait;
+        let notify = queues.notify(activity_arn);
+        let task = loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(task) = queues.take(activity_arn, worker_name) {
+                break Some(task);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break None;
+            }
+        };
+        drop(notify);
+        queues.tidy(activity_arn);
+        task
+    }
+
+    /// How many tasks wait for a worker on the activity `activity_arn`.
+    pub fn pending_activity_tasks(&self, activity_arn: &str) -> usize {
+        self.shared
+            .activities
+            .lock()
+            .get(activity_arn)
+            .map_or(0, |q| q.pending.iter().filter(|p| !p.started.is_closed()).count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_arns_are_recognised() {
+        assert!(is_activity_arn("arn:aws:states:us-east-1:111111111111:activity:act-1"));
+        assert!(!is_activity_arn("arn:aws:states:::sqs:sendMessage"));
+        assert!(!is_activity_arn("arn:aws:states:us-east-1:1:stateMachine:m"));
+        assert!(!is_activity_arn("arn:aws:states:us-east-1:1:activity:"));
+        assert!(!is_activity_arn(":activity:"));
+    }
+}
