@@ -37,7 +37,9 @@ impl Runner for EngineRunner {
                 }
                 Spec::TestState(_) => Actual::Skipped("the TestState API is served by `legion serve`".to_owned()),
                 Spec::Execution(e) => {
-                    if let Some(service) = case.needs.iter().find(|n| !matches!(n.as_str(), "none" | "s3" | "lambda")) {
+                    let activity = case.needs.iter().any(|n| n == "activity");
+                    let known = |n: &str| matches!(n, "none" | "s3" | "lambda") || (activity && n == "activity");
+                    if let Some(service) = case.needs.iter().find(|n| !known(n.as_str())) {
                         return Actual::Skipped(format!("needs the '{service}' integration"));
                     }
                     let options = ParseOptions { state_machine_type: machine_type(&e.state_machine) };
@@ -57,7 +59,14 @@ impl Runner for EngineRunner {
                             Err(e) => Actual::Skipped(format!("needs the 's3' integration: no S3 endpoint ({e})")),
                         };
                     }
-                    let handle = tokio::task::spawn_blocking(move || run_paused(request));
+                    let calls = e.resources.setup_calls.clone();
+                    let handle = tokio::task::spawn_blocking(move || {
+                        if activity {
+                            crate::activity_setup::run_paused(&calls, request)
+                        } else {
+                            run_paused(request)
+                        }
+                    });
                     match handle.await {
                         Ok(actual) => actual,
                         Err(e) => Actual::Execution {
@@ -83,19 +92,24 @@ fn run_paused(request: StartRequest) -> Actual {
     runtime.block_on(async move {
         let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(1.0).build();
         let (execution, outcome) = engine.run(request).await;
-        let status = match outcome.status {
-            legion_engine::ExecutionStatus::Running => ExecutionStatus::Running,
-            legion_engine::ExecutionStatus::Succeeded => ExecutionStatus::Succeeded,
-            legion_engine::ExecutionStatus::Failed => ExecutionStatus::Failed,
-            legion_engine::ExecutionStatus::TimedOut => ExecutionStatus::TimedOut,
-            legion_engine::ExecutionStatus::Aborted => ExecutionStatus::Aborted,
-        };
-        Actual::Execution {
-            status,
-            output: outcome.output,
-            error: outcome.error,
-            cause: outcome.cause,
-            history: execution.history().iter().map(|e| e.to_json()).collect(),
-        }
+        actual(&execution, outcome)
     })
+}
+
+/// An ended execution as the comparison sees it.
+pub(crate) fn actual(execution: &legion_engine::Execution, outcome: legion_engine::Outcome) -> Actual {
+    let status = match outcome.status {
+        legion_engine::ExecutionStatus::Running => ExecutionStatus::Running,
+        legion_engine::ExecutionStatus::Succeeded => ExecutionStatus::Succeeded,
+        legion_engine::ExecutionStatus::Failed => ExecutionStatus::Failed,
+        legion_engine::ExecutionStatus::TimedOut => ExecutionStatus::TimedOut,
+        legion_engine::ExecutionStatus::Aborted => ExecutionStatus::Aborted,
+    };
+    Actual::Execution {
+        status,
+        output: outcome.output,
+        error: outcome.error,
+        cause: outcome.cause,
+        history: execution.history().iter().map(|e| e.to_json()).collect(),
+    }
 }

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod activity_setup;
 pub mod case;
 pub mod cli;
 pub mod compare;
