@@ -133,6 +133,28 @@ def run_checks(sfn):
         d = wait_done(sfn, arn)
         assert d["stateMachineAliasArn"] == alias and d["stateMachineVersionArn"] == v, d
 
+    def activities():
+        activity = sfn.create_activity(name="packer")["activityArn"]
+        machine = sfn.create_state_machine(name="packing", roleArn=ROLE, definition=json.dumps(
+            {"StartAt": "Pack", "States": {"Pack": {"Type": "Task", "Resource": activity, "End": True}}}))
+        ok = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps({"box": 1}))
+        task = sfn.get_activity_task(activityArn=activity, workerName="packer-1")
+        assert json.loads(task["input"]) == {"box": 1}, task
+        sfn.send_task_heartbeat(taskToken=task["taskToken"])
+        sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"packed": True}))
+        d = wait_done(sfn, ok["executionArn"])
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"packed": True}, d
+        events = sfn.get_execution_history(executionArn=ok["executionArn"])["events"]
+        assert [e["type"] for e in events][2:5] == ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"], events
+        assert events[3]["activityStartedEventDetails"]["workerName"] == "packer-1", events[3]
+        bad = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
+        task = sfn.get_activity_task(activityArn=activity)
+        sfn.send_task_failure(taskToken=task["taskToken"], error="Torn", cause="the box tore")
+        d = wait_done(sfn, bad["executionArn"])
+        assert d["status"] == "FAILED" and d["error"] == "Torn" and d["cause"] == "the box tore", d
+        expect_error(lambda: sfn.get_activity_task(
+            activityArn="arn:aws:states:us-east-1:123456789012:activity:none"), sfn.exceptions.ActivityDoesNotExist)
+
     def errors():
         c = sfn.exceptions
         machine = state["machine"]
@@ -153,7 +175,7 @@ def run_checks(sfn):
 
     for name, fn in [("create", create), ("start, describe, history, list", start_describe_history_list),
                      ("stop", stop), ("sync express", sync_express), ("test state", test_state),
-                     ("versions and aliases", versions_and_aliases), ("errors", errors)]:
+                     ("versions and aliases", versions_and_aliases), ("activities", activities), ("errors", errors)]:
         check(name, fn)
 
 
