@@ -16,6 +16,8 @@ pub enum ApiError {
     #[error("{0}")]
     ActivityAlreadyExists(String),
     #[error("{0}")]
+    ActivityWorkerLimitExceeded(String),
+    #[error("{0}")]
     ConflictException(String),
     #[error("{0}")]
     ExecutionAlreadyExists(String),
@@ -96,6 +98,7 @@ impl ApiError {
         match self {
             ApiError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ApiError::ActivityAlreadyExists(_) => "ActivityAlreadyExists",
+            ApiError::ActivityWorkerLimitExceeded(_) => "ActivityWorkerLimitExceeded",
             ApiError::ConflictException(_) => "ConflictException",
             ApiError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
             ApiError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",

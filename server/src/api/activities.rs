@@ -1,6 +1,8 @@
 //! Activities: CreateActivity, DescribeActivity, DeleteActivity, ListActivities and GetActivityTask,
 //! and the task-token calls workers answer with (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -194,6 +196,55 @@ pub async fn send_task_heartbeat(state: AppState, input: HeartbeatInput) -> Resu
 /// The longest GetActivityTask long poll (AWS's 60 seconds).
 pub const MAX_POLL: Duration = Duration::from_secs(60);
 
+/// How many GetActivityTask calls may poll one activity at once (AWS's quota).
+pub const MAX_POLLERS: usize = 1000;
+
+/// The GetActivityTask calls polling each activity, held to a limit.
+#[derive(Debug)]
+pub struct Pollers {
+    limit: usize,
+    active: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One admitted poll; dropping it frees its place.
+#[derive(Debug)]
+pub struct Poller {
+    arn: String,
+    active: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Pollers {
+    /// At most `limit` concurrent polls per activity.
+    pub fn new(limit: usize) -> Pollers {
+        Pollers { limit, active: Arc::default() }
+    }
+
+    /// Admits one more poll on `arn`, or `ActivityWorkerLimitExceeded` when `limit` are polling.
+    pub fn admit(&self, arn: &str) -> Result<Poller, ApiError> {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let n = active.entry(arn.to_owned()).or_insert(0);
+        if *n >= self.limit {
+            return Err(ApiError::ActivityWorkerLimitExceeded(format!(
+                "The maximum number of workers concurrently polling for activity tasks has been reached: '{arn}'"
+            )));
+        }
+        *n += 1;
+        Ok(Poller { arn: arn.to_owned(), active: self.active.clone() })
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = active.get_mut(&self.arn) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                active.remove(&self.arn);
+            }
+        }
+    }
+}
+
 /// GetActivityTask's input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -227,6 +278,7 @@ pub async fn get_activity_task(
     if state.registry().activity(&arn).is_none() {
         return Err(ApiError::ActivityDoesNotExist(format!("Activity Does Not Exist: '{arn}'")));
     }
+    let _poller = state.pollers().admit(&arn)?;
     let wait = state.activity_poll();
     match state.engine().get_activity_task(&arn, input.worker_name.as_deref(), wait).await {
         Some(task) => Ok(GetActivityTaskOutput {
@@ -234,5 +286,22 @@ pub async fn get_activity_task(
             input: Some(serde_json::to_string(&task.input).unwrap_or_else(|_| "{}".to_owned())),
         }),
         None => Ok(GetActivityTaskOutput { task_token: None, input: None }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pollers_are_held_to_the_limit_per_activity_and_freed_when_done() {
+        let pollers = Pollers::new(2);
+        let a = pollers.admit("arn:a").expect("first");
+        let _b = pollers.admit("arn:a").expect("second");
+        let e = pollers.admit("arn:a").expect_err("third is over the limit");
+        assert_eq!(e.type_name(), "ActivityWorkerLimitExceeded");
+        let _other = pollers.admit("arn:b").expect("another activity has its own limit");
+        drop(a);
+        let _c = pollers.admit("arn:a").expect("a place was freed");
     }
 }

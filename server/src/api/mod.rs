@@ -31,6 +31,7 @@ struct Inner {
     engine: Engine,
     registry: Registry,
     mocks: Option<Arc<legion_connectors::mock::Mocks>>,
+    pollers: activities::Pollers,
 }
 
 impl AppState {
@@ -43,7 +44,12 @@ impl AppState {
     /// (`SFN_MOCK_CONFIG`): StartExecution then accepts `stateMachineArn#TestCase`.
     pub fn with_mocks(engine: Engine, mocks: Option<Arc<legion_connectors::mock::Mocks>>) -> AppState {
         AppState {
-            inner: Arc::new(Inner { engine, registry: Registry::default(), mocks }),
+            inner: Arc::new(Inner {
+                engine,
+                registry: Registry::default(),
+                mocks,
+                pollers: activities::Pollers::new(activities::MAX_POLLERS),
+            }),
             activity_poll: activities::MAX_POLL,
         }
     }
@@ -53,6 +59,11 @@ impl AppState {
     pub fn with_activity_poll(mut self, wait: std::time::Duration) -> AppState {
         self.activity_poll = wait.min(activities::MAX_POLL);
         self
+    }
+
+    /// The GetActivityTask calls polling right now, per activity.
+    pub fn pollers(&self) -> &activities::Pollers {
+        &self.inner.pollers
     }
 
     /// How long GetActivityTask waits for a task.
