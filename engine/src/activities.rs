@@ -31,10 +31,11 @@ pub struct ActivityTask {
 
 /// True when `resource` names an activity: `arn:<partition>:states:<region>:<account>:activity:<name>`.
 pub fn is_activity_arn(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    let mut p = resource.splitn(7, ':');
+    let parts = [p.next(), p.next(), p.next(), p.next(), p.next(), p.next(), p.next()];
     matches!(
-        parts.as_slice(),
-        ["arn", partition, "states", region, account, "activity", name]
+        parts,
+        [Some("arn"), Some(partition), Some("states"), Some(region), Some(account), Some("activity"), Some(name)]
             if !partition.is_empty() && !region.is_empty() && !account.is_empty() && !name.is_empty()
     )
 }
