@@ -565,6 +565,18 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Discovered>, Vec<String>) {
     (found, errors)
 }
 
+/// The keys of the case files beside the given folders (every case under each folder's parent), so a
+/// known-failures list that covers all categories stays valid when only some of them are run.
+pub fn neighbour_keys(dirs: &[PathBuf]) -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        if let Some(parent) = dir.canonicalize().ok().as_deref().and_then(Path::parent) {
+            let _ = collect_json_files(parent, &mut files);
+        }
+    }
+    files.iter().map(|f| file_key(f)).collect()
+}
+
 fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();

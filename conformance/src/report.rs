@@ -325,6 +325,7 @@ pub async fn run(dirs: &[PathBuf], runner: &dyn Runner, opts: &Options) -> Repor
     let (found, errors) = case::discover(dirs);
     let mut report = Report { errors, ..Report::default() };
     report.all_keys = found.iter().map(|d| d.key.clone()).collect();
+    report.all_keys.extend(case::neighbour_keys(dirs));
     match load_known(opts) {
         Ok(known) => report.known = known,
         Err(e) => report.known_failure_errors.push(e.to_string()),

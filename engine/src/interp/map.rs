@@ -79,7 +79,7 @@ pub(crate) async fn map(
         let mut t = Thread { recorder: parent.recorder.fork(), vars: parent.vars.child() };
         async move {
             let item_ctx = exec.item_context(&state.name, index, &item);
-            let input = match select_item(state, m, selector_input, raw, &item, index, &item_ctx, &parent.vars) {
+            let input = match select_item(state, m, selector_input, raw, &item, &item_ctx, &parent.vars) {
                 Ok(v) => v,
                 Err(e) => return (index, Err(Err(e)), 0),
             };
@@ -182,38 +182,21 @@ fn input_items(
     Ok((eff, items))
 }
 
-/// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set.
-#[allow(clippy::too_many_arguments)]
+/// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set in `ctx`
+/// (which is `Null` only when no field of the machine can read the context object).
 fn select_item(
     state: &State,
     m: &MapState,
     eff: &Value,
     raw: &Value,
     item: &Value,
-    index: usize,
     ctx: &Value,
     vars: &crate::vars::Vars,
 ) -> Result<Value, EvalError> {
     let Some(selector) = &m.item_selector else { return Ok(item.clone()) };
     match state.query_language {
-        QueryLanguage::JsonPath => {
-            let ctx_owned;
-            let ctx = if ctx.is_null() {
-                ctx_owned = json!({"Map": {"Item": {"Index": index, "Value": item}}});
-                &ctx_owned
-            } else {
-                ctx
-            };
-            selector.eval(&env(eff, ctx, vars, &Value::Null))
-        }
+        QueryLanguage::JsonPath => selector.eval(&env(eff, ctx, vars, &Value::Null)),
         QueryLanguage::Jsonata => {
-            let ctx_owned;
-            let ctx = if ctx.is_null() {
-                ctx_owned = json!({"Map": {"Item": {"Index": index, "Value": item}}});
-                &ctx_owned
-            } else {
-                ctx
-            };
             let states = states_value(state, raw, ctx, &[]);
             selector.eval(&env(raw, ctx, vars, &states))
         }

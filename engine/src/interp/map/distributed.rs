@@ -521,8 +521,8 @@ impl Runner<'_> {
         let index = self.next_index;
         self.next_index += 1;
         let ctx = self.exec.item_context(&self.state.name, index as usize, &item);
-        let selected = select_item(self.state, self.m, self.eff, self.raw, &item, index as usize, &ctx, self.vars)
-            .map_err(RunError::Eval)?;
+        let selected =
+            select_item(self.state, self.m, self.eff, self.raw, &item, &ctx, self.vars).map_err(RunError::Eval)?;
         let size = if self.batching.is_some() { json_size(&selected) } else { 0 };
         Ok(Some((selected, size)))
     }
