@@ -194,20 +194,7 @@ fn run_paused(setup: Arc<LambdaSetup>, request: StartRequest) -> Actual {
             .dispatcher(Arc::new(Bridge { setup }))
             .build();
         let (execution, outcome) = engine.run(request).await;
-        let status = match outcome.status {
-            legion_engine::ExecutionStatus::Running => ExecutionStatus::Running,
-            legion_engine::ExecutionStatus::Succeeded => ExecutionStatus::Succeeded,
-            legion_engine::ExecutionStatus::Failed => ExecutionStatus::Failed,
-            legion_engine::ExecutionStatus::TimedOut => ExecutionStatus::TimedOut,
-            legion_engine::ExecutionStatus::Aborted => ExecutionStatus::Aborted,
-        };
-        Actual::Execution {
-            status,
-            output: outcome.output,
-            error: outcome.error,
-            cause: outcome.cause,
-            history: execution.history().iter().map(|e| e.to_json()).collect(),
-        }
+        crate::engine_runner::actual(&execution, outcome)
     })
 }
 

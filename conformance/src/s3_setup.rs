@@ -15,7 +15,7 @@ use legion_engine::{Engine, StartRequest};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::case::{Resources, ACCOUNT_ID, REGION};
-use crate::runner::{Actual, ExecutionStatus};
+use crate::runner::Actual;
 
 /// The endpoint and the lock that serialises cases.
 pub struct S3Setup {
@@ -118,19 +118,6 @@ impl S3Setup {
             .s3(Arc::new(self.s3.clone()))
             .build();
         let (execution, outcome) = engine.run(request).await;
-        let status = match outcome.status {
-            legion_engine::ExecutionStatus::Running => ExecutionStatus::Running,
-            legion_engine::ExecutionStatus::Succeeded => ExecutionStatus::Succeeded,
-            legion_engine::ExecutionStatus::Failed => ExecutionStatus::Failed,
-            legion_engine::ExecutionStatus::TimedOut => ExecutionStatus::TimedOut,
-            legion_engine::ExecutionStatus::Aborted => ExecutionStatus::Aborted,
-        };
-        Actual::Execution {
-            status,
-            output: outcome.output,
-            error: outcome.error,
-            cause: outcome.cause,
-            history: execution.history().iter().map(|e| e.to_json()).collect(),
-        }
+        crate::engine_runner::actual(&execution, outcome)
     }
 }
