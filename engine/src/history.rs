@@ -288,10 +288,8 @@ impl Recorder {
     }
 }
 
-/// Compact JSON text.
-pub fn compact(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
+/// Compact JSON text (the form history payloads take).
+pub use legion_asl::error::compact;
 
 /// Details with one JSON payload member (`input` or `output`) rendered as text, plus others.
 pub fn with_payload(key: &'static str, value: &Value, others: Vec<(&'static str, Value)>) -> Details {

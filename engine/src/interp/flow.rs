@@ -42,9 +42,8 @@ pub(crate) async fn execute(
             Ok(Step { flow: Flow::End(output), assigned: None })
         }
         StateKind::Fail(fail) => {
-            let data = raw;
             let states = states_value(state, raw, ctx, &[]);
-            let e = env(data, ctx, &thread.vars, &states);
+            let e = env(raw, ctx, &thread.vars, &states);
             let text = |field: &Option<StringField>| -> Result<Option<String>, EvalError> {
                 Ok(match field {
                     None => None,

@@ -93,6 +93,15 @@ pub(crate) enum Flow {
     End(Value),
 }
 
+impl Flow {
+    /// The state's output, wherever control goes next.
+    fn output(&self) -> &Value {
+        match self {
+            Flow::Next(_, o) | Flow::End(o) => o,
+        }
+    }
+}
+
 /// What a state's work produced before its exit is recorded.
 pub(crate) struct Step {
     pub(crate) flow: Flow,
@@ -356,9 +365,7 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
         let attempt = flow::execute(exec, state, &input, &ctx, thread, retry_count).await;
         let failure = match attempt {
             Ok(step) => {
-                let output = match &step.flow {
-                    Flow::Next(_, o) | Flow::End(o) => o,
-                };
+                let output = step.flow.output();
                 if payload_too_large(output) {
                     return Err(Failure::new(
                         names::DATA_LIMIT_EXCEEDED,
@@ -372,10 +379,7 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
             }
             Err(StateError::Failed(f)) => f,
             Err(StateError::Eval(e)) => {
-                let cause = format!(
-                    "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                    state.name, entered_id, e.detail
-                );
+                let cause = interpreter_cause(state, entered_id, &e.detail);
                 if let Some(location) = &e.location {
                     thread.recorder.record(
                         EventType::EvaluationFailed,
@@ -424,21 +428,25 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
                 Ok(exit(state, state_type, step, thread))
             }
             Err(e) => {
-                let cause = format!(
-                    "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                    state.name, entered_id, e.detail
-                );
+                let cause = interpreter_cause(state, entered_id, &e.detail);
                 Err(Failure { error: e.error, cause: Some(cause) })
             }
         };
     }
 }
 
+/// AWS's cause for an error the interpreter raises in a state: the detail behind a prefix naming the
+/// state and the event that entered it.
+fn interpreter_cause(state: &State, entered_id: u64, detail: &str) -> String {
+    format!(
+        "An error occurred while executing the state '{}' (entered at the event id #{entered_id}). {detail}",
+        state.name
+    )
+}
+
 /// Records the exit event and applies assignments.
 fn exit(state: &State, state_type: StateType, step: Step, thread: &mut Thread) -> Flow {
-    let output = match &step.flow {
-        Flow::Next(_, o) | Flow::End(o) => o,
-    };
+    let output = step.flow.output();
     let record = !matches!(state.kind, StateKind::Fail(_));
     if record && thread.recorder.enabled() {
         let mut others = vec![("name", Value::String(state.name.clone()))];
