@@ -16,7 +16,7 @@
 //!   `Connection: keep-alive`), and `X-Amz-Log-Result` when `X-Amz-Log-Type: Tail` asks for it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +57,39 @@ pub enum Behaviour {
     ThrottleFirst(u64, Box<Behaviour>),
     /// Fails with a function error for the first `n` invocations, then behaves as the inner behaviour.
     FailFirst(u64, Box<Behaviour>),
+    /// Lambda's reserved concurrency: an invocation that would make more than `n` run at once is
+    /// throttled (429 `TooManyRequestsException`); the others behave as the inner behaviour.
+    ReservedConcurrency(usize, Box<Behaviour>),
+    /// Runs a handler written in Rust, as a function's code: `Ok` is its answer, `Err` an
+    /// unhandled exception.
+    Handler(Handler),
+}
+
+/// A function's code: the event in, the answer or a raised exception out.
+pub type Handler = Arc<dyn Fn(&Value) -> Result<Value, Raised> + Send + Sync>;
+
+/// An exception a [`Handler`] raises.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raised {
+    /// `errorType` (the exception class).
+    pub error_type: String,
+    /// `errorMessage`.
+    pub message: String,
+}
+
+impl Raised {
+    /// An exception of class `error_type`.
+    pub fn new(error_type: &str, message: impl Into<String>) -> Raised {
+        Raised { error_type: error_type.to_owned(), message: message.into() }
+    }
+}
+
+/// Wraps a closure as a [`Behaviour::Handler`].
+pub fn handler<F>(f: F) -> Behaviour
+where
+    F: Fn(&Value) -> Result<Value, Raised> + Send + Sync + 'static,
+{
+    Behaviour::Handler(Arc::new(f))
 }
 
 impl std::fmt::Debug for Behaviour {
@@ -70,6 +103,8 @@ impl std::fmt::Debug for Behaviour {
             Behaviour::Sleep(d, b) => write!(f, "Sleep({d:?}, {b:?})"),
             Behaviour::ThrottleFirst(n, b) => write!(f, "ThrottleFirst({n}, {b:?})"),
             Behaviour::FailFirst(n, b) => write!(f, "FailFirst({n}, {b:?})"),
+            Behaviour::ReservedConcurrency(n, b) => write!(f, "ReservedConcurrency({n}, {b:?})"),
+            Behaviour::Handler(_) => write!(f, "Handler"),
         }
     }
 }
@@ -113,6 +148,7 @@ pub struct Invocation {
 struct Function {
     behaviour: Behaviour,
     calls: AtomicU64,
+    in_flight: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -151,7 +187,7 @@ impl LambdaServer {
 
     /// Registers (or replaces) the function `name`.
     pub fn add(&self, name: &str, behaviour: Behaviour) {
-        let f = Arc::new(Function { behaviour, calls: AtomicU64::new(0) });
+        let f = Arc::new(Function { behaviour, calls: AtomicU64::new(0), in_flight: AtomicUsize::new(0) });
         self.state.functions.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), f);
     }
 
@@ -300,7 +336,7 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
             let f = function.clone();
             tokio::spawn(async move {
                 let call = f.calls.fetch_add(1, Ordering::SeqCst);
-                let _ = run(&f.behaviour, &event, call).await;
+                let _ = run(&f.behaviour, &event, call, &f.in_flight).await;
             });
             return lambda_response(StatusCode::ACCEPTED, Vec::new(), &id);
         }
@@ -315,7 +351,7 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
         }
     }
     let call = function.calls.fetch_add(1, Ordering::SeqCst);
-    let (mut response, log) = match run(&function.behaviour, &event, call).await {
+    let (mut response, log) = match run(&function.behaviour, &event, call, &function.in_flight).await {
         Outcome::Answer(v) => {
             let body = python::json_dumps(&v).into_bytes();
             (lambda_response(StatusCode::OK, body, &id), format!("START RequestId: {id} Version: $LATEST\n"))
@@ -351,11 +387,31 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
     response
 }
 
-/// Runs a behaviour for invocation number `call` (from 0).
+/// One invocation counted as running until dropped (also when the caller goes away).
+struct Running<'a> {
+    counter: &'a AtomicUsize,
+    before: usize,
+}
+
+impl<'a> Running<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Running<'a> {
+        Running { counter, before: counter.fetch_add(1, Ordering::SeqCst) }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs a behaviour for invocation number `call` (from 0); `in_flight` counts the function's
+/// invocations running now.
 fn run<'a>(
     behaviour: &'a Behaviour,
     event: &'a Value,
     call: u64,
+    in_flight: &'a AtomicUsize,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>> {
     Box::pin(async move {
         match behaviour {
@@ -372,13 +428,13 @@ fn run<'a>(
             }
             Behaviour::Sleep(d, then) => {
                 tokio::time::sleep(*d).await;
-                run(then, event, call).await
+                run(then, event, call, in_flight).await
             }
             Behaviour::ThrottleFirst(n, then) => {
                 if call < *n {
                     Outcome::Throttled
                 } else {
-                    run(then, event, call).await
+                    run(then, event, call, in_flight).await
                 }
             }
             Behaviour::FailFirst(n, then) => {
@@ -389,9 +445,22 @@ fn run<'a>(
                         stack_trace: Vec::new(),
                     }
                 } else {
-                    run(then, event, call).await
+                    run(then, event, call, in_flight).await
                 }
             }
+            Behaviour::ReservedConcurrency(n, then) => {
+                let running = Running::enter(in_flight);
+                if running.before >= *n {
+                    return Outcome::Throttled;
+                }
+                run(then, event, call, in_flight).await
+            }
+            Behaviour::Handler(code) => match code(event) {
+                Ok(v) => Outcome::Answer(v),
+                Err(e) => {
+                    Outcome::FunctionError { error_type: e.error_type, message: e.message, stack_trace: Vec::new() }
+                }
+            },
         }
     })
 }

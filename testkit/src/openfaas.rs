@@ -182,6 +182,21 @@ impl Gateway {
         self.state.functions.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), handler);
     }
 
+    /// Deploys (or replaces) function `name` served over HTTP at `url` (a
+    /// [`crate::watchdog::Watchdog`]): the gateway forwards each call's body and headers to it and
+    /// relays its status, body and `Content-Type`, or answers 502 when it cannot be reached.
+    pub fn deploy_service(&self, name: &str, url: &str) {
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let url = url.to_owned();
+        self.deploy(
+            name,
+            handler(move |call: FunctionCall| {
+                let (client, url) = (client.clone(), url.clone());
+                async move { forward(&client, &url, call).await }
+            }),
+        );
+    }
+
     /// The gateway URL.
     pub fn url(&self) -> String {
         self.server.url()
@@ -291,6 +306,35 @@ async fn route(state: &State, req: HttpRequest) -> Response<Body> {
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// One call forwarded to a function's own HTTP server.
+async fn forward(client: &HttpClient, url: &str, call: FunctionCall) -> FunctionReply {
+    let mut request = hyper::Request::post(url);
+    for (k, v) in &call.headers {
+        if k != hyper::header::HOST && k != hyper::header::CONTENT_LENGTH && k != hyper::header::CONNECTION {
+            request = request.header(k, v);
+        }
+    }
+    let Ok(request) = request.body(Full::new(call.body)) else {
+        return FunctionReply::text(502, "cannot build the upstream request\n");
+    };
+    match client.request(request).await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            let content_type = res
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("text/plain")
+                .to_owned();
+            match res.into_body().collect().await {
+                Ok(b) => FunctionReply { status, body: b.to_bytes(), content_type },
+                Err(e) => FunctionReply::text(502, &format!("upstream body: {e}\n")),
+            }
+        }
+        Err(e) => FunctionReply::text(502, &format!("upstream unreachable: {e}\n")),
+    }
+}
 
 async fn queue_worker(rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>, state: Arc<State>, gateway: String) {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();

@@ -1,0 +1,96 @@
+//! `legion-examples NAME`: runs one of the example workflows end to end on this machine.
+//!
+//! Each example lives in its own folder under `examples/` (definition, README, and the Rust that
+//! serves its functions and checks its results). An example starts what it needs on 127.0.0.1 (see
+//! [`stack`]), runs its state machine through Legion, prints what happened and exits non-zero when
+//! the result is not what the workflow promises.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+mod stack;
+
+#[path = "../csv-fan-out/example.rs"]
+mod csv_fan_out;
+
+type Run = fn() -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// One runnable example.
+struct Example {
+    /// Its folder under `examples/`, and the name on the command line.
+    name: &'static str,
+    /// One line about it.
+    about: &'static str,
+    run: Run,
+}
+
+const EXAMPLES: &[Example] = &[Example {
+    name: "csv-fan-out",
+    about: "one asynchronous OpenFaaS call per row of a CSV in S3, with a summary written back to S3",
+    run: || Box::pin(csv_fan_out::run()),
+}];
+
+fn usage() -> String {
+    let mut s = String::from("usage: legion-examples NAME\n\nexamples:\n");
+    for e in EXAMPLES {
+        s.push_str(&format!("  {:<20} {}\n", e.name, e.about));
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [name] = args.as_slice() else {
+        eprint!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let Some(example) = EXAMPLES.iter().find(|e| e.name == name) else {
+        eprint!("unknown example {name:?}\n\n{}", usage());
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on((example.run)()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{} failed: {e:#}", example.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EXAMPLES;
+
+    /// Runs example `name` end to end; it fails unless it finds what it expects.
+    fn run(name: &str) {
+        let example = EXAMPLES.iter().find(|e| e.name == name).expect("a listed example");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        if let Err(e) = runtime.block_on((example.run)()) {
+            panic!("{name} failed: {e:#}");
+        }
+    }
+
+    #[test]
+    fn csv_fan_out() {
+        run("csv-fan-out");
+    }
+
+    /// Every example folder has a definition, a README and an entry here.
+    #[test]
+    fn every_folder_is_an_example() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for example in EXAMPLES {
+            for file in ["README.md", "definition.asl.json", "example.rs"] {
+                assert!(root.join(example.name).join(file).is_file(), "{}/{file} is missing", example.name);
+            }
+        }
+    }
+}

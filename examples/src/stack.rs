@@ -1,0 +1,178 @@
+//! Everything an example needs on 127.0.0.1: an S3 endpoint over a temporary folder, an OpenFaaS
+//! gateway with its queue workers in front of functions served watchdog-style, a Lambda Invoke API
+//! server, and a Legion engine wired to them through the same connectors `legion run` and
+//! `legion serve` use.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context};
+use legion_asl::parse::{parse_str, ParseOptions};
+use legion_connectors::config::{GatewayConfig, LambdaConfig, LimitConfig};
+use legion_connectors::s3::LocalS3;
+use legion_connectors::{Config, Router};
+use legion_engine::{Engine, Execution, Outcome, StartRequest, TaskTokens};
+use legion_testkit::lambda::LambdaServer;
+use legion_testkit::openfaas::{FunctionHandler, Gateway, GatewayConfig as FaasConfig};
+use legion_testkit::watchdog::Watchdog;
+use serde_json::Value;
+
+/// The account and region the examples run in.
+pub const ACCOUNT: &str = "123456789012";
+/// The region.
+pub const REGION: &str = "us-east-1";
+
+/// How to set the stack up.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Per-target limits, as in the `limits` section of a configuration file.
+    pub limits: Vec<LimitConfig>,
+    /// How many queue workers take the gateway's asynchronous calls (default 4).
+    pub queue_workers: Option<usize>,
+}
+
+impl Stack {
+    /// Starts everything with default options on the current runtime.
+    pub async fn start() -> anyhow::Result<Stack> {
+        Stack::start_with(Options::default()).await
+    }
+
+    /// Starts everything on the current runtime.
+    pub async fn start_with(options: Options) -> anyhow::Result<Stack> {
+        let dir = tempfile::tempdir().context("creating the S3 folder")?;
+        let s3 = LocalS3::start(dir.path(), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .context("starting the embedded S3 endpoint")?;
+        let mut faas = FaasConfig::default();
+        if let Some(n) = options.queue_workers {
+            faas.queue_workers = n;
+        }
+        let gateway = Gateway::start(faas).await.context("starting the OpenFaaS gateway")?;
+        let lambda = LambdaServer::start(ACCOUNT, REGION).await.context("starting the Lambda server")?;
+
+        let mut config = Config {
+            lambda: LambdaConfig { endpoint: Some(lambda.url()), region: Some(REGION.to_owned()) },
+            limits: options.limits,
+            ..Config::default()
+        };
+        config
+            .openfaas
+            .gateways
+            .insert("default".to_owned(), GatewayConfig { url: gateway.url(), username: None, password: None });
+        let tokens = TaskTokens::new();
+        let router = Router::builder(config, tokens.clone())
+            .region(REGION)
+            .build()
+            .await
+            .context("setting up the task targets")?;
+        let engine = Engine::builder()
+            .account(ACCOUNT, REGION)
+            .time_scale(1.0)
+            .s3(Arc::new(s3.connector()))
+            .task_tokens(tokens)
+            .dispatcher(Arc::new(router))
+            .build();
+        Ok(Stack {
+            client: s3.connector().client().clone(),
+            engine,
+            gateway,
+            lambda,
+            watchdogs: Mutex::new(Vec::new()),
+            _s3: s3,
+            _dir: dir,
+        })
+    }
+}
+
+/// The running pieces; dropping it stops them and removes the S3 folder.
+pub struct Stack {
+    /// An AWS SDK S3 client for the embedded endpoint, to load inputs and read results.
+    pub client: aws_sdk_s3::Client,
+    /// The engine.
+    pub engine: Engine,
+    /// The OpenFaaS gateway.
+    pub gateway: Gateway,
+    /// The Lambda Invoke API server.
+    #[allow(dead_code)]
+    pub lambda: LambdaServer,
+    watchdogs: Mutex<Vec<Watchdog>>,
+    _s3: LocalS3,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Serves OpenFaaS function `name` with its own watchdog and deploys it on the gateway.
+    pub async fn deploy(&self, name: &str, function: FunctionHandler) -> anyhow::Result<()> {
+        let watchdog = Watchdog::start(function).await.with_context(|| format!("starting function {name}"))?;
+        self.gateway.deploy_service(name, &watchdog.url());
+        self.watchdogs.lock().unwrap_or_else(|e| e.into_inner()).push(watchdog);
+        Ok(())
+    }
+
+    /// Validates `definition` and runs it on `input` as a Standard execution named `name`.
+    pub async fn run(&self, name: &str, definition: &str, input: Value) -> anyhow::Result<(Execution, Outcome)> {
+        let machine = match parse_str(definition, ParseOptions::default()) {
+            Ok(m) => m,
+            Err(diags) => {
+                let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+                bail!("the definition is invalid:\n{}", text.join("\n"))
+            }
+        };
+        Ok(self.engine.run(StartRequest::new(Arc::new(machine), name, input)).await)
+    }
+
+    /// Creates `bucket` (if it does not exist yet).
+    pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        if self.client.head_bucket().bucket(bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        self.client.create_bucket().bucket(bucket).send().await.with_context(|| format!("creating bucket {bucket}"))?;
+        Ok(())
+    }
+
+    /// Puts an object.
+    pub async fn put(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) -> anyhow::Result<()> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into().into())
+            .send()
+            .await
+            .with_context(|| format!("putting s3://{bucket}/{key}"))?;
+        Ok(())
+    }
+
+    /// Reads an object.
+    pub async fn get(&self, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+        let body = object.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    /// Reads an object holding JSON.
+    pub async fn get_json(&self, bucket: &str, key: &str) -> anyhow::Result<Value> {
+        let bytes = self.get(bucket, key).await?;
+        serde_json::from_slice(&bytes).with_context(|| format!("s3://{bucket}/{key} is not JSON"))
+    }
+}
+
+/// Fails with the execution's error and cause unless it succeeded; returns its output.
+pub fn succeeded(outcome: &Outcome) -> anyhow::Result<&Value> {
+    match (&outcome.output, outcome.status) {
+        (Some(output), legion_engine::ExecutionStatus::Succeeded) => Ok(output),
+        _ => bail!(
+            "the execution ended {}: {} {}",
+            outcome.status.as_str(),
+            outcome.error.as_deref().unwrap_or(""),
+            outcome.cause.as_deref().unwrap_or("")
+        ),
+    }
+}
