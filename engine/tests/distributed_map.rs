@@ -355,3 +355,107 @@ async fn stopping_the_parent_aborts_the_map_run() {
     }
     panic!("children still running: {:?}", engine.list_map_run_executions(&run.map_run_arn));
 }
+
+/// A handler that counts running children and holds each one until `gate` lets it go; items with
+/// `"fail": true` fail at once.
+fn gated_handlers(gate: Arc<tokio::sync::Semaphore>, running: Arc<AtomicU64>) -> LocalHandlers {
+    LocalHandlers::new().resource("gated", move |req| {
+        let (gate, running) = (gate.clone(), running.clone());
+        async move {
+            if req.input.get("fail") == Some(&json!(true)) {
+                return Err(legion_engine::TaskError::new("Boom", "failed on purpose"));
+            }
+            running.fetch_add(1, Ordering::SeqCst);
+            // Each permit lets one child through, once.
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(req.input)
+        }
+    })
+}
+
+async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_map_run_raises_the_concurrency_of_a_running_map_run() {
+    use legion_engine::map_run::{MapRunLimitsUpdate, UpdateMapRunError};
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let running = Arc::new(AtomicU64::new(0));
+    let handlers = gated_handlers(gate.clone(), running.clone());
+    let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
+    let definition =
+        distributed(json!({"MaxConcurrency": 2}), json!({"Type": "Task", "Resource": "gated", "End": true}));
+    let items: Vec<Value> = (0..10).map(|i| json!({"n": i})).collect();
+    let execution = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    wait_until("two children", || running.load(Ordering::SeqCst) == 2).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(running.load(Ordering::SeqCst), 2, "the state's MaxConcurrency holds");
+    let run_arn = engine.list_map_runs(execution.arn())[0].map_run_arn.clone();
+    let update = MapRunLimitsUpdate { max_concurrency: Some(5), ..MapRunLimitsUpdate::default() };
+    let updated = engine.update_map_run(&run_arn, update).expect("running map run");
+    assert_eq!(updated.max_concurrency, 5);
+    wait_until("five children", || running.load(Ordering::SeqCst) == 5).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(running.load(Ordering::SeqCst), 5, "the new limit holds");
+    // Lowered to 1: the five running finish, then one at a time.
+    let update = MapRunLimitsUpdate { max_concurrency: Some(1), ..MapRunLimitsUpdate::default() };
+    engine.update_map_run(&run_arn, update).expect("running map run");
+    gate.add_permits(5);
+    wait_until("one child", || {
+        engine.describe_map_run(&run_arn).map(|r| r.item_counts.succeeded) == Some(5)
+            && running.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(running.load(Ordering::SeqCst), 1);
+    gate.add_permits(100);
+    let outcome = execution.outcome().await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let run = engine.describe_map_run(&run_arn).expect("recorded");
+    assert_eq!((run.max_concurrency, run.item_counts.succeeded), (1, 10));
+    let late = MapRunLimitsUpdate { max_concurrency: Some(3), ..MapRunLimitsUpdate::default() };
+    assert_eq!(engine.update_map_run(&run_arn, late), Err(UpdateMapRunError::Completed(run_arn.clone())));
+    assert!(matches!(engine.update_map_run("arn:nope", late), Err(UpdateMapRunError::NotFound(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_map_run_re_evaluates_the_failure_threshold() {
+    use legion_engine::map_run::MapRunLimitsUpdate;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let running = Arc::new(AtomicU64::new(0));
+    let handlers = gated_handlers(gate.clone(), running.clone());
+    let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
+    let definition =
+        distributed(json!({"ToleratedFailureCount": 5}), json!({"Type": "Task", "Resource": "gated", "End": true}));
+    let mut items: Vec<Value> = (0..3).map(|_| json!({"fail": true})).collect();
+    items.extend((0..4).map(|i| json!({"n": i})));
+    let execution = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    let run_arn = loop {
+        if let Some(r) = engine.list_map_runs(execution.arn()).first() {
+            break r.map_run_arn.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    wait_until("three failures and four running", || {
+        engine.describe_map_run(&run_arn).map(|r| r.item_counts.failed) == Some(3)
+            && running.load(Ordering::SeqCst) == 4
+    })
+    .await;
+    assert_eq!(execution.try_outcome(), None, "three failures are tolerated");
+    let update = MapRunLimitsUpdate { tolerated_failure_count: Some(1), ..MapRunLimitsUpdate::default() };
+    let updated = engine.update_map_run(&run_arn, update).expect("running map run");
+    assert_eq!(updated.tolerated_failure_count, 1);
+    let outcome = tokio::time::timeout(Duration::from_secs(5), execution.outcome()).await.expect("the run ends");
+    assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"), "{outcome:?}");
+    assert_eq!(engine.describe_map_run(&run_arn).map(|r| r.status), Some(MapRunStatus::Failed));
+}

@@ -51,6 +51,7 @@ pub(crate) async fn parallel(
 const INLINE_MAX_CONCURRENCY: usize = 40;
 
 /// Limits read from the Map's fields.
+#[derive(Debug, Clone, Copy)]
 struct Limits {
     concurrency: usize,
     tolerated_count: Option<u64>,

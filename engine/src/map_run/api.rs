@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{ChildExecution, MapRunInfo, MapRunStore, S3Connector};
+use super::{
+    ChildExecution, MapRunInfo, MapRunLimitsUpdate, MapRunStatus, MapRunStore, S3Connector, UpdateMapRunError,
+};
 use crate::engine::{Engine, EngineBuilder};
 
 impl EngineBuilder {
@@ -38,5 +40,35 @@ impl Engine {
     /// A child execution of some map run, by ARN.
     pub fn map_run_child(&self, execution_arn: &str) -> Option<ChildExecution> {
         self.shared.map_runs.store.child(execution_arn)
+    }
+
+    /// UpdateMapRun: changes a running map run's limits. A raised `max_concurrency` starts more
+    /// children at once; a lowered one lets running children finish and starts no more until fewer run
+    /// than the new limit. The failure threshold is checked again with the new values.
+    pub fn update_map_run(
+        &self,
+        map_run_arn: &str,
+        update: MapRunLimitsUpdate,
+    ) -> Result<MapRunInfo, UpdateMapRunError> {
+        if update.tolerated_failure_percentage.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(UpdateMapRunError::Invalid("toleratedFailurePercentage must be between 0 and 100".to_owned()));
+        }
+        let services = &self.shared.map_runs;
+        let run = services
+            .store
+            .describe_run(map_run_arn)
+            .ok_or_else(|| UpdateMapRunError::NotFound(map_run_arn.to_owned()))?;
+        let completed = || UpdateMapRunError::Completed(map_run_arn.to_owned());
+        if run.status != MapRunStatus::Running {
+            return Err(completed());
+        }
+        let limits = services.live.update(map_run_arn, &update).ok_or_else(completed)?;
+        services.store.update_limits(
+            map_run_arn,
+            limits.max_concurrency,
+            limits.tolerated_percentage.unwrap_or(0.0),
+            limits.tolerated_count.unwrap_or(0),
+        );
+        services.store.describe_run(map_run_arn).ok_or_else(|| UpdateMapRunError::NotFound(map_run_arn.to_owned()))
     }
 }

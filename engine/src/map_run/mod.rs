@@ -11,6 +11,7 @@
 //! The engine knows no wire format: the real S3 implementation lives in `legion-connectors`.
 
 mod api;
+mod live;
 mod memory;
 mod results;
 mod store;
@@ -21,6 +22,8 @@ use serde_json::{Map, Value};
 
 use crate::dispatch::BoxFuture;
 
+pub(crate) use live::{LiveRuns, RunLimits};
+pub use live::{MapRunLimitsUpdate, UpdateMapRunError};
 pub use memory::{MemoryS3, VecItemSource};
 pub use results::{RecordKind, ResultFiles};
 pub use store::{ChildExecution, Counts, InMemoryMapRunStore, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate};
@@ -214,10 +217,12 @@ pub trait S3Connector: Send + Sync {
 pub(crate) struct MapRunServices {
     pub(crate) s3: Option<Arc<dyn S3Connector>>,
     pub(crate) store: Arc<dyn MapRunStore>,
+    /// The limits of the runs in progress, for UpdateMapRun.
+    pub(crate) live: Arc<LiveRuns>,
 }
 
 impl Default for MapRunServices {
     fn default() -> MapRunServices {
-        MapRunServices { s3: None, store: Arc::new(InMemoryMapRunStore::new()) }
+        MapRunServices { s3: None, store: Arc::new(InMemoryMapRunStore::new()), live: Arc::default() }
     }
 }

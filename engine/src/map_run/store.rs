@@ -177,6 +177,8 @@ pub trait MapRunStore: Send + Sync {
     fn insert_run(&self, run: MapRunInfo);
     /// A map run's counts or status changed.
     fn update_run(&self, map_run_arn: &str, update: MapRunUpdate);
+    /// UpdateMapRun changed a running map run's limits.
+    fn update_limits(&self, map_run_arn: &str, max_concurrency: u64, tolerated_percentage: f64, tolerated_count: u64);
     /// A child execution started.
     fn insert_child(&self, child: ChildExecution);
     /// A child execution ended.
@@ -248,6 +250,16 @@ impl MapRunStore for InMemoryMapRunStore {
             run.stop_date = update.stop_date;
             run.item_counts = update.item_counts;
             run.execution_counts = update.execution_counts;
+        }
+    }
+
+    fn update_limits(&self, map_run_arn: &str, max_concurrency: u64, tolerated_percentage: f64, tolerated_count: u64) {
+        let mut inner = self.lock();
+        let Some(&i) = inner.run_index.get(map_run_arn) else { return };
+        if let Some(run) = inner.runs.get_mut(i) {
+            run.max_concurrency = max_concurrency;
+            run.tolerated_failure_percentage = tolerated_percentage;
+            run.tolerated_failure_count = tolerated_count;
         }
     }
 

@@ -1,6 +1,6 @@
 //! Map runs: DescribeMapRun, ListMapRuns and UpdateMapRun, over the engine's map-run records.
 
-use legion_engine::map_run::{MapRunInfo, MapRunStatus};
+use legion_engine::map_run::{MapRunInfo, MapRunLimitsUpdate, UpdateMapRunError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -133,8 +133,7 @@ pub struct UpdateInput {
     tolerated_failure_count: Option<i64>,
 }
 
-/// UpdateMapRun: refused for a completed run (as AWS does) and for a running one (the engine cannot
-/// change a run's limits once it has started).
+/// UpdateMapRun: changes a running map run's limits; refused for a completed run, as AWS does.
 pub async fn update(state: AppState, input: UpdateInput) -> Result<Empty, ApiError> {
     let arn = required(input.map_run_arn, "mapRunArn")?;
     if input.max_concurrency.is_none()
@@ -145,12 +144,45 @@ pub async fn update(state: AppState, input: UpdateInput) -> Result<Empty, ApiErr
             "At least one of the parameters maxConcurrency, toleratedFailurePercentage or toleratedFailureCount must be specified",
         ));
     }
-    let run = find(&state, &arn)?;
-    if run.status != MapRunStatus::Running {
-        return Err(ApiError::ValidationException {
-            message: format!("Map Run {arn} has already completed and cannot be updated"),
-            reason: Some("CANNOT_UPDATE_COMPLETED_MAP_RUN"),
-        });
+    let non_negative = |v: Option<i64>, name: &str| -> Result<Option<u64>, ApiError> {
+        match v {
+            Some(n) if n < 0 => {
+                Err(ApiError::constraint(&n.to_string(), name, "Member must have value greater than or equal to 0"))
+            }
+            other => Ok(other.map(|n| n as u64)),
+        }
+    };
+    let max_concurrency = non_negative(input.max_concurrency, "maxConcurrency")?;
+    let tolerated_failure_count = non_negative(input.tolerated_failure_count, "toleratedFailureCount")?;
+    if let Some(p) = input.tolerated_failure_percentage {
+        if p < 0.0 {
+            return Err(ApiError::constraint(
+                &p.to_string(),
+                "toleratedFailurePercentage",
+                "Member must have value greater than or equal to 0",
+            ));
+        }
+        if p > 100.0 {
+            return Err(ApiError::constraint(
+                &p.to_string(),
+                "toleratedFailurePercentage",
+                "Member must have value less than or equal to 100",
+            ));
+        }
     }
-    Err(ApiError::validation("Updating the limits of a running Map Run is not supported by this endpoint"))
+    find(&state, &arn)?;
+    let update = MapRunLimitsUpdate {
+        max_concurrency,
+        tolerated_failure_percentage: input.tolerated_failure_percentage,
+        tolerated_failure_count,
+    };
+    match state.engine().update_map_run(&arn, update) {
+        Ok(_) => Ok(Empty {}),
+        Err(UpdateMapRunError::NotFound(_)) => Err(ApiError::ResourceNotFound(format!("Resource not found: '{arn}'"))),
+        Err(e @ UpdateMapRunError::Completed(_)) => Err(ApiError::ValidationException {
+            message: e.to_string(),
+            reason: Some("CANNOT_UPDATE_COMPLETED_MAP_RUN"),
+        }),
+        Err(UpdateMapRunError::Invalid(message)) => Err(ApiError::validation(&message)),
+    }
 }

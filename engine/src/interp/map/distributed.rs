@@ -14,7 +14,7 @@ use legion_asl::model::{MapState, NumberField, QueryLanguage, State, StateMachin
 use legion_asl::path::Scope;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformation};
@@ -27,8 +27,8 @@ use crate::interp::{
     Thread, MAX_PAYLOAD_BYTES,
 };
 use crate::map_run::{
-    ChildExecution, Counts, ItemSource, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate, ReaderRequest, RecordKind,
-    ResultFiles, VecItemSource,
+    ChildExecution, Counts, ItemSource, LiveRuns, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate, ReaderRequest,
+    RecordKind, ResultFiles, RunLimits, VecItemSource,
 };
 
 /// The most children a map run starts at once (AWS's bound when `MaxConcurrency` is 0 or absent).
@@ -116,6 +116,7 @@ pub(crate) async fn run(
         format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name);
     thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": map_run_arn})));
     let store = exec.shared.map_runs.store.clone();
+    let max_concurrency = if limits.concurrency >= MAX_CHILDREN { 0 } else { limits.concurrency as u64 };
     store.insert_run(MapRunInfo {
         map_run_arn: map_run_arn.clone(),
         execution_arn: exec.info.arn.clone(),
@@ -123,15 +124,25 @@ pub(crate) async fn run(
         status: MapRunStatus::Running,
         start_date: OffsetDateTime::now_utc(),
         stop_date: None,
-        max_concurrency: if limits.concurrency >= MAX_CHILDREN { 0 } else { limits.concurrency as u64 },
+        max_concurrency,
         tolerated_failure_percentage: limits.tolerated_percentage.unwrap_or(0.0),
         tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
         item_counts: Counts::default(),
         execution_counts: Counts::default(),
     });
+    let live = exec.shared.map_runs.live.clone();
+    let limits_rx = live.register(
+        &map_run_arn,
+        RunLimits {
+            max_concurrency,
+            tolerated_count: limits.tolerated_count,
+            tolerated_percentage: limits.tolerated_percentage,
+        },
+    );
     let mut guard = RunGuard {
         cancel: CancellationToken::new(),
         store: store.clone(),
+        live,
         map_run_arn: map_run_arn.clone(),
         recorder: thread.recorder.clone(),
         items: Counts::default(),
@@ -194,7 +205,8 @@ pub(crate) async fn run(
         raw,
         eff: &eff,
         vars: &vars,
-        limits: &limits,
+        limits,
+        limits_rx: Some(limits_rx),
         store,
         machine,
         machine_name,
@@ -379,6 +391,7 @@ struct Done {
 struct RunGuard {
     cancel: CancellationToken,
     store: Arc<dyn MapRunStore>,
+    live: Arc<LiveRuns>,
     map_run_arn: String,
     recorder: Recorder,
     items: Counts,
@@ -396,6 +409,7 @@ impl RunGuard {
 
     fn finish(&mut self, status: MapRunStatus) {
         self.finished = true;
+        self.live.unregister(&self.map_run_arn);
         self.cancel.cancel();
         self.publish(status, Some(OffsetDateTime::now_utc()));
     }
@@ -416,6 +430,7 @@ impl RunGuard {
 impl Drop for RunGuard {
     fn drop(&mut self) {
         if !self.finished {
+            self.live.unregister(&self.map_run_arn);
             self.cancel.cancel();
             self.publish(MapRunStatus::Aborted, Some(OffsetDateTime::now_utc()));
             self.recorder.record(EventType::MapRunAborted, None);
@@ -430,7 +445,10 @@ struct Runner<'a> {
     raw: &'a Value,
     eff: &'a Value,
     vars: &'a crate::vars::Vars,
-    limits: &'a Limits,
+    /// The limits in force: the state's, then UpdateMapRun's.
+    limits: Limits,
+    /// UpdateMapRun's changes; `None` once the channel has closed.
+    limits_rx: Option<watch::Receiver<RunLimits>>,
     store: Arc<dyn MapRunStore>,
     machine: Arc<StateMachine>,
     machine_name: String,
@@ -454,13 +472,16 @@ struct Runner<'a> {
 impl Runner<'_> {
     /// Starts children while permits and items last, and handles their results.
     async fn drive(&mut self, guard: &mut RunGuard) -> Result<(), RunError> {
-        let concurrency = self.limits.concurrency.clamp(1, MAX_CHILDREN);
-        let permits = Arc::new(Semaphore::new(concurrency));
         let mut running = FuturesUnordered::new();
         let mut ordinal = 0usize;
         let mut failure: Option<RunError> = None;
         self.check_total(guard)?;
         loop {
+            if running.is_empty() && self.source_done {
+                break;
+            }
+            // Items are read only when a child can start at once, so the reader never runs ahead.
+            let can_start = !self.source_done && running.len() < self.limits.concurrency.clamp(1, MAX_CHILDREN);
             tokio::select! {
                 biased;
                 Some(done) = running.next(), if !running.is_empty() => {
@@ -470,11 +491,22 @@ impl Runner<'_> {
                         break;
                     }
                 }
-                permit = permits.clone().acquire_owned(), if !self.source_done => {
-                    let Ok(permit) = permit else { break };
+                changed = limits_changed(&mut self.limits_rx) => {
+                    match changed {
+                        Some(l) => {
+                            self.apply_limits(l);
+                            if let Err(f) = self.check_total(guard) {
+                                failure = Some(f);
+                                break;
+                            }
+                        }
+                        None => self.limits_rx = None,
+                    }
+                }
+                _ = std::future::ready(()), if can_start => {
                     match self.next_work().await {
                         Ok(Some(work)) => {
-                            running.push(self.start_child(guard, ordinal, work, permit));
+                            running.push(self.start_child(guard, ordinal, work));
                             ordinal += 1;
                         }
                         Ok(None) => {
@@ -490,7 +522,6 @@ impl Runner<'_> {
                         }
                     }
                 }
-                else => break,
             }
         }
         if let Some(f) = failure {
@@ -563,7 +594,6 @@ impl Runner<'_> {
         guard: &mut RunGuard,
         ordinal: usize,
         work: Work,
-        permit: OwnedSemaphorePermit,
     ) -> impl std::future::Future<Output = Done> + Send + 'static {
         let config = &self.exec.shared.config;
         let name = uuid::Uuid::new_v4().to_string();
@@ -629,7 +659,6 @@ impl Runner<'_> {
                 error: Some(names::RUNTIME.to_owned()),
                 cause: Some(format!("The child execution ended unexpectedly: {e}")),
             });
-            drop(permit);
             Done { ordinal, item_count, arn, name, start, input_text, outcome }
         }
     }
@@ -709,6 +738,13 @@ impl Runner<'_> {
             return Err(RunError::Failed(exceeded()));
         }
         Ok(())
+    }
+
+    /// Takes UpdateMapRun's limits in place of the state's.
+    fn apply_limits(&mut self, l: RunLimits) {
+        self.limits.concurrency = if l.max_concurrency == 0 { MAX_CHILDREN } else { l.max_concurrency as usize };
+        self.limits.tolerated_count = l.tolerated_count;
+        self.limits.tolerated_percentage = l.tolerated_percentage;
     }
 
     /// Checks the percentage threshold once the number of items is known.
@@ -820,6 +856,17 @@ impl Runner<'_> {
             }
             _ => Value::Array(values.collect()),
         }
+    }
+}
+
+/// The next limits UpdateMapRun set; `None` once the channel has closed (pending while there is none).
+async fn limits_changed(rx: &mut Option<watch::Receiver<RunLimits>>) -> Option<RunLimits> {
+    match rx {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
     }
 }
 

@@ -1,0 +1,95 @@
+//! UpdateMapRun on a running map run and RedriveExecution, through a real AWS SDK client
+//! (`aws-sdk-sfn`) against `legion serve` on a real socket.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{ExecutionStatus, MapRunStatus};
+use common::{client, create_machine, start, wait_until_done};
+use legion_engine::LocalHandlers;
+use serde_json::json;
+
+fn code<E: ProvideErrorMetadata>(e: &aws_sdk_sfn::error::SdkError<E>) -> String {
+    e.as_service_error().and_then(|s| s.code()).unwrap_or("not a service error").to_owned()
+}
+
+async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_map_run_changes_a_running_map_run() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let running = Arc::new(AtomicU64::new(0));
+    let handlers = {
+        let (gate, running) = (gate.clone(), running.clone());
+        LocalHandlers::new().resource("gated", move |req| {
+            let (gate, running) = (gate.clone(), running.clone());
+            async move {
+                running.fetch_add(1, Ordering::SeqCst);
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(req.input)
+            }
+        })
+    };
+    let server = start(handlers).await;
+    let sfn = client(&server);
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map", "MaxConcurrency": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "gated", "End": true}}},
+            "End": true}}
+    })
+    .to_string();
+    let machine = create_machine(&sfn, "gated-map", &definition, false).await;
+    let started =
+        sfn.start_execution().state_machine_arn(&machine).input("[1, 2, 3, 4, 5]").send().await.expect("starts");
+    wait_until("one child", || running.load(Ordering::SeqCst) == 1).await;
+    let runs = sfn.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("lists map runs");
+    let run_arn = runs.map_runs[0].map_run_arn.clone();
+
+    sfn.update_map_run()
+        .map_run_arn(&run_arn)
+        .max_concurrency(4)
+        .tolerated_failure_count(2)
+        .send()
+        .await
+        .expect("a running map run can be updated");
+    wait_until("four children", || running.load(Ordering::SeqCst) == 4).await;
+    let run = sfn.describe_map_run().map_run_arn(&run_arn).send().await.expect("describes");
+    assert_eq!(run.status, MapRunStatus::Running);
+    assert_eq!(run.max_concurrency, 4);
+    assert_eq!(run.tolerated_failure_count, 2);
+    assert_eq!(run.item_counts.expect("item counts").running, 4);
+
+    gate.add_permits(10);
+    let done = wait_until_done(&sfn, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+
+    let err = sfn.update_map_run().map_run_arn(&run_arn).max_concurrency(2).send().await.unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    let service = err.into_service_error();
+    match service {
+        aws_sdk_sfn::operation::update_map_run::UpdateMapRunError::ValidationException(v) => {
+            assert_eq!(v.reason.map(|r| r.as_str().to_owned()).as_deref(), Some("CANNOT_UPDATE_COMPLETED_MAP_RUN"));
+        }
+        other => panic!("not a ValidationException: {other:?}"),
+    }
+    let err = sfn.update_map_run().map_run_arn(format!("{run_arn}x")).max_concurrency(2).send().await.unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFound");
+}
