@@ -98,7 +98,9 @@ fn history_shows_the_throttled_attempts() {
         .as_array()
         .expect("events")
         .iter()
-        .filter(|e| e["type"] == "TaskFailed" && e["taskFailedEventDetails"]["error"] == "Lambda.TooManyRequestsException")
+        .filter(|e| {
+            e["type"] == "TaskFailed" && e["taskFailedEventDetails"]["error"] == "Lambda.TooManyRequestsException"
+        })
         .count();
     assert_eq!(failed, 2, "two throttled attempts before the charge goes through");
 }
