@@ -7,6 +7,7 @@
 //! | `arn:aws:lambda:<region>:<account>:function:<name>` | Lambda (or a route), the bare answer |
 //! | `arn:aws:states:::http:invoke` | HTTP Task |
 //! | `arn:legion:states:::openfaas:invoke[.sync | .waitForTaskToken]` | OpenFaaS |
+//! | `arn:aws:states:::aws-sdk:s3:<action>` | S3, when [`RouterBuilder::s3`] is set |
 //! | anything else | the fallback dispatcher, if one is set; else the task fails with `States.TaskFailed` |
 //!
 //! A routed Lambda call keeps Lambda's result shape (the envelope for `lambda:invoke`, the answer for
@@ -33,6 +34,7 @@ use crate::limits::Limits;
 use crate::mock::{MockAnswer, MockConfig, Mocks};
 use crate::openfaas::{FunctionCall, OpenFaas, ResultShape};
 use crate::routing::{function_short_name, RouteTarget, Routes};
+use crate::s3::S3Tasks;
 
 /// Why the router could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,7 @@ enum Target {
     LambdaArn,
     HttpInvoke,
     OpenFaas(Mode),
+    S3Sdk,
     Other,
 }
 
@@ -72,6 +75,7 @@ fn target(resource: &str) -> Target {
         "arn:legion:states:::openfaas:invoke.sync" => Target::OpenFaas(Mode::Async),
         "arn:legion:states:::openfaas:invoke.waitForTaskToken" => Target::OpenFaas(Mode::WaitForToken),
         r if r.starts_with("arn:aws:lambda:") && r.contains(":function:") => Target::LambdaArn,
+        r if S3Tasks::handles(r) => Target::S3Sdk,
         _ => Target::Other,
     }
 }
@@ -84,6 +88,7 @@ struct Inner {
     routes: Routes,
     limits: Limits,
     mocks: Option<Arc<Mocks>>,
+    s3: Option<S3Tasks>,
     fallback: Option<Arc<dyn TaskDispatcher>>,
     listener: Option<CallbackListener>,
 }
@@ -108,6 +113,7 @@ pub struct RouterBuilder {
     tokens: TaskTokens,
     region: String,
     mocks: Option<Mocks>,
+    s3: Option<S3Tasks>,
     fallback: Option<Arc<dyn TaskDispatcher>>,
 }
 
@@ -121,6 +127,13 @@ impl RouterBuilder {
     /// Uses these mocks instead of the configuration's `mock_config`.
     pub fn mocks(mut self, mocks: Mocks) -> RouterBuilder {
         self.mocks = Some(mocks);
+        self
+    }
+
+    /// Carries out `arn:aws:states:::aws-sdk:s3:*` tasks with `s3` (the same endpoint the
+    /// Distributed Map's item readers and result writers use).
+    pub fn s3(mut self, s3: S3Tasks) -> RouterBuilder {
+        self.s3 = Some(s3);
         self
     }
 
@@ -166,6 +179,7 @@ impl RouterBuilder {
                 routes: Routes::new(config.routes.clone()),
                 limits: Limits::new(config.limits.clone()),
                 mocks: mocks.map(Arc::new),
+                s3: self.s3,
                 fallback: self.fallback,
                 listener,
             }),
@@ -177,7 +191,7 @@ impl Router {
     /// A builder for `config`, completing callback tasks through `tokens` (the engine's, see
     /// [`legion_engine::EngineBuilder::task_tokens`]).
     pub fn builder(config: Config, tokens: TaskTokens) -> RouterBuilder {
-        RouterBuilder { config, tokens, region: "us-east-1".to_owned(), mocks: None, fallback: None }
+        RouterBuilder { config, tokens, region: "us-east-1".to_owned(), mocks: None, s3: None, fallback: None }
     }
 
     /// The mocks in use, to assign test cases to executions.
@@ -263,13 +277,22 @@ impl Inner {
                     _ => Ok(Dispatched::Done(OpenFaas::result(&self.openfaas.call(&call).await?))),
                 }
             }
-            Target::Other => match &self.fallback {
-                Some(f) => f.dispatch(request).await,
-                None => Err(TaskError::new(
-                    "States.TaskFailed",
-                    format!("Legion has no connector for the resource '{}'", request.resource),
-                )),
+            Target::S3Sdk => match &self.s3 {
+                Some(s3) => s3.dispatch(request).await,
+                None => self.fallback_or_unknown(request).await,
             },
+            Target::Other => self.fallback_or_unknown(request).await,
+        }
+    }
+
+    /// Resources no connector handles go to the fallback, if there is one.
+    async fn fallback_or_unknown(&self, request: TaskRequest) -> Result<Dispatched, TaskError> {
+        match &self.fallback {
+            Some(f) => f.dispatch(request).await,
+            None => Err(TaskError::new(
+                "States.TaskFailed",
+                format!("Legion has no connector for the resource '{}'", request.resource),
+            )),
         }
     }
 

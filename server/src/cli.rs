@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use legion_asl::diagnostic::invalid_definition_message;
 use legion_asl::model::StateMachineType;
 use legion_asl::parse::{parse_str, ParseOptions};
+use legion_connectors::s3::{LazyAwsS3, S3Tasks};
 use legion_engine::{Engine, ExecutionStatus, StartRequest};
 use serde_json::{json, Value};
 
@@ -127,18 +128,22 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("--time-scale must be a non-negative number");
             }
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let (s3, _endpoint): (Arc<dyn legion_engine::map_run::S3Connector>, _) = match &s3_root {
+            let (s3, s3_tasks, _endpoint): (Arc<dyn legion_engine::map_run::S3Connector>, _, _) = match &s3_root {
                 Some(root) => {
                     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
                     let endpoint = runtime
                         .block_on(legion_connectors::s3::LocalS3::start(root, addr))
                         .context("starting the embedded S3 endpoint")?;
-                    (Arc::new(endpoint.connector()), Some(endpoint))
+                    let tasks = S3Tasks::new(endpoint.connector());
+                    (Arc::new(endpoint.connector()), tasks, Some(endpoint))
                 }
-                None => (Arc::new(legion_connectors::s3::LazyAwsS3::new()), None),
+                None => {
+                    let lazy = LazyAwsS3::new();
+                    (Arc::new(lazy.clone()), S3Tasks::lazy(lazy), None)
+                }
             };
             let tokens = legion_engine::TaskTokens::new();
-            let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone()))?;
+            let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone(), s3_tasks))?;
             let engine = Engine::builder()
                 .time_scale(time_scale)
                 .s3(s3)
@@ -168,12 +173,20 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
                 let tokens = legion_engine::TaskTokens::new();
-                let router = task_router(args.config.clone(), args.mock_config.clone(), None, tokens.clone()).await?;
+                let s3 = LazyAwsS3::new();
+                let router = task_router(
+                    args.config.clone(),
+                    args.mock_config.clone(),
+                    None,
+                    tokens.clone(),
+                    S3Tasks::lazy(s3.clone()),
+                )
+                .await?;
                 let mocks = router.mocks().cloned();
                 let engine = Engine::builder()
                     .account(args.account.clone(), args.region.clone())
                     .time_scale(args.time_scale)
-                    .s3(Arc::new(legion_connectors::s3::LazyAwsS3::new()))
+                    .s3(Arc::new(s3))
                     .task_tokens(tokens)
                     .dispatcher(Arc::new(router))
                     .build();
@@ -189,13 +202,14 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The task router for `legion run`: the configuration file (if any), the environment, then the
-/// mock flags.
+/// The task router for `legion run` and `legion serve`: the configuration file (if any), the
+/// environment, then the mock flags; `aws-sdk:s3` tasks go to `s3`.
 async fn task_router(
     config: Option<PathBuf>,
     mock_config: Option<PathBuf>,
     test_case: Option<String>,
     tokens: legion_engine::TaskTokens,
+    s3: S3Tasks,
 ) -> anyhow::Result<legion_connectors::Router> {
     let mut config = match &config {
         Some(path) => legion_connectors::Config::load(path)?,
@@ -211,7 +225,7 @@ async fn task_router(
     if config.test_case.is_some() && config.mock_config.is_none() {
         bail!("--test-case needs a mock configuration (--mock-config or SFN_MOCK_CONFIG)");
     }
-    legion_connectors::Router::builder(config, tokens).build().await.context("setting up the task targets")
+    legion_connectors::Router::builder(config, tokens).s3(s3).build().await.context("setting up the task targets")
 }
 
 fn read_text(file: &Path) -> anyhow::Result<String> {

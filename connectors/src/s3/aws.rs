@@ -534,7 +534,7 @@ impl LazyAwsS3 {
         LazyAwsS3::default()
     }
 
-    async fn get(&self) -> AwsS3 {
+    pub(crate) async fn get(&self) -> AwsS3 {
         self.cell.get_or_init(AwsS3::from_env).await.clone()
     }
 }

@@ -6,7 +6,7 @@ use legion_engine::dispatch::BoxFuture;
 use legion_engine::{TaskDispatcher, TaskError, TaskRequest};
 use serde_json::{json, Map, Value};
 
-use super::aws::{describe, AwsS3, S3Failure};
+use super::aws::{describe, AwsS3, LazyAwsS3, S3Failure};
 
 /// The resource prefix this integration serves.
 pub const RESOURCE_PREFIX: &str = "arn:aws:states:::aws-sdk:s3:";
@@ -25,15 +25,39 @@ const MODELED: [&str; 9] = [
 ];
 
 /// Runs `aws-sdk:s3` tasks through an [`AwsS3`] connector.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct S3Tasks {
-    s3: AwsS3,
+    s3: Source,
+}
+
+#[derive(Clone)]
+enum Source {
+    Ready(AwsS3),
+    Lazy(LazyAwsS3),
+}
+
+impl std::fmt::Debug for S3Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Tasks").finish_non_exhaustive()
+    }
 }
 
 impl S3Tasks {
     /// Tasks carried out with `s3`'s client.
     pub fn new(s3: AwsS3) -> S3Tasks {
-        S3Tasks { s3 }
+        S3Tasks { s3: Source::Ready(s3) }
+    }
+
+    /// Tasks carried out with a client built from the environment when the first one runs.
+    pub fn lazy(s3: LazyAwsS3) -> S3Tasks {
+        S3Tasks { s3: Source::Lazy(s3) }
+    }
+
+    async fn connector(&self) -> AwsS3 {
+        match &self.s3 {
+            Source::Ready(s3) => s3.clone(),
+            Source::Lazy(lazy) => lazy.get().await,
+        }
     }
 
     /// Whether `resource` is an S3 SDK integration.
@@ -79,7 +103,8 @@ fn date(t: &aws_sdk_s3::primitives::DateTime) -> Value {
 
 impl S3Tasks {
     async fn run(&self, action: &str, input: Value) -> Result<Value, TaskError> {
-        let c = self.s3.client();
+        let s3 = self.connector().await;
+        let c = s3.client();
         let mut out = Map::new();
         match action {
             "putObject" => {
