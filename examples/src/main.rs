@@ -13,6 +13,10 @@ mod stack;
 
 #[path = "../csv-fan-out/example.rs"]
 mod csv_fan_out;
+#[path = "../function-chaining/example.rs"]
+mod function_chaining;
+#[path = "../lambda-chunks/example.rs"]
+mod lambda_chunks;
 
 type Run = fn() -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
@@ -25,11 +29,23 @@ struct Example {
     run: Run,
 }
 
-const EXAMPLES: &[Example] = &[Example {
-    name: "csv-fan-out",
-    about: "one asynchronous OpenFaaS call per row of a CSV in S3, with a summary written back to S3",
-    run: || Box::pin(csv_fan_out::run()),
-}];
+const EXAMPLES: &[Example] = &[
+    Example {
+        name: "csv-fan-out",
+        about: "one asynchronous OpenFaaS call per row of a CSV in S3, with a summary written back to S3",
+        run: || Box::pin(csv_fan_out::run()),
+    },
+    Example {
+        name: "function-chaining",
+        about: "a picture through three OpenFaaS functions in sequence, synchronously and asynchronously",
+        run: || Box::pin(function_chaining::run()),
+    },
+    Example {
+        name: "lambda-chunks",
+        about: "readings split into chunks, one synchronous Lambda call per chunk, the results concatenated",
+        run: || Box::pin(lambda_chunks::run()),
+    },
+];
 
 fn usage() -> String {
     let mut s = String::from("usage: legion-examples NAME\n\nexamples:\n");
@@ -81,6 +97,16 @@ mod tests {
     #[test]
     fn csv_fan_out() {
         run("csv-fan-out");
+    }
+
+    #[test]
+    fn function_chaining() {
+        run("function-chaining");
+    }
+
+    #[test]
+    fn lambda_chunks() {
+        run("lambda-chunks");
     }
 
     /// Every example folder has a definition, a README and an entry here.

@@ -93,7 +93,6 @@ pub struct Stack {
     /// The OpenFaaS gateway.
     pub gateway: Gateway,
     /// The Lambda Invoke API server.
-    #[allow(dead_code)]
     pub lambda: LambdaServer,
     watchdogs: Mutex<Vec<Watchdog>>,
     _s3: LocalS3,
