@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{LocalHandlers, TaskDispatcher};
 use crate::history::{History, HistoryEvent};
 use crate::interp;
+use crate::interp::checkpoint::CheckpointSlot;
+use crate::store::Resumable;
 use crate::tokens::TaskTokens;
 
 /// Engine-wide settings.
@@ -291,20 +293,8 @@ impl Engine {
                 uuid::Uuid::new_v4()
             ),
         };
-        let (tx, rx) = watch::channel(None);
         let history = History::default();
-        let cancel = CancellationToken::new();
-        let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
         let start_date = OffsetDateTime::now_utc();
-        let execution = Execution {
-            arn: arn.clone(),
-            name: name.clone(),
-            start_date,
-            history: history.clone(),
-            outcome: rx,
-            cancel: cancel.clone(),
-            stop: stop.clone(),
-        };
         let shared = self.shared.clone();
         let info = interp::ExecutionInfo {
             arn,
@@ -317,11 +307,46 @@ impl Engine {
             start_time: start_date,
             input: request.input,
             express: request.machine_type == StateMachineType::Express,
+            redrive_count: 0,
+            redrive_time: None,
         };
-        shared.executions.started(&execution, &info, history.clone());
+        // A Standard execution records where it stands, so that it can be redriven.
+        let resumable = (!info.express).then(|| Resumable {
+            machine: request.machine.clone(),
+            info: info.clone(),
+            history: history.clone(),
+            checkpoints: CheckpointSlot::default(),
+        });
+        let checkpoints = resumable.as_ref().map(|r| r.checkpoints.clone());
+        shared.executions.started(&info, history.clone(), resumable);
+        self.spawn_run(request.machine, info, history, checkpoints)
+    }
+
+    /// Runs `info`'s execution on a new task (its first run, or a redrive) and returns its handle.
+    pub(crate) fn spawn_run(
+        &self,
+        machine: Arc<StateMachine>,
+        info: interp::ExecutionInfo,
+        history: History,
+        checkpoints: Option<CheckpointSlot>,
+    ) -> Execution {
+        let (tx, rx) = watch::channel(None);
+        let cancel = CancellationToken::new();
+        let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
+        let execution = Execution {
+            arn: info.arn.clone(),
+            name: info.name.clone(),
+            start_date: info.start_time,
+            history: history.clone(),
+            outcome: rx,
+            cancel: cancel.clone(),
+            stop: stop.clone(),
+        };
+        let shared = self.shared.clone();
+        shared.executions.running(&execution);
         let (registry, finished_arn) = (shared.clone(), info.arn.clone());
         tokio::spawn(async move {
-            let outcome = interp::run_execution(shared, request.machine, info, history, cancel, stop).await;
+            let outcome = interp::run_execution(shared, machine, info, history, cancel, stop, checkpoints).await;
             registry.executions.finished(&finished_arn, &outcome);
             let _ = tx.send(Some(outcome));
         });

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::engine::{Engine, Execution, ExecutionStatus, StartRequest};
 use crate::history::HistoryEvent;
-use crate::store::{ExecutionRecord, ListQuery, Page, Reservation, StoreError};
+use crate::store::{ExecutionRecord, ListQuery, Page, RedriveError, Reservation, StoreError};
 
 /// Facts about a start that the execution itself does not need but describing it does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +32,17 @@ pub struct Started {
     pub start_date: OffsetDateTime,
     /// The running execution; `None` when the same execution was already running (idempotent start).
     pub execution: Option<Execution>,
+}
+
+/// The result of [`Engine::redrive`].
+#[derive(Clone)]
+pub struct Redriven {
+    /// When the redrive started.
+    pub redrive_date: OffsetDateTime,
+    /// How many times the execution has now been redriven.
+    pub redrive_count: u32,
+    /// The running execution (same ARN, same history).
+    pub execution: Execution,
 }
 
 /// Why an execution could not be stopped.
@@ -123,5 +134,20 @@ impl Engine {
             (ExecutionStatus::Running, _) | (_, None) => OffsetDateTime::now_utc(),
             (_, Some(d)) => d,
         })
+    }
+
+    /// RedriveExecution: runs a failed, timed-out or aborted Standard execution again from the
+    /// top-level state it stopped in, with that state's original input and the variables as they were
+    /// when it was entered; retry counts and timers start afresh and so does the execution timeout.
+    /// A Parallel or inline Map state reruns only the branches or iterations that did not succeed
+    /// (all of them after `States.DataLimitExceeded`). The history goes on after an
+    /// `ExecutionRedriven` event.
+    pub fn redrive(&self, arn: &str) -> Result<Redriven, RedriveError> {
+        let (resumable, redrive_count, redrive_date) = self.shared.executions.begin_redrive(arn)?;
+        let mut info = resumable.info;
+        info.redrive_count = redrive_count;
+        info.redrive_time = Some(redrive_date);
+        let execution = self.spawn_run(resumable.machine, info, resumable.history, Some(resumable.checkpoints));
+        Ok(Redriven { redrive_date, redrive_count, execution })
     }
 }

@@ -14,6 +14,7 @@ pub enum EventType {
     ExecutionFailed,
     ExecutionAborted,
     ExecutionTimedOut,
+    ExecutionRedriven,
     StateEntered(StateType),
     StateExited(StateType),
     TaskScheduled,
@@ -49,6 +50,7 @@ pub enum EventType {
     MapRunSucceeded,
     MapRunFailed,
     MapRunAborted,
+    MapRunRedriven,
     WaitStateAborted,
     EvaluationFailed,
 }
@@ -275,6 +277,11 @@ impl Recorder {
     /// The id of the last event this cursor recorded.
     pub fn last(&self) -> u64 {
         self.last
+    }
+
+    /// Moves this cursor to follow the latest event of the whole history (a redrive continues there).
+    pub fn follow_latest(&mut self) {
+        self.last = self.last.max(self.history.len() as u64);
     }
 
     /// Moves this cursor to follow `id` (after joining branches).

@@ -34,7 +34,9 @@ pub mod vars;
 pub use activities::ActivityTask;
 pub use dispatch::{Dispatched, LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
 pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, StartRequest};
-pub use executions::{StartOptions, Started, StopError};
+pub use executions::{Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
-pub use store::{ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, StoreError};
+pub use store::{
+    ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, RedriveError, RedriveFilter, StoreError,
+};
 pub use tokens::{TaskTokens, TokenError};

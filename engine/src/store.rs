@@ -13,13 +13,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use legion_asl::model::StateMachineType;
+use legion_asl::model::{StateMachine, StateMachineType};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::engine::{Execution, ExecutionStatus, Outcome};
 use crate::executions::StartOptions;
 use crate::history::{History, HistoryEvent};
+use crate::interp::checkpoint::CheckpointSlot;
+use crate::interp::ExecutionInfo;
 
 /// What the store knows about one execution (DescribeExecution's facts).
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +58,10 @@ pub struct ExecutionRecord {
     pub error: Option<String>,
     /// The cause, on failure.
     pub cause: Option<String>,
+    /// How many times it has been redriven.
+    pub redrive_count: u32,
+    /// When it was last redriven.
+    pub redrive_date: Option<OffsetDateTime>,
 }
 
 impl ExecutionRecord {
@@ -84,6 +90,23 @@ impl ExecutionRecord {
             output: None,
             error: None,
             cause: None,
+            redrive_count: 0,
+            redrive_date: None,
+        }
+    }
+
+    /// Why RedriveExecution refuses this execution (AWS's wording where known), or `None` when it
+    /// may be redriven: a Standard execution that failed, timed out or was aborted.
+    pub fn not_redrivable_reason(&self) -> Option<String> {
+        if self.machine_type == StateMachineType::Express {
+            // AWS's wording for this case is not known; Express executions are never redrivable.
+            return Some("Execution is an EXPRESS execution and cannot be redriven".to_owned());
+        }
+        match self.status {
+            ExecutionStatus::Running | ExecutionStatus::Succeeded => {
+                Some(format!("Execution is {} and cannot be redriven", self.status.as_str()))
+            }
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => None,
         }
     }
 }
@@ -120,10 +143,21 @@ pub struct ListQuery {
     pub map_run_arn: Option<String>,
     /// Only executions with this status.
     pub status: Option<ExecutionStatus>,
+    /// Only executions that have (or have not) been redriven.
+    pub redrive_filter: Option<RedriveFilter>,
     /// The page size (at least 1).
     pub max_results: usize,
     /// Where the previous page ended.
     pub next_token: Option<String>,
+}
+
+/// ListExecutions' `redriveFilter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RedriveFilter {
+    /// Executions redriven at least once.
+    Redriven,
+    /// Executions never redriven.
+    NotRedriven,
 }
 
 /// One page of a listing.
@@ -156,6 +190,9 @@ pub trait ExecutionStore: Send + Sync + 'static {
     fn insert(&self, record: ExecutionRecord, history: History);
     /// Adds start metadata (version, alias, Map Run, trace header) to a registered execution.
     fn annotate(&self, arn: &str, options: &StartOptions);
+    /// Marks an ended execution as running again after a redrive at `date`; returns its new redrive
+    /// count (`None` for an unknown execution).
+    fn redriven(&self, arn: &str, date: OffsetDateTime) -> Option<u32>;
     /// Records how an execution ended.
     fn finish(&self, arn: &str, outcome: &Outcome, stop_date: OffsetDateTime);
     /// The record of an execution.
@@ -215,6 +252,7 @@ fn fingerprint(query: &ListQuery) -> u64 {
     query.alias_arn.hash(&mut h);
     query.map_run_arn.hash(&mut h);
     query.status.map(|s| s.as_str()).hash(&mut h);
+    query.redrive_filter.hash(&mut h);
     h.finish()
 }
 
@@ -243,6 +281,11 @@ fn matches(record: &ExecutionRecord, query: &ListQuery) -> bool {
         && eq_opt(&query.alias_arn, &record.alias_arn)
         && eq_opt(&query.map_run_arn, &record.map_run_arn)
         && query.status.is_none_or(|s| s == record.status)
+        && match query.redrive_filter {
+            None => true,
+            Some(RedriveFilter::Redriven) => record.redrive_count > 0,
+            Some(RedriveFilter::NotRedriven) => record.redrive_count == 0,
+        }
 }
 
 impl ExecutionStore for MemoryStore {
@@ -279,6 +322,19 @@ impl ExecutionStore for MemoryStore {
         if let Some(entry) = self.lock().by_arn.get_mut(arn) {
             entry.record.apply(options);
         }
+    }
+
+    fn redriven(&self, arn: &str, date: OffsetDateTime) -> Option<u32> {
+        let mut inner = self.lock();
+        let r = &mut inner.by_arn.get_mut(arn)?.record;
+        r.status = ExecutionStatus::Running;
+        r.stop_date = None;
+        r.output = None;
+        r.error = None;
+        r.cause = None;
+        r.redrive_count += 1;
+        r.redrive_date = Some(date);
+        Some(r.redrive_count)
     }
 
     fn finish(&self, arn: &str, outcome: &Outcome, stop_date: OffsetDateTime) {
@@ -325,21 +381,49 @@ impl ExecutionStore for MemoryStore {
     }
 }
 
-/// The engine's view of its executions: the store plus the live handles of those still running.
+/// What a redrive needs to run an execution again: its machine, facts, history and checkpoint.
+#[derive(Clone)]
+pub(crate) struct Resumable {
+    pub(crate) machine: Arc<StateMachine>,
+    pub(crate) info: ExecutionInfo,
+    pub(crate) history: History,
+    pub(crate) checkpoints: CheckpointSlot,
+}
+
+/// Why RedriveExecution was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedriveError {
+    /// No execution has this ARN.
+    #[error("Execution Does Not Exist: '{0}'")]
+    DoesNotExist(String),
+    /// The execution cannot be redriven, for this reason.
+    #[error("{0}")]
+    NotRedrivable(String),
+}
+
+/// The engine's view of its executions: the store plus the live handles of those still running and
+/// what redriving the others needs.
 pub(crate) struct Executions {
     pub(crate) store: Arc<dyn ExecutionStore>,
     live: Mutex<HashMap<String, Execution>>,
+    /// Standard executions that have not succeeded (they may be redriven).
+    resumable: Mutex<HashMap<String, Resumable>>,
 }
 
 impl Default for Executions {
     fn default() -> Executions {
-        Executions { store: Arc::new(MemoryStore::new()), live: Mutex::new(HashMap::new()) }
+        Executions {
+            store: Arc::new(MemoryStore::new()),
+            live: Mutex::new(HashMap::new()),
+            resumable: Mutex::new(HashMap::new()),
+        }
     }
 }
 
 impl Executions {
-    /// Registers an execution that `Engine::start` has just started.
-    pub(crate) fn started(&self, execution: &Execution, info: &crate::interp::ExecutionInfo, history: History) {
+    /// Registers an execution that `Engine::start` is starting; a Standard one comes with what a
+    /// redrive would need.
+    pub(crate) fn started(&self, info: &ExecutionInfo, history: History, resumable: Option<Resumable>) {
         let mut record = ExecutionRecord::new(
             info.arn.clone(),
             info.name.clone(),
@@ -349,12 +433,23 @@ impl Executions {
         );
         record.machine_type = if info.express { StateMachineType::Express } else { StateMachineType::Standard };
         record.start_date = info.start_time;
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).insert(info.arn.clone(), execution.clone());
+        if let Some(r) = resumable {
+            self.resumable.lock().unwrap_or_else(|e| e.into_inner()).insert(info.arn.clone(), r);
+        }
         self.store.insert(record, history);
     }
 
-    /// Records the end of an execution and forgets its live handle.
+    /// Registers the live handle of a run (the first one or a redrive).
+    pub(crate) fn running(&self, execution: &Execution) {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).insert(execution.arn().to_owned(), execution.clone());
+    }
+
+    /// Records the end of an execution and forgets its live handle (and, once it has succeeded, what a
+    /// redrive would need).
     pub(crate) fn finished(&self, arn: &str, outcome: &Outcome) {
+        if outcome.status == ExecutionStatus::Succeeded {
+            self.resumable.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
+        }
         self.store.finish(arn, outcome, OffsetDateTime::now_utc());
         self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
     }
@@ -362,6 +457,22 @@ impl Executions {
     /// The live handle of a running execution.
     pub(crate) fn live(&self, arn: &str) -> Option<Execution> {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).get(arn).cloned()
+    }
+
+    /// Checks that an execution may be redriven and marks it running again: returns what the redrive
+    /// runs, its redrive count and date. Two redrives at once cannot both pass.
+    pub(crate) fn begin_redrive(&self, arn: &str) -> Result<(Resumable, u32, OffsetDateTime), RedriveError> {
+        let resumable = self.resumable.lock().unwrap_or_else(|e| e.into_inner());
+        let record = self.store.get(arn).ok_or_else(|| RedriveError::DoesNotExist(arn.to_owned()))?;
+        if let Some(reason) = record.not_redrivable_reason() {
+            return Err(RedriveError::NotRedrivable(reason));
+        }
+        let r = resumable.get(arn).cloned().ok_or_else(|| {
+            RedriveError::NotRedrivable("Execution was not started by this engine and cannot be redriven".to_owned())
+        })?;
+        let date = OffsetDateTime::now_utc();
+        let count = self.store.redriven(arn, date).ok_or_else(|| RedriveError::DoesNotExist(arn.to_owned()))?;
+        Ok((r, count, date))
     }
 }
 

@@ -93,3 +93,84 @@ async fn update_map_run_changes_a_running_map_run() {
     let err = sfn.update_map_run().map_run_arn(format!("{run_arn}x")).max_concurrency(2).send().await.unwrap_err();
     assert_eq!(code(&err), "ResourceNotFound");
 }
+
+#[tokio::test]
+async fn redrive_execution_resumes_a_failed_execution() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let handlers = {
+        let calls = calls.clone();
+        LocalHandlers::new().resource("flaky", move |req| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    Err(legion_engine::TaskError::new("Boom", "the first call fails"))
+                } else {
+                    Ok(req.input)
+                }
+            }
+        })
+    };
+    let server = start(handlers).await;
+    let sfn = client(&server);
+    let definition = json!({
+        "StartAt": "Prep",
+        "States": {
+            "Prep": {"Type": "Pass", "Next": "Work"},
+            "Work": {"Type": "Task", "Resource": "flaky", "Parameters": {"n.$": "$.n", "redrives.$": "$$.Execution.RedriveCount"}, "End": true}
+        }
+    })
+    .to_string();
+    let machine = create_machine(&sfn, "flaky", &definition, false).await;
+    let started = sfn.start_execution().state_machine_arn(&machine).input(r#"{"n": 5}"#).send().await.expect("starts");
+    let arn = started.execution_arn;
+    let failed = wait_until_done(&sfn, &arn, 500).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(failed.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::Redrivable));
+    assert_eq!((failed.redrive_count, failed.redrive_date), (Some(0), None));
+
+    let redriven = sfn.redrive_execution().execution_arn(&arn).send().await.expect("a failed execution is redrivable");
+    let done = wait_until_done(&sfn, &arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.redrive_count, Some(1));
+    assert_eq!(done.redrive_date, Some(redriven.redrive_date));
+    assert_eq!(done.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::NotRedrivable));
+    assert_eq!(done.redrive_status_reason.as_deref(), Some("Execution is SUCCEEDED and cannot be redriven"));
+    let output: serde_json::Value = serde_json::from_str(done.output.as_deref().expect("an output")).expect("JSON");
+    assert_eq!(output, json!({"n": 5, "redrives": 1}));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    let history = sfn.get_execution_history().execution_arn(&arn).send().await.expect("history");
+    let event = history
+        .events
+        .iter()
+        .find(|e| e.r#type == aws_sdk_sfn::types::HistoryEventType::ExecutionRedriven)
+        .expect("an ExecutionRedriven event");
+    assert_eq!(event.execution_redriven_event_details.as_ref().and_then(|d| d.redrive_count), Some(1));
+    let entered_prep =
+        history.events.iter().filter(|e| e.r#type == aws_sdk_sfn::types::HistoryEventType::PassStateEntered).count();
+    assert_eq!(entered_prep, 1, "the states before the failure do not run again");
+
+    let redriven_list = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .redrive_filter(aws_sdk_sfn::types::ExecutionRedriveFilter::Redriven)
+        .send()
+        .await
+        .expect("lists");
+    assert_eq!(redriven_list.executions.len(), 1);
+    assert_eq!(redriven_list.executions[0].redrive_count, Some(1));
+    let not_redriven = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .redrive_filter(aws_sdk_sfn::types::ExecutionRedriveFilter::NotRedriven)
+        .send()
+        .await
+        .expect("lists");
+    assert!(not_redriven.executions.is_empty());
+
+    let err = sfn.redrive_execution().execution_arn(&arn).send().await.unwrap_err();
+    assert_eq!(code(&err), "ExecutionNotRedrivable");
+    assert_eq!(err.as_service_error().and_then(|e| e.message()), Some("Execution is SUCCEEDED and cannot be redriven"));
+    let err = sfn.redrive_execution().execution_arn(format!("{arn}-nope")).send().await.unwrap_err();
+    assert_eq!(code(&err), "ExecutionDoesNotExist");
+}

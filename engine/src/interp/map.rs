@@ -26,11 +26,23 @@ pub(crate) async fn parallel(
 ) -> Result<Step, StateError> {
     let input = data::effective_input(state, raw, ctx, &thread.vars)?;
     thread.recorder.record(EventType::ParallelStateStarted, None);
-    let branches = p.branches.iter().map(|branch| {
+    // A redriven top-level Parallel reuses the outputs of the branches that had succeeded.
+    let memo = exec.branch_memo(state);
+    let memo = memo.as_ref();
+    let branches = p.branches.iter().enumerate().map(|(index, branch)| {
         let mut t = Thread { recorder: thread.recorder.fork(), vars: thread.vars.child() };
         let input = input.clone();
         async move {
+            if let Some(m) = memo {
+                if let Some(v) = m.reused(index) {
+                    m.succeeded(index, &v);
+                    return Ok((v, 0));
+                }
+            }
             let r = run_program(exec, branch, input, &mut t).await;
+            if let (Some(m), Ok(v)) = (memo, &r) {
+                m.succeeded(index, v);
+            }
             r.map(|v| (v, t.recorder.last()))
         }
     });
@@ -76,9 +88,18 @@ pub(crate) async fn map(
     let total = items.len();
     let selector_input = &eff;
     let parent = &*thread;
+    // A redriven top-level Map reuses the outputs of the iterations that had succeeded.
+    let memo = exec.branch_memo(state);
+    let memo = memo.as_ref();
     let iterations = items.into_iter().enumerate().map(|(index, item)| {
         let mut t = Thread { recorder: parent.recorder.fork(), vars: parent.vars.child() };
         async move {
+            if let Some(memo) = memo {
+                if let Some(v) = memo.reused(index) {
+                    memo.succeeded(index, &v);
+                    return (index, Ok(v), 0);
+                }
+            }
             let item_ctx = exec.item_context(&state.name, index, &item);
             let input = match select_item(state, m, selector_input, raw, &item, &item_ctx, &parent.vars) {
                 Ok(v) => v,
@@ -86,6 +107,9 @@ pub(crate) async fn map(
             };
             t.recorder.record(EventType::MapIterationStarted, Some(json!({"index": index, "name": state.name})));
             let r = run_program(exec, &m.processor, input, &mut t).await;
+            if let (Some(memo), Ok(v)) = (memo, &r) {
+                memo.succeeded(index, v);
+            }
             let ev = if r.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
             t.recorder.record(ev, Some(json!({"index": index, "name": state.name})));
             (index, r.map_err(Ok), t.recorder.last())

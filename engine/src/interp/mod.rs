@@ -4,6 +4,7 @@
 //! [`run_program`] with its own history cursor and variable scope; nested programs are awaited in place,
 //! so cancelling the execution drops every branch with it.
 
+pub(crate) mod checkpoint;
 pub(crate) mod data;
 pub(crate) mod flow;
 mod map;
@@ -23,6 +24,7 @@ use crate::dispatch::BoxFuture;
 use crate::engine::{ExecutionStatus, Outcome, Shared, StopSlot};
 use crate::history::{with_payload, EventType, History, Recorder, StateType};
 use crate::vars::Vars;
+use checkpoint::{BranchMemo, CheckpointSlot};
 
 /// The largest payload a state may pass on: 256 KiB of UTF-8.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -38,6 +40,10 @@ pub(crate) struct ExecutionInfo {
     pub(crate) start_time: OffsetDateTime,
     pub(crate) input: Value,
     pub(crate) express: bool,
+    /// How many times the execution has been redriven.
+    pub(crate) redrive_count: u32,
+    /// When it was last redriven.
+    pub(crate) redrive_time: Option<OffsetDateTime>,
 }
 
 /// Everything the states of one execution share.
@@ -48,6 +54,8 @@ pub(crate) struct Exec {
     context_base: Map<String, Value>,
     /// Whether any state can read the context object; when none can, it is never built.
     needs_context: bool,
+    /// Where a redrive would resume (Standard executions only), with the machine it indexes into.
+    top: Option<(Arc<StateMachine>, CheckpointSlot)>,
 }
 
 /// A failure travelling up to the nearest Catch (or ending the execution).
@@ -128,6 +136,8 @@ impl From<Failure> for StateError {
     }
 }
 
+/// Runs an execution to its end. With `checkpoints`, the top level records where it stands so that a
+/// redrive can resume it; a redriven run (`info.redrive_count > 0`) starts from the slot's checkpoint.
 pub(crate) async fn run_execution(
     shared: Arc<Shared>,
     machine: Arc<StateMachine>,
@@ -135,16 +145,32 @@ pub(crate) async fn run_execution(
     history: History,
     cancel: CancellationToken,
     stop: StopSlot,
+    checkpoints: Option<CheckpointSlot>,
 ) -> Outcome {
     let mut recorder = Recorder::new(history, true);
-    recorder.record_with(EventType::ExecutionStarted, || {
-        with_payload("input", &info.input, vec![("roleArn", Value::String(info.role_arn.clone()))])
-    });
-    let exec = Exec::new(shared, &machine, info);
-    let input = exec.info.input.clone();
-    let mut thread = Thread { recorder, vars: Vars::new() };
+    let resumed = match (&checkpoints, info.redrive_count) {
+        (Some(slot), n) if n > 0 => {
+            recorder.follow_latest();
+            recorder.record(EventType::ExecutionRedriven, Some(json!({"redriveCount": n})));
+            slot.resume()
+        }
+        _ => {
+            recorder.record_with(EventType::ExecutionStarted, || {
+                with_payload("input", &info.input, vec![("roleArn", Value::String(info.role_arn.clone()))])
+            });
+            None
+        }
+    };
+    let mut exec = Exec::new(shared, &machine, info);
+    exec.top = checkpoints.map(|slot| (machine.clone(), slot));
+    let (start, input, vars) = match resumed {
+        Some(c) => (c.state, c.input, c.vars),
+        None => (machine.program.start_at, Arc::new(exec.info.input.clone()), Vars::new()),
+    };
+    let mut thread = Thread { recorder, vars };
     let timeout = machine.timeout_seconds.map(|s| exec.scaled(s as f64));
-    let run = run_program(&exec, &machine.program, input, &mut thread);
+    let slot = exec.top.as_ref().map(|(_, slot)| slot);
+    let run = run_from(&exec, &machine.program, start, input, &mut thread, slot, exec.info.redrive_count > 0);
     let result = tokio::select! {
         biased;
         r = run => End::Done(r),
@@ -277,11 +303,23 @@ impl Exec {
             "StartTime": legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(info.start_time)),
         });
         if !info.express {
-            execution["RedriveCount"] = json!(0);
+            execution["RedriveCount"] = json!(info.redrive_count);
+        }
+        if let Some(t) = info.redrive_time {
+            execution["RedriveTime"] =
+                json!(legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(t)));
         }
         base.insert("Execution".into(), execution);
         base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
-        Exec { shared, info, context_base: base, needs_context: machine.reads_context }
+        Exec { shared, info, context_base: base, needs_context: machine.reads_context, top: None }
+    }
+
+    /// The memo of branch outputs when `state` is the top-level state a redrive resumes (Standard
+    /// executions only); `None` for every nested state.
+    pub(crate) fn branch_memo(&self, state: &State) -> Option<BranchMemo> {
+        let (machine, slot) = self.top.as_ref()?;
+        let current = machine.program.states.get(slot.state()?)?;
+        std::ptr::eq(current, state).then(|| slot.attempt())
     }
 
     /// A delay after applying the engine's time scale.
@@ -332,37 +370,65 @@ pub(crate) fn run_program<'a>(
     input: Value,
     thread: &'a mut Thread,
 ) -> BoxFuture<'a, Result<Value, Failure>> {
+    run_from(exec, program, program.start_at, Arc::new(input), thread, None, false)
+}
+
+/// Runs a program from state `start`. With `checkpoints` (the top level of a Standard execution),
+/// each state entered becomes the checkpoint a redrive resumes from; `resumed` says the first state is
+/// the checkpoint already (a redrive), so its memo of branch outputs is kept.
+fn run_from<'a>(
+    exec: &'a Exec,
+    program: &'a Program,
+    start: usize,
+    input: Arc<Value>,
+    thread: &'a mut Thread,
+    checkpoints: Option<&'a CheckpointSlot>,
+    resumed: bool,
+) -> BoxFuture<'a, Result<Value, Failure>> {
     Box::pin(async move {
-        let mut current = program.start_at;
+        let mut current = start;
         let mut input = input;
+        let mut resumed = resumed;
         loop {
             // A loop of Pass and Choice states never waits on anything: give the runtime a chance to
             // preempt it, so StopExecution and TimeoutSeconds can always end it.
             tokio::task::consume_budget().await;
             let state = &program.states[current];
-            match run_state(exec, state, input, thread).await? {
-                Flow::Next(next, output) => {
-                    current = next;
-                    input = output;
+            if let Some(slot) = checkpoints {
+                if !std::mem::take(&mut resumed) {
+                    slot.enter(current, &input, &thread.vars);
                 }
-                Flow::End(output) => return Ok(output),
+            }
+            match run_state(exec, state, &input, thread).await {
+                Ok(Flow::Next(next, output)) => {
+                    current = next;
+                    input = Arc::new(output);
+                }
+                Ok(Flow::End(output)) => return Ok(output),
+                Err(f) => {
+                    // AWS reruns a state in full when its result was too large.
+                    if let (Some(slot), true) = (checkpoints, f.error == names::DATA_LIMIT_EXCEEDED) {
+                        slot.forget_done();
+                    }
+                    return Err(f);
+                }
             }
         }
     })
 }
 
 /// Runs one state with its Retry and Catch.
-async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread) -> Result<Flow, Failure> {
+async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Thread) -> Result<Flow, Failure> {
     let state_type = StateType::from_name(state.kind.type_name());
     let entered_at = OffsetDateTime::now_utc();
     let entered_id = thread.recorder.record_with(EventType::StateEntered(state_type), || {
-        with_payload("input", &input, vec![("name", Value::String(state.name.clone()))])
+        with_payload("input", input, vec![("name", Value::String(state.name.clone()))])
     });
     let mut retry_counts = vec![0u64; state.retry.len()];
     let mut retry_count = 0u64;
     loop {
         let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
-        let attempt = flow::execute(exec, state, &input, &ctx, thread, retry_count).await;
+        let attempt = flow::execute(exec, state, input, &ctx, thread, retry_count).await;
         let failure = match attempt {
             Ok(step) => {
                 let output = step.flow.output();
@@ -421,7 +487,7 @@ async fn run_state(exec: &Exec, state: &State, input: Value, thread: &mut Thread
         };
         let error_output = failure.error_output();
         let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
-        let caught = data::catch_output(state, catcher, &input, error_output, &ctx, &thread.vars);
+        let caught = data::catch_output(state, catcher, input, error_output, &ctx, &thread.vars);
         return match caught {
             Ok((output, assigned)) => {
                 let step = Step { flow: Flow::Next(catcher.next, output), assigned };

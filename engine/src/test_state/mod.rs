@@ -287,6 +287,8 @@ impl Engine {
             start_time: OffsetDateTime::now_utc(),
             input: request.input.clone(),
             express: true,
+            redrive_count: 0,
+            redrive_time: None,
         };
         let exec = Exec::new(self.shared.clone(), &machine, info);
         let mut thread = Thread { recorder: Recorder::new(History::default(), false), vars };

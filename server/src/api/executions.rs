@@ -3,12 +3,14 @@
 
 use legion_asl::model::StateMachineType;
 use legion_engine::map_run::ChildExecution;
-use legion_engine::{ExecutionRecord, ExecutionStatus, ListQuery, StartOptions, StartRequest, StoreError};
+use legion_engine::{
+    ExecutionRecord, ExecutionStatus, ListQuery, RedriveError, RedriveFilter, StartOptions, StartRequest, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{check_len, page_size, required, AppState, Empty};
+use super::{check_len, page_size, required, AppState};
 use crate::error::ApiError;
 use crate::protocol::{epoch, epoch_opt};
 use crate::registry::{check_name, parse_arn, Snapshot};
@@ -233,12 +235,24 @@ fn child_record(child: &ChildExecution) -> ExecutionRecord {
     record
 }
 
-fn redrive_status(record: &ExecutionRecord) -> (&'static str, String) {
-    match record.status {
-        ExecutionStatus::Running | ExecutionStatus::Succeeded => {
-            ("NOT_REDRIVABLE", format!("Execution is {} and cannot be redriven", record.status.as_str()))
-        }
-        _ => ("NOT_REDRIVABLE", "Redrive is not supported by this Step Functions endpoint".to_owned()),
+/// DescribeExecution's `redriveStatus` and `redriveStatusReason` (a reason only when not redrivable).
+fn redrive_status(record: &ExecutionRecord) -> (&'static str, Option<String>) {
+    if record.map_run_arn.is_some() {
+        return match record.status {
+            ExecutionStatus::Running | ExecutionStatus::Succeeded => {
+                ("NOT_REDRIVABLE", Some(format!("Execution is {} and cannot be redriven", record.status.as_str())))
+            }
+            // A map run's children are rerun by redriving the parent, which this engine does by
+            // running the whole Distributed Map again.
+            _ => (
+                "NOT_REDRIVABLE",
+                Some("Redriving a Map Run's child executions is not supported by this endpoint".to_owned()),
+            ),
+        };
+    }
+    match record.not_redrivable_reason() {
+        Some(reason) => ("NOT_REDRIVABLE", Some(reason)),
+        None => ("REDRIVABLE", None),
     }
 }
 
@@ -273,8 +287,11 @@ pub struct DescribeOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     state_machine_alias_arn: Option<String>,
     redrive_count: u32,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    redrive_date: Option<OffsetDateTime>,
     redrive_status: &'static str,
-    redrive_status_reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redrive_status_reason: Option<String>,
 }
 
 /// DescribeExecution.
@@ -300,7 +317,8 @@ pub async fn describe(state: AppState, input: ExecutionArnInput) -> Result<Descr
         map_run_arn: r.map_run_arn,
         state_machine_version_arn: r.version_arn,
         state_machine_alias_arn: r.alias_arn,
-        redrive_count: 0,
+        redrive_count: r.redrive_count,
+        redrive_date: r.redrive_date,
         redrive_status,
         redrive_status_reason,
     })
@@ -373,6 +391,8 @@ struct ExecutionItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     item_count: Option<u64>,
     redrive_count: u32,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    redrive_date: Option<OffsetDateTime>,
 }
 
 /// ListExecutions's output.
@@ -440,10 +460,9 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
         query.status = Some(parse_status(s)?);
     }
     if let Some(f) = &input.redrive_filter {
-        match f.as_str() {
-            // No execution here has been redriven.
-            "REDRIVEN" => return Ok(ListOutput { executions: Vec::new(), next_token: None }),
-            "NOT_REDRIVEN" => {}
+        query.redrive_filter = Some(match f.as_str() {
+            "REDRIVEN" => RedriveFilter::Redriven,
+            "NOT_REDRIVEN" => RedriveFilter::NotRedriven,
             other => {
                 return Err(ApiError::constraint(
                     &format!("'{other}'"),
@@ -451,7 +470,7 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
                     "Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
                 ))
             }
-        }
+        });
     }
     let page = state.engine().list_executions(&query).map_err(|e| ApiError::InvalidToken(e.to_string()))?;
     let executions = page
@@ -468,7 +487,8 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
             state_machine_version_arn: r.version_arn,
             state_machine_alias_arn: r.alias_arn,
             item_count: None,
-            redrive_count: 0,
+            redrive_count: r.redrive_count,
+            redrive_date: r.redrive_date,
         })
         .collect();
     Ok(ListOutput { executions, next_token: page.next_token })
@@ -512,6 +532,7 @@ fn list_children(
             state_machine_alias_arn: None,
             item_count: Some(c.item_count),
             redrive_count: 0,
+            redrive_date: None,
         })
         .collect();
     let scope = format!("ListExecutions {arn} {status_filter:?}");
@@ -583,14 +604,37 @@ pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutp
 #[serde(rename_all = "camelCase")]
 pub struct RedriveInput {
     execution_arn: Option<String>,
+    client_token: Option<String>,
 }
 
-/// RedriveExecution: every execution is reported not redrivable, with AWS's reason where AWS has one.
-pub async fn redrive(state: AppState, input: RedriveInput) -> Result<Empty, ApiError> {
+/// RedriveExecution's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedriveOutput {
+    #[serde(serialize_with = "epoch")]
+    redrive_date: OffsetDateTime,
+}
+
+/// RedriveExecution: runs a failed, timed-out or aborted Standard execution again from where it stopped.
+pub async fn redrive(state: AppState, input: RedriveInput) -> Result<RedriveOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
+    // The SDKs fill in a client token; a retried request with the same token is refused as not
+    // redrivable (the execution is RUNNING again) rather than answered as the first one was.
+    if let Some(t) = &input.client_token {
+        check_len(t, "clientToken", 1, 64)?;
+    }
     let record = find(&state, &arn)?;
-    let (_, reason) = redrive_status(&record);
-    Err(ApiError::ExecutionNotRedrivable(reason))
+    if record.map_run_arn.is_some() {
+        let (_, reason) = redrive_status(&record);
+        return Err(ApiError::ExecutionNotRedrivable(reason.unwrap_or_default()));
+    }
+    match state.engine().redrive(&arn) {
+        Ok(r) => Ok(RedriveOutput { redrive_date: r.redrive_date }),
+        Err(RedriveError::DoesNotExist(_)) => {
+            Err(ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))
+        }
+        Err(RedriveError::NotRedrivable(reason)) => Err(ApiError::ExecutionNotRedrivable(reason)),
+    }
 }
 
 /// DescribeStateMachineForExecution's output.

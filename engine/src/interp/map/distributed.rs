@@ -639,6 +639,8 @@ impl Runner<'_> {
             start_time: start,
             input: work.input,
             express: self.express,
+            redrive_count: 0,
+            redrive_time: None,
         };
         let shared = self.exec.shared.clone();
         let machine = self.machine.clone();
@@ -647,7 +649,7 @@ impl Runner<'_> {
         let (store, child_arn) = (self.store.clone(), arn.clone());
         // The child records its own end, even when the map run is dropped before it.
         let handle = tokio::spawn(async move {
-            let outcome = run_execution(shared, machine, info, history, cancel, stop).await;
+            let outcome = run_execution(shared, machine, info, history, cancel, stop, None).await;
             store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
             outcome
         });

@@ -1,0 +1,128 @@
+//! Where a Standard execution stands, so that a redrive can resume it.
+//!
+//! The top-level loop records a [`Checkpoint`] each time it enters a state: the state, its input and
+//! the variables as they were on entry. A Parallel or inline Map state at the top level also notes the
+//! output of every branch or iteration that succeeds. When the execution fails, times out or is
+//! stopped, the last checkpoint is where a redrive starts again: the same state, with the same input
+//! and variables, reusing the outputs of the branches and iterations that had succeeded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+
+use crate::vars::Vars;
+
+/// The top-level state an execution was in, with what it needs to run it again.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkpoint {
+    /// The state's index in the top-level program.
+    pub(crate) state: usize,
+    /// The state's input.
+    pub(crate) input: Arc<Value>,
+    /// The variables when the state was entered.
+    pub(crate) vars: Vars,
+    /// Outputs of the branches (or iterations) that succeeded in the state's latest attempt, by index.
+    done: HashMap<usize, Value>,
+    /// Outputs a redriven attempt reuses instead of running those branches again.
+    reuse: HashMap<usize, Value>,
+}
+
+/// The latest checkpoint of one execution, shared by its runs (the first one and each redrive).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CheckpointSlot(Arc<Mutex<Option<Checkpoint>>>);
+
+impl CheckpointSlot {
+    fn lock(&self) -> MutexGuard<'_, Option<Checkpoint>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The top-level loop entered `state` with `input`.
+    pub(crate) fn enter(&self, state: usize, input: &Arc<Value>, vars: &Vars) {
+        *self.lock() = Some(Checkpoint {
+            state,
+            input: input.clone(),
+            vars: vars.clone(),
+            done: HashMap::new(),
+            reuse: HashMap::new(),
+        });
+    }
+
+    /// The state failed in a way that a redrive must run in full (`States.DataLimitExceeded`).
+    pub(crate) fn forget_done(&self) {
+        if let Some(c) = self.lock().as_mut() {
+            c.done.clear();
+        }
+    }
+
+    /// Prepares a redrive: the succeeded branches of the latest attempt are reused; returns where to start.
+    pub(crate) fn resume(&self) -> Option<Checkpoint> {
+        let mut guard = self.lock();
+        let c = guard.as_mut()?;
+        c.reuse = std::mem::take(&mut c.done);
+        Some(c.clone())
+    }
+
+    /// The state the checkpoint is at.
+    pub(crate) fn state(&self) -> Option<usize> {
+        self.lock().as_ref().map(|c| c.state)
+    }
+
+    /// Starts an attempt of the checkpoint's state: hands over the outputs to reuse (only to the first
+    /// attempt after a redrive) and starts noting this attempt's successes.
+    pub(crate) fn attempt(&self) -> BranchMemo {
+        let reuse = match self.lock().as_mut() {
+            Some(c) => {
+                c.done.clear();
+                std::mem::take(&mut c.reuse)
+            }
+            None => HashMap::new(),
+        };
+        BranchMemo { reuse, slot: self.clone() }
+    }
+}
+
+/// One attempt of a top-level Parallel or inline Map: outputs to reuse and a place to note successes.
+pub(crate) struct BranchMemo {
+    reuse: HashMap<usize, Value>,
+    slot: CheckpointSlot,
+}
+
+impl BranchMemo {
+    /// The output of branch (or iteration) `index` from before the redrive, if it succeeded then.
+    pub(crate) fn reused(&self, index: usize) -> Option<Value> {
+        self.reuse.get(&index).cloned()
+    }
+
+    /// Notes that branch (or iteration) `index` succeeded with `output`.
+    pub(crate) fn succeeded(&self, index: usize, output: &Value) {
+        if let Some(c) = self.slot.lock().as_mut() {
+            c.done.insert(index, output.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_redrive_reuses_the_successes_of_the_latest_attempt_only_once() {
+        let slot = CheckpointSlot::default();
+        slot.enter(3, &Arc::new(json!({"in": 1})), &Vars::new());
+        let first = slot.attempt();
+        assert_eq!(first.reused(0), None);
+        first.succeeded(0, &json!("a"));
+        let resumed = slot.resume().expect("a checkpoint");
+        assert_eq!((resumed.state, &*resumed.input), (3, &json!({"in": 1})));
+        let redriven = slot.attempt();
+        assert_eq!(redriven.reused(0), Some(json!("a")));
+        redriven.succeeded(0, &json!("a"));
+        // A retry of the redriven attempt runs everything again.
+        assert_eq!(slot.attempt().reused(0), None);
+        slot.forget_done();
+        slot.resume();
+        assert_eq!(slot.attempt().reused(0), None);
+    }
+}
