@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 mod stack;
 
+#[path = "../bins/example.rs"]
+mod bins;
 #[path = "../csv-fan-out/example.rs"]
 mod csv_fan_out;
 #[path = "../function-chaining/example.rs"]
@@ -39,6 +41,11 @@ const EXAMPLES: &[Example] = &[
         name: "function-chaining",
         about: "a picture through three OpenFaaS functions in sequence, synchronously and asynchronously",
         run: || Box::pin(function_chaining::run()),
+    },
+    Example {
+        name: "bins",
+        about: "primes below a million counted in 100 bins, split into N ranges by ASL, one OpenFaaS call per range",
+        run: || Box::pin(bins::run()),
     },
     Example {
         name: "lambda-chunks",
@@ -102,6 +109,11 @@ mod tests {
     #[test]
     fn function_chaining() {
         run("function-chaining");
+    }
+
+    #[test]
+    fn bins() {
+        run("bins");
     }
 
     #[test]
