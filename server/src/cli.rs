@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use legion_asl::diagnostic::invalid_definition_message;
 use legion_asl::model::StateMachineType;
 use legion_asl::parse::{parse_str, ParseOptions};
-use legion_connectors::s3::{LazyAwsS3, S3Tasks};
+use legion_connectors::s3::{LazyAwsS3, LocalS3, S3Tasks};
 use legion_engine::{Engine, ExecutionStatus, StartRequest};
 use serde_json::{json, Value};
 
@@ -128,20 +128,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("--time-scale must be a non-negative number");
             }
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let (s3, s3_tasks, _endpoint): (Arc<dyn legion_engine::map_run::S3Connector>, _, _) = match &s3_root {
-                Some(root) => {
-                    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-                    let endpoint = runtime
-                        .block_on(legion_connectors::s3::LocalS3::start(root, addr))
-                        .context("starting the embedded S3 endpoint")?;
-                    let tasks = S3Tasks::new(endpoint.connector());
-                    (Arc::new(endpoint.connector()), tasks, Some(endpoint))
-                }
-                None => {
-                    let lazy = LazyAwsS3::new();
-                    (Arc::new(lazy.clone()), S3Tasks::lazy(lazy), None)
-                }
-            };
+            let (s3, s3_tasks, _endpoint) = runtime.block_on(s3_setup(s3_root.as_deref()))?;
             let tokens = legion_engine::TaskTokens::new();
             let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone(), s3_tasks))?;
             let engine = Engine::builder()
@@ -173,20 +160,14 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
                 let tokens = legion_engine::TaskTokens::new();
-                let s3 = LazyAwsS3::new();
-                let router = task_router(
-                    args.config.clone(),
-                    args.mock_config.clone(),
-                    None,
-                    tokens.clone(),
-                    S3Tasks::lazy(s3.clone()),
-                )
-                .await?;
+                let (s3, s3_tasks, _endpoint) = s3_setup(args.s3_root.as_deref()).await?;
+                let router =
+                    task_router(args.config.clone(), args.mock_config.clone(), None, tokens.clone(), s3_tasks).await?;
                 let mocks = router.mocks().cloned();
                 let engine = Engine::builder()
                     .account(args.account.clone(), args.region.clone())
                     .time_scale(args.time_scale)
-                    .s3(Arc::new(s3))
+                    .s3(s3)
                     .task_tokens(tokens)
                     .dispatcher(Arc::new(router))
                     .build();
@@ -200,6 +181,24 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(runtime.block_on(conformance(args))))
         }
     }
+}
+
+/// S3 for `legion run` and `legion serve`: the embedded endpoint over `root` when given (kept
+/// running while the returned handle lives), else the AWS SDK's configuration, loaded on first use.
+async fn s3_setup(
+    root: Option<&Path>,
+) -> anyhow::Result<(Arc<dyn legion_engine::map_run::S3Connector>, S3Tasks, Option<LocalS3>)> {
+    Ok(match root {
+        Some(root) => {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let endpoint = LocalS3::start(root, addr).await.context("starting the embedded S3 endpoint")?;
+            (Arc::new(endpoint.connector()), S3Tasks::new(endpoint.connector()), Some(endpoint))
+        }
+        None => {
+            let lazy = LazyAwsS3::new();
+            (Arc::new(lazy.clone()), S3Tasks::lazy(lazy), None)
+        }
+    })
 }
 
 /// The task router for `legion run` and `legion serve`: the configuration file (if any), the

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// `stateMachineArn#TestCase` in StartExecution.
     #[arg(long)]
     pub mock_config: Option<std::path::PathBuf>,
+    /// Serve this folder as an S3 endpoint on 127.0.0.1 (each sub-folder a bucket) for Distributed
+    /// Map item readers, result writers and `aws-sdk:s3` tasks; without it, S3 is reached through
+    /// the standard AWS configuration.
+    #[arg(long, value_name = "DIR")]
+    pub s3_root: Option<std::path::PathBuf>,
 }
 
 /// Runs `legion serve` on `state` until Ctrl-C (or SIGTERM on Unix).
