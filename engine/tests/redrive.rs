@@ -319,3 +319,87 @@ async fn a_parallel_state_reruns_in_full_after_a_data_limit_failure() {
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 4, "both branches ran again");
 }
+
+#[tokio::test]
+async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_succeed() {
+    let (handlers, calls) = counting_handlers();
+    let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "count", "End": true}}
+            },
+            "End": true}}
+    });
+    let items: Vec<Value> = (0..6).map(|i| json!({"key": format!("i{i}"), "fail_first": i == 2 || i == 4})).collect();
+    let first = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
+    let runs = engine.list_map_runs(first.arn());
+    assert_eq!(runs.len(), 1);
+    let run_arn = runs[0].map_run_arn.clone();
+
+    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let outcome = redriven.execution.outcome().await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let output = outcome.output.expect("an output");
+    let calls_out: Vec<&Value> = output.as_array().expect("an array").iter().map(|o| &o["call"]).collect();
+    assert_eq!(calls_out, [&json!(1), &json!(1), &json!(2), &json!(1), &json!(2), &json!(1)]);
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(calls.values().sum::<usize>(), 8, "only the two failed children ran again: {calls:?}");
+
+    let runs = engine.list_map_runs(first.arn());
+    assert_eq!(runs.len(), 1, "the same map run goes on");
+    let run = engine.describe_map_run(&run_arn).expect("recorded");
+    assert_eq!((run.status, run.redrive_count), (legion_engine::map_run::MapRunStatus::Succeeded, 1));
+    assert!(run.redrive_date.is_some());
+    assert_eq!((run.item_counts.succeeded, run.item_counts.total, run.item_counts.failed), (6, 6, 0));
+    let history = first.history();
+    let event = history.iter().find(|e| e.event_type.name() == "MapRunRedriven").expect("a MapRunRedriven event");
+    assert_eq!(event.to_json()["mapRunRedrivenEventDetails"], json!({"mapRunArn": run_arn, "redriveCount": 1}));
+}
+
+#[tokio::test]
+async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() {
+    let (handlers, _calls) = counting_handlers();
+    let s3 = Arc::new(legion_engine::map_run::MemoryS3::new());
+    let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).s3(s3.clone()).build();
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "count", "End": true}}
+            },
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "runs"}},
+            "End": true}}
+    });
+    let items: Vec<Value> = (0..4).map(|i| json!({"key": format!("i{i}"), "fail_first": i == 1})).collect();
+    let first = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
+    let run_arn = engine.list_map_runs(first.arn())[0].map_run_arn.clone();
+    let uuid = run_arn.rsplit(':').next().expect("a UUID").to_owned();
+    let manifest_key = format!("runs/{uuid}/manifest.json");
+    let files = |kind: &str| -> Vec<Value> {
+        let manifest: Value = serde_json::from_slice(&s3.get("out", &manifest_key).expect("manifest")).expect("JSON");
+        let mut out = Vec::new();
+        for f in manifest["ResultFiles"][kind].as_array().expect("a list") {
+            let body = s3.get("out", f["Key"].as_str().expect("a key")).expect("a file");
+            out.extend(serde_json::from_slice::<Vec<Value>>(&body).expect("an array"));
+        }
+        out
+    };
+    assert_eq!(files("FAILED").len(), 1);
+
+    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let outcome = redriven.execution.outcome().await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output.as_ref().map(|o| &o["ResultWriterDetails"]["Key"]), Some(&json!(manifest_key)));
+    let succeeded = files("SUCCEEDED");
+    assert_eq!(succeeded.len(), 4, "successes of both attempts: {succeeded:?}");
+    assert!(files("FAILED").is_empty(), "only the latest attempt's failures");
+    assert!(files("PENDING").is_empty());
+}

@@ -174,3 +174,56 @@ async fn redrive_execution_resumes_a_failed_execution() {
     let err = sfn.redrive_execution().execution_arn(format!("{arn}-nope")).send().await.unwrap_err();
     assert_eq!(code(&err), "ExecutionDoesNotExist");
 }
+
+#[tokio::test]
+async fn redriving_the_parent_redrives_its_map_run() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let handlers = {
+        let calls = calls.clone();
+        LocalHandlers::new().resource("flaky", move |req| {
+            let calls = calls.clone();
+            async move {
+                // Item 2 fails the first time it runs.
+                if req.input == json!(2) && calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(legion_engine::TaskError::new("Boom", "item 2 fails once"));
+                }
+                Ok(req.input)
+            }
+        })
+    };
+    let server = start(handlers).await;
+    let sfn = client(&server);
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "flaky", "End": true}}},
+            "End": true}}
+    })
+    .to_string();
+    let machine = create_machine(&sfn, "redriven-map", &definition, false).await;
+    let started = sfn.start_execution().state_machine_arn(&machine).input("[1, 2, 3]").send().await.expect("starts");
+    let arn = started.execution_arn;
+    assert_eq!(wait_until_done(&sfn, &arn, 500).await.status, ExecutionStatus::Failed);
+    sfn.redrive_execution().execution_arn(&arn).send().await.expect("redrives");
+    let done = wait_until_done(&sfn, &arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.output.as_deref(), Some("[1,2,3]"));
+
+    let runs = sfn.list_map_runs().execution_arn(&arn).send().await.expect("lists map runs");
+    assert_eq!(runs.map_runs.len(), 1);
+    let run = sfn.describe_map_run().map_run_arn(&runs.map_runs[0].map_run_arn).send().await.expect("describes");
+    assert_eq!(run.status, MapRunStatus::Succeeded);
+    assert_eq!(run.redrive_count, Some(1));
+    assert!(run.redrive_date.is_some());
+    let history = sfn.get_execution_history().execution_arn(&arn).send().await.expect("history");
+    let event = history
+        .events
+        .iter()
+        .find(|e| e.r#type == aws_sdk_sfn::types::HistoryEventType::MapRunRedriven)
+        .expect("a MapRunRedriven event");
+    let details = event.map_run_redriven_event_details.as_ref().expect("details");
+    assert_eq!(details.redrive_count, Some(1));
+    assert_eq!(details.map_run_arn.as_deref(), Some(runs.map_runs[0].map_run_arn.as_str()));
+}

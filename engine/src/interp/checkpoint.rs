@@ -4,7 +4,8 @@
 //! the variables as they were on entry. A Parallel or inline Map state at the top level also notes the
 //! output of every branch or iteration that succeeds. When the execution fails, times out or is
 //! stopped, the last checkpoint is where a redrive starts again: the same state, with the same input
-//! and variables, reusing the outputs of the branches and iterations that had succeeded.
+//! and variables, reusing the outputs of the branches and iterations that had succeeded (and, for a
+//! Distributed Map, continuing the same map run with the children that had succeeded).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +27,10 @@ pub(crate) struct Checkpoint {
     done: HashMap<usize, Value>,
     /// Outputs a redriven attempt reuses instead of running those branches again.
     reuse: HashMap<usize, Value>,
+    /// The map run of the state's latest attempt (a Distributed Map).
+    map_run: Option<String>,
+    /// The map run a redriven attempt continues.
+    reuse_map_run: Option<String>,
 }
 
 /// The latest checkpoint of one execution, shared by its runs (the first one and each redrive).
@@ -45,6 +50,8 @@ impl CheckpointSlot {
             vars: vars.clone(),
             done: HashMap::new(),
             reuse: HashMap::new(),
+            map_run: None,
+            reuse_map_run: None,
         });
     }
 
@@ -52,6 +59,7 @@ impl CheckpointSlot {
     pub(crate) fn forget_done(&self) {
         if let Some(c) = self.lock().as_mut() {
             c.done.clear();
+            c.map_run = None;
         }
     }
 
@@ -60,6 +68,7 @@ impl CheckpointSlot {
         let mut guard = self.lock();
         let c = guard.as_mut()?;
         c.reuse = std::mem::take(&mut c.done);
+        c.reuse_map_run = c.map_run.take();
         Some(c.clone())
     }
 
@@ -71,20 +80,22 @@ impl CheckpointSlot {
     /// Starts an attempt of the checkpoint's state: hands over the outputs to reuse (only to the first
     /// attempt after a redrive) and starts noting this attempt's successes.
     pub(crate) fn attempt(&self) -> BranchMemo {
-        let reuse = match self.lock().as_mut() {
+        let (reuse, map_run) = match self.lock().as_mut() {
             Some(c) => {
                 c.done.clear();
-                std::mem::take(&mut c.reuse)
+                c.map_run = None;
+                (std::mem::take(&mut c.reuse), c.reuse_map_run.take())
             }
-            None => HashMap::new(),
+            None => (HashMap::new(), None),
         };
-        BranchMemo { reuse, slot: self.clone() }
+        BranchMemo { reuse, map_run, slot: self.clone() }
     }
 }
 
 /// One attempt of a top-level Parallel or inline Map: outputs to reuse and a place to note successes.
 pub(crate) struct BranchMemo {
     reuse: HashMap<usize, Value>,
+    map_run: Option<String>,
     slot: CheckpointSlot,
 }
 
@@ -92,6 +103,18 @@ impl BranchMemo {
     /// The output of branch (or iteration) `index` from before the redrive, if it succeeded then.
     pub(crate) fn reused(&self, index: usize) -> Option<Value> {
         self.reuse.get(&index).cloned()
+    }
+
+    /// The map run a redriven Distributed Map continues.
+    pub(crate) fn map_run(&self) -> Option<&str> {
+        self.map_run.as_deref()
+    }
+
+    /// Notes the map run this attempt of a Distributed Map runs.
+    pub(crate) fn started_map_run(&self, map_run_arn: &str) {
+        if let Some(c) = self.slot.lock().as_mut() {
+            c.map_run = Some(map_run_arn.to_owned());
+        }
     }
 
     /// Notes that branch (or iteration) `index` succeeded with `output`.
@@ -121,6 +144,10 @@ mod tests {
         redriven.succeeded(0, &json!("a"));
         // A retry of the redriven attempt runs everything again.
         assert_eq!(slot.attempt().reused(0), None);
+        slot.attempt().started_map_run("arn:run");
+        slot.resume();
+        assert_eq!(slot.attempt().map_run(), Some("arn:run"));
+        assert_eq!(slot.attempt().map_run(), None, "a retry starts a new map run");
         slot.forget_done();
         slot.resume();
         assert_eq!(slot.attempt().reused(0), None);

@@ -97,6 +97,10 @@ pub struct MapRunInfo {
     pub item_counts: Counts,
     /// Child executions by status.
     pub execution_counts: Counts,
+    /// How many times the map run has been redriven.
+    pub redrive_count: u32,
+    /// When it was last redriven.
+    pub redrive_date: Option<OffsetDateTime>,
 }
 
 impl MapRunInfo {
@@ -112,10 +116,13 @@ impl MapRunInfo {
             "toleratedFailureCount": self.tolerated_failure_count,
             "itemCounts": self.item_counts.to_json(),
             "executionCounts": self.execution_counts.to_json(),
-            "redriveCount": 0,
+            "redriveCount": self.redrive_count,
         });
         if let Some(stop) = self.stop_date {
             v["stopDate"] = serde_json::json!(epoch(stop));
+        }
+        if let Some(d) = self.redrive_date {
+            v["redriveDate"] = serde_json::json!(epoch(d));
         }
         v
     }
@@ -177,6 +184,9 @@ pub trait MapRunStore: Send + Sync {
     fn insert_run(&self, run: MapRunInfo);
     /// A map run's counts or status changed.
     fn update_run(&self, map_run_arn: &str, update: MapRunUpdate);
+    /// A redriven parent execution continues this map run: it runs again from `date`; returns the
+    /// new redrive count (`None` for an unknown map run).
+    fn redrive_run(&self, map_run_arn: &str, date: OffsetDateTime) -> Option<u32>;
     /// UpdateMapRun changed a running map run's limits.
     fn update_limits(&self, map_run_arn: &str, max_concurrency: u64, tolerated_percentage: f64, tolerated_count: u64);
     /// A child execution started.
@@ -251,6 +261,17 @@ impl MapRunStore for InMemoryMapRunStore {
             run.item_counts = update.item_counts;
             run.execution_counts = update.execution_counts;
         }
+    }
+
+    fn redrive_run(&self, map_run_arn: &str, date: OffsetDateTime) -> Option<u32> {
+        let mut inner = self.lock();
+        let i = *inner.run_index.get(map_run_arn)?;
+        let run = inner.runs.get_mut(i)?;
+        run.status = MapRunStatus::Running;
+        run.stop_date = None;
+        run.redrive_count += 1;
+        run.redrive_date = Some(date);
+        Some(run.redrive_count)
     }
 
     fn update_limits(&self, map_run_arn: &str, max_concurrency: u64, tolerated_percentage: f64, tolerated_count: u64) {

@@ -242,11 +242,10 @@ fn redrive_status(record: &ExecutionRecord) -> (&'static str, Option<String>) {
             ExecutionStatus::Running | ExecutionStatus::Succeeded => {
                 ("NOT_REDRIVABLE", Some(format!("Execution is {} and cannot be redriven", record.status.as_str())))
             }
-            // A map run's children are rerun by redriving the parent, which this engine does by
-            // running the whole Distributed Map again.
+            // Redriving the parent reruns the children that did not succeed, as new child executions.
             _ => (
                 "NOT_REDRIVABLE",
-                Some("Redriving a Map Run's child executions is not supported by this endpoint".to_owned()),
+                Some("A Map Run's child executions are rerun by redriving the parent execution".to_owned()),
             ),
         };
     }

@@ -34,6 +34,8 @@ pub struct DescribeOutput {
     item_counts: Value,
     execution_counts: Value,
     redrive_count: u32,
+    #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
+    redrive_date: Option<OffsetDateTime>,
 }
 
 fn find(state: &AppState, arn: &str) -> Result<MapRunInfo, ApiError> {
@@ -62,7 +64,8 @@ pub async fn describe(state: AppState, input: MapRunArnInput) -> Result<Describe
         tolerated_failure_count: run.tolerated_failure_count,
         item_counts: run.item_counts.to_json(),
         execution_counts: run.execution_counts.to_json(),
-        redrive_count: 0,
+        redrive_count: run.redrive_count,
+        redrive_date: run.redrive_date,
     })
 }
 

@@ -21,6 +21,7 @@ use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformatio
 use super::{eval_number, input_items, limits, select_item, Limits};
 use crate::engine::{ExecutionStatus, Outcome, StopSlot};
 use crate::history::{EventType, History, Recorder};
+use crate::interp::checkpoint::BranchMemo;
 use crate::interp::data::{self, input_path};
 use crate::interp::{
     env, next_flow, payload_too_large, run_execution, states_value, Exec, ExecutionInfo, Failure, StateError, Step,
@@ -109,27 +110,56 @@ pub(crate) async fn run(
     let config = &exec.shared.config;
     let label = m.label.clone().unwrap_or_else(|| state.name.clone());
     let machine_name = format!("{}/{}", exec.info.state_machine_name, label);
-    let run_id = uuid::Uuid::new_v4().to_string();
-    let map_run_arn =
-        format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id);
     let child_machine_arn =
         format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name);
-    thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": map_run_arn})));
     let store = exec.shared.map_runs.store.clone();
     let max_concurrency = if limits.concurrency >= MAX_CHILDREN { 0 } else { limits.concurrency as u64 };
-    store.insert_run(MapRunInfo {
-        map_run_arn: map_run_arn.clone(),
-        execution_arn: exec.info.arn.clone(),
-        state_machine_arn: child_machine_arn.clone(),
-        status: MapRunStatus::Running,
-        start_date: OffsetDateTime::now_utc(),
-        stop_date: None,
-        max_concurrency,
-        tolerated_failure_percentage: limits.tolerated_percentage.unwrap_or(0.0),
-        tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
-        item_counts: Counts::default(),
-        execution_counts: Counts::default(),
+    // A redriven top-level Distributed Map continues its map run: the children that succeeded are
+    // not run again.
+    let memo = exec.branch_memo(state);
+    let redriven = memo.as_ref().and_then(|m| m.map_run()).and_then(|arn| {
+        let count = store.redrive_run(arn, OffsetDateTime::now_utc())?;
+        Some((arn.to_owned(), count))
     });
+    let map_run_arn = match redriven {
+        Some((arn, count)) => {
+            store.update_limits(
+                &arn,
+                max_concurrency,
+                limits.tolerated_percentage.unwrap_or(0.0),
+                limits.tolerated_count.unwrap_or(0),
+            );
+            thread.recorder.record(EventType::MapRunRedriven, Some(json!({"mapRunArn": arn, "redriveCount": count})));
+            arn
+        }
+        None => {
+            let run_id = uuid::Uuid::new_v4().to_string();
+            let arn =
+                format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id);
+            thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": arn})));
+            store.insert_run(MapRunInfo {
+                map_run_arn: arn.clone(),
+                execution_arn: exec.info.arn.clone(),
+                state_machine_arn: child_machine_arn.clone(),
+                status: MapRunStatus::Running,
+                start_date: OffsetDateTime::now_utc(),
+                stop_date: None,
+                max_concurrency,
+                tolerated_failure_percentage: limits.tolerated_percentage.unwrap_or(0.0),
+                tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
+                item_counts: Counts::default(),
+                execution_counts: Counts::default(),
+                redrive_count: 0,
+                redrive_date: None,
+            });
+            arn
+        }
+    };
+    // The result files live under the map run's UUID, the same across redrives.
+    let run_id = map_run_arn.rsplit(':').next().unwrap_or_default().to_owned();
+    if let Some(m) = &memo {
+        m.started_map_run(&map_run_arn);
+    }
     let live = exec.shared.map_runs.live.clone();
     let limits_rx = live.register(
         &map_run_arn,
@@ -223,6 +253,7 @@ pub(crate) async fn run(
         collected_bytes: 0,
         too_large: false,
         keep_input: export.is_some() || transformation == WriterTransformation::None,
+        memo,
     };
     let outcome = runner.drive(&mut guard).await;
     let mut failure = match outcome {
@@ -467,6 +498,9 @@ struct Runner<'a> {
     collected_bytes: usize,
     too_large: bool,
     keep_input: bool,
+    /// A redriven top-level map run: the results of children that succeeded before, by ordinal; and
+    /// where this attempt notes its own.
+    memo: Option<BranchMemo>,
 }
 
 impl Runner<'_> {
@@ -506,7 +540,15 @@ impl Runner<'_> {
                 _ = std::future::ready(()), if can_start => {
                     match self.next_work().await {
                         Ok(Some(work)) => {
-                            running.push(self.start_child(guard, ordinal, work));
+                            match self.memo.as_ref().and_then(|m| m.reused(ordinal)) {
+                                Some(result) => {
+                                    if let Err(f) = self.reuse(guard, ordinal, work.item_count, result).await {
+                                        failure = Some(f);
+                                        break;
+                                    }
+                                }
+                                None => running.push(self.start_child(guard, ordinal, work)),
+                            }
                             ordinal += 1;
                         }
                         Ok(None) => {
@@ -717,6 +759,9 @@ impl Runner<'_> {
                         .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
                 }
             }
+            if let (true, Some(memo)) = (succeeded, &self.memo) {
+                memo.succeeded(done.ordinal, &Value::Array(records));
+            }
         } else if !self.too_large {
             let value = match (succeeded, self.transformation) {
                 (true, WriterTransformation::None) | (false, WriterTransformation::None) => self.record(&done, stop),
@@ -732,12 +777,51 @@ impl Runner<'_> {
             if self.collected_bytes > MAX_PAYLOAD_BYTES || payload_too_large(&value) {
                 self.too_large = true;
                 self.collected = Vec::new();
-            } else if let Some(slot) = self.collected.get_mut(done.ordinal) {
-                *slot = Some(value);
+            } else {
+                if let (true, Some(memo)) = (succeeded, &self.memo) {
+                    memo.succeeded(done.ordinal, &value);
+                }
+                if let Some(slot) = self.collected.get_mut(done.ordinal) {
+                    *slot = Some(value);
+                }
             }
         }
         if check && !succeeded && self.threshold_exceeded(guard) {
             return Err(RunError::Failed(exceeded()));
+        }
+        Ok(())
+    }
+
+    /// Counts a child that succeeded before the redrive as succeeded again, with its earlier result:
+    /// the records it wrote (with a `ResultWriter`) or its value in the state output.
+    async fn reuse(&mut self, guard: &mut RunGuard, ordinal: usize, n: u64, result: Value) -> Result<(), RunError> {
+        let (items, executions) = (&mut guard.items, &mut guard.executions);
+        items.total += n;
+        items.succeeded += n;
+        items.results_written += n;
+        executions.total += 1;
+        executions.succeeded += 1;
+        executions.results_written += 1;
+        guard.publish(MapRunStatus::Running, None);
+        self.collected.push(None);
+        if let Some(memo) = &self.memo {
+            memo.succeeded(ordinal, &result);
+        }
+        match self.results.as_mut() {
+            Some(files) => {
+                for r in result.as_array().into_iter().flatten() {
+                    files
+                        .write(RecordKind::Succeeded, r)
+                        .await
+                        .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
+                }
+            }
+            None => {
+                self.collected_bytes += json_size(&result) as usize + 1;
+                if let Some(slot) = self.collected.get_mut(ordinal) {
+                    *slot = Some(result);
+                }
+            }
         }
         Ok(())
     }
