@@ -155,6 +155,23 @@ def run_checks(sfn):
         expect_error(lambda: sfn.get_activity_task(
             activityArn="arn:aws:states:us-east-1:123456789012:activity:none"), sfn.exceptions.ActivityDoesNotExist)
 
+    def redrive():
+        failing = sfn.create_state_machine(name="failing", roleArn=ROLE, definition=json.dumps(
+            {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope", "Cause": "always"}}}))
+        arn = sfn.start_execution(stateMachineArn=failing["stateMachineArn"])["executionArn"]
+        d = wait_done(sfn, arn)
+        assert d["status"] == "FAILED" and d["redriveStatus"] == "REDRIVABLE" and d["redriveCount"] == 0, d
+        assert "redriveDate" in sfn.redrive_execution(executionArn=arn)
+        d = wait_done(sfn, arn)
+        assert d["status"] == "FAILED" and d["redriveCount"] == 1 and "redriveDate" in d, d
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+        assert types == ["ExecutionStarted", "FailStateEntered", "ExecutionFailed",
+                         "ExecutionRedriven", "FailStateEntered", "ExecutionFailed"], types
+        listed = sfn.list_executions(stateMachineArn=failing["stateMachineArn"], redriveFilter="REDRIVEN")
+        assert [e["executionArn"] for e in listed["executions"]] == [arn], listed
+        succeeded = state["machine"].replace(":stateMachine:", ":execution:") + ":e1"
+        expect_error(lambda: sfn.redrive_execution(executionArn=succeeded), sfn.exceptions.ExecutionNotRedrivable)
+
     def errors():
         c = sfn.exceptions
         machine = state["machine"]
@@ -175,7 +192,8 @@ def run_checks(sfn):
 
     for name, fn in [("create", create), ("start, describe, history, list", start_describe_history_list),
                      ("stop", stop), ("sync express", sync_express), ("test state", test_state),
-                     ("versions and aliases", versions_and_aliases), ("activities", activities), ("errors", errors)]:
+                     ("versions and aliases", versions_and_aliases), ("activities", activities), ("redrive", redrive),
+                     ("errors", errors)]:
         check(name, fn)
 
 
