@@ -206,6 +206,20 @@ async fn redriving_the_parent_redrives_its_map_run() {
     let started = sfn.start_execution().state_machine_arn(&machine).input("[1, 2, 3]").send().await.expect("starts");
     let arn = started.execution_arn;
     assert_eq!(wait_until_done(&sfn, &arn, 500).await.status, ExecutionStatus::Failed);
+    let run_arn = sfn.list_map_runs().execution_arn(&arn).send().await.expect("lists").map_runs[0].map_run_arn.clone();
+    let failed = sfn
+        .list_executions()
+        .map_run_arn(&run_arn)
+        .status_filter(ExecutionStatus::Failed)
+        .send()
+        .await
+        .expect("lists the children");
+    assert_eq!(failed.executions.len(), 1);
+    let child = &failed.executions[0].execution_arn;
+    let d = sfn.describe_execution().execution_arn(child).send().await.expect("describes the child");
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::Redrivable));
+    let err = sfn.redrive_execution().execution_arn(child).send().await.unwrap_err();
+    assert_eq!(code(&err), "ExecutionNotRedrivable", "children are rerun through their parent");
     sfn.redrive_execution().execution_arn(&arn).send().await.expect("redrives");
     let done = wait_until_done(&sfn, &arn, 500).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");

@@ -238,15 +238,13 @@ fn child_record(child: &ChildExecution) -> ExecutionRecord {
 /// DescribeExecution's `redriveStatus` and `redriveStatusReason` (a reason only when not redrivable).
 fn redrive_status(record: &ExecutionRecord) -> (&'static str, Option<String>) {
     if record.map_run_arn.is_some() {
+        // A child's status says whether its map run can rerun it (by redriving the parent).
         return match record.status {
             ExecutionStatus::Running | ExecutionStatus::Succeeded => {
                 ("NOT_REDRIVABLE", Some(format!("Execution is {} and cannot be redriven", record.status.as_str())))
             }
-            // Redriving the parent reruns the children that did not succeed, as new child executions.
-            _ => (
-                "NOT_REDRIVABLE",
-                Some("A Map Run's child executions are rerun by redriving the parent execution".to_owned()),
-            ),
+            _ if record.machine_type == StateMachineType::Express => ("REDRIVABLE_BY_MAP_RUN", None),
+            _ => ("REDRIVABLE", None),
         };
     }
     match record.not_redrivable_reason() {
@@ -624,8 +622,13 @@ pub async fn redrive(state: AppState, input: RedriveInput) -> Result<RedriveOutp
     }
     let record = find(&state, &arn)?;
     if record.map_run_arn.is_some() {
-        let (_, reason) = redrive_status(&record);
-        return Err(ApiError::ExecutionNotRedrivable(reason.unwrap_or_default()));
+        // A map run reruns its children when the parent is redriven; AWS's wording for a direct
+        // request is not known.
+        let reason = match redrive_status(&record) {
+            (_, Some(reason)) => reason,
+            _ => "A Map Run's child executions are rerun by redriving the parent execution".to_owned(),
+        };
+        return Err(ApiError::ExecutionNotRedrivable(reason));
     }
     match state.engine().redrive(&arn) {
         Ok(r) => Ok(RedriveOutput { redrive_date: r.redrive_date }),
