@@ -13,6 +13,8 @@ mod stack;
 
 #[path = "../bins/example.rs"]
 mod bins;
+#[path = "../bucket-batches/example.rs"]
+mod bucket_batches;
 #[path = "../csv-fan-out/example.rs"]
 mod csv_fan_out;
 #[path = "../function-chaining/example.rs"]
@@ -51,6 +53,11 @@ const EXAMPLES: &[Example] = &[
         name: "lambda-chunks",
         about: "readings split into chunks, one synchronous Lambda call per chunk, the results concatenated",
         run: || Box::pin(lambda_chunks::run()),
+    },
+    Example {
+        name: "bucket-batches",
+        about: "every image under a prefix in S3, in batches of 100 to a throttled Lambda function",
+        run: || Box::pin(bucket_batches::run()),
     },
 ];
 
@@ -119,6 +126,11 @@ mod tests {
     #[test]
     fn lambda_chunks() {
         run("lambda-chunks");
+    }
+
+    #[test]
+    fn bucket_batches() {
+        run("bucket-batches");
     }
 
     /// Every example folder has a definition, a README and an entry here.
