@@ -102,7 +102,9 @@ fn image(i: usize) -> (String, Vec<u8>) {
 /// thumbnail key and size of each image out. A batch it cannot read is a `ValueError`.
 fn make_thumbnails(event: &Value, seen: &Seen) -> Result<Value, Raised> {
     let items = event["Items"].as_array().ok_or_else(|| Raised::new("ValueError", "the event has no Items"))?;
-    let prefix = event["BatchInput"]["thumbnailPrefix"].as_str().unwrap_or(THUMBNAILS);
+    let prefix = event["BatchInput"]["thumbnailPrefix"]
+        .as_str()
+        .ok_or_else(|| Raised::new("ValueError", "the event has no BatchInput.thumbnailPrefix"))?;
     let mut thumbnails = Vec::with_capacity(items.len());
     let mut total = 0;
     for item in items {
@@ -153,7 +155,9 @@ async fn check_result_files(stack: &Stack, output: &Value) -> anyhow::Result<()>
             let result: Value = serde_json::from_str(record["Output"].as_str().context("a record without Output")?)?;
             batches += 1;
             for t in result["thumbnails"].as_array().context("a batch result without thumbnails")? {
-                ensure!(thumbnails.insert(t["key"].to_string()), "thumbnail {} is in two batches", t["key"]);
+                let thumbnail = t["key"].as_str().context("a thumbnail without a key")?;
+                ensure!(thumbnail.starts_with(THUMBNAILS), "thumbnail {thumbnail} is not under {THUMBNAILS}");
+                ensure!(thumbnails.insert(thumbnail.to_owned()), "thumbnail {thumbnail} is in two batches");
             }
         }
     }
