@@ -363,7 +363,7 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
 
 #[tokio::test]
 async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() {
-    let (handlers, _calls) = counting_handlers();
+    let (handlers, calls) = counting_handlers();
     let s3 = Arc::new(legion_engine::map_run::MemoryS3::new());
     let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).s3(s3.clone()).build();
     let definition = json!({
@@ -399,7 +399,27 @@ async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() 
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(outcome.output.as_ref().map(|o| &o["ResultWriterDetails"]["Key"]), Some(&json!(manifest_key)));
     let succeeded = files("SUCCEEDED");
-    assert_eq!(succeeded.len(), 4, "successes of both attempts: {succeeded:?}");
+    let mut keys: Vec<String> = succeeded
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(r["Input"].as_str()?).ok())
+        .filter_map(|input| input["key"].as_str().map(str::to_owned))
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["i0", "i1", "i2", "i3"], "successes of both attempts: {succeeded:?}");
+    let manifest: Value = serde_json::from_slice(&s3.get("out", &manifest_key).expect("manifest")).expect("JSON");
+    let listed: Vec<&str> = manifest["ResultFiles"]["SUCCEEDED"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|f| f["Key"].as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        [format!("runs/{uuid}/SUCCEEDED_0.json"), format!("runs/{uuid}/SUCCEEDED_1.json")],
+        "the first attempt's file, then the redrive's"
+    );
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(calls.values().sum::<usize>(), 5, "only the failed child ran again: {calls:?}");
     assert!(files("FAILED").is_empty(), "only the latest attempt's failures");
     assert!(files("PENDING").is_empty());
 }

@@ -28,9 +28,18 @@ pub(crate) struct Checkpoint {
     /// Outputs a redriven attempt reuses instead of running those branches again.
     reuse: HashMap<usize, Value>,
     /// The map run of the state's latest attempt (a Distributed Map).
-    map_run: Option<String>,
+    map_run: Option<MapRunMemo>,
     /// The map run a redriven attempt continues.
-    reuse_map_run: Option<String>,
+    reuse_map_run: Option<MapRunMemo>,
+}
+
+/// A Distributed Map's map run, as a redrive continues it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct MapRunMemo {
+    /// The map run's ARN.
+    pub(crate) map_run_arn: String,
+    /// The SUCCEEDED result files of its attempts so far (key and size).
+    pub(crate) succeeded_files: Vec<(String, u64)>,
 }
 
 /// The latest checkpoint of one execution, shared by its runs (the first one and each redrive).
@@ -95,7 +104,7 @@ impl CheckpointSlot {
 /// One attempt of a top-level Parallel or inline Map: outputs to reuse and a place to note successes.
 pub(crate) struct BranchMemo {
     reuse: HashMap<usize, Value>,
-    map_run: Option<String>,
+    map_run: Option<MapRunMemo>,
     slot: CheckpointSlot,
 }
 
@@ -106,14 +115,15 @@ impl BranchMemo {
     }
 
     /// The map run a redriven Distributed Map continues.
-    pub(crate) fn map_run(&self) -> Option<&str> {
-        self.map_run.as_deref()
+    pub(crate) fn map_run(&self) -> Option<&MapRunMemo> {
+        self.map_run.as_ref()
     }
 
-    /// Notes the map run this attempt of a Distributed Map runs.
-    pub(crate) fn started_map_run(&self, map_run_arn: &str) {
+    /// Notes the map run this attempt of a Distributed Map runs, with the SUCCEEDED result files it
+    /// has written so far.
+    pub(crate) fn started_map_run(&self, map_run: MapRunMemo) {
         if let Some(c) = self.slot.lock().as_mut() {
-            c.map_run = Some(map_run_arn.to_owned());
+            c.map_run = Some(map_run);
         }
     }
 
@@ -144,9 +154,10 @@ mod tests {
         redriven.succeeded(0, &json!("a"));
         // A retry of the redriven attempt runs everything again.
         assert_eq!(slot.attempt().reused(0), None);
-        slot.attempt().started_map_run("arn:run");
+        let run = MapRunMemo { map_run_arn: "arn:run".to_owned(), succeeded_files: Vec::new() };
+        slot.attempt().started_map_run(run.clone());
         slot.resume();
-        assert_eq!(slot.attempt().map_run(), Some("arn:run"));
+        assert_eq!(slot.attempt().map_run(), Some(&run));
         assert_eq!(slot.attempt().map_run(), None, "a retry starts a new map run");
         slot.forget_done();
         slot.resume();

@@ -163,6 +163,8 @@ pub(crate) async fn run_execution(
     };
     let mut exec = Exec::new(shared, &machine, info);
     exec.top = checkpoints.map(|slot| (machine.clone(), slot));
+    // A redrive of an execution stopped before it entered any state starts from the beginning.
+    let resuming = resumed.is_some();
     let (start, input, vars) = match resumed {
         Some(c) => (c.state, c.input, c.vars),
         None => (machine.program.start_at, Arc::new(exec.info.input.clone()), Vars::new()),
@@ -170,7 +172,7 @@ pub(crate) async fn run_execution(
     let mut thread = Thread { recorder, vars };
     let timeout = machine.timeout_seconds.map(|s| exec.scaled(s as f64));
     let slot = exec.top.as_ref().map(|(_, slot)| slot);
-    let run = run_from(&exec, &machine.program, start, input, &mut thread, slot, exec.info.redrive_count > 0);
+    let run = run_from(&exec, &machine.program, start, input, &mut thread, slot, resuming);
     let result = tokio::select! {
         biased;
         r = run => End::Done(r),

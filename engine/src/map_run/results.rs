@@ -91,6 +91,15 @@ impl ResultFiles {
         }
     }
 
+    /// Continues the files of a redriven map run: `earlier` are the SUCCEEDED files of its earlier
+    /// attempts, listed again in the manifest; new SUCCEEDED files are numbered after them.
+    pub fn after_earlier_successes(mut self, earlier: Vec<(String, u64)>) -> ResultFiles {
+        let set = &mut self.sets[RecordKind::Succeeded.slot()];
+        set.next_index = u32::try_from(earlier.len()).unwrap_or(u32::MAX);
+        set.done = earlier;
+        self
+    }
+
     /// The key `manifest.json` is written to.
     pub fn manifest_key(&self) -> String {
         format!("{}manifest.json", self.dir)
@@ -152,7 +161,13 @@ impl ResultFiles {
     }
 
     /// Closes every file and writes `manifest.json`; returns the manifest's key.
-    pub async fn finish(mut self) -> Result<String, ResultWriterError> {
+    pub async fn finish(self) -> Result<String, ResultWriterError> {
+        self.finish_listing().await.map(|(key, _)| key)
+    }
+
+    /// Closes every file and writes `manifest.json`; returns the manifest's key and the SUCCEEDED files
+    /// (key and size) it lists.
+    pub async fn finish_listing(mut self) -> Result<(String, Vec<(String, u64)>), ResultWriterError> {
         for kind in [RecordKind::Succeeded, RecordKind::Failed, RecordKind::Pending] {
             self.close(kind).await?;
         }
@@ -173,7 +188,8 @@ impl ResultFiles {
         let body = serde_json::to_vec(&manifest).map_err(|e| ResultWriterError::new(e.to_string()))?;
         object.write(body).await?;
         object.finish().await?;
-        Ok(key)
+        let succeeded = std::mem::take(&mut self.sets[RecordKind::Succeeded.slot()].done);
+        Ok((key, succeeded))
     }
 }
 

@@ -21,7 +21,7 @@ use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformatio
 use super::{eval_number, input_items, limits, select_item, Limits};
 use crate::engine::{ExecutionStatus, Outcome, StopSlot};
 use crate::history::{EventType, History, Recorder};
-use crate::interp::checkpoint::BranchMemo;
+use crate::interp::checkpoint::{BranchMemo, MapRunMemo};
 use crate::interp::data::{self, input_path};
 use crate::interp::{
     env, next_flow, payload_too_large, run_execution, states_value, Exec, ExecutionInfo, Failure, StateError, Step,
@@ -117,12 +117,13 @@ pub(crate) async fn run(
     // A redriven top-level Distributed Map continues its map run: the children that succeeded are
     // not run again.
     let memo = exec.branch_memo(state);
-    let redriven = memo.as_ref().and_then(|m| m.map_run()).and_then(|arn| {
-        let count = store.redrive_run(arn, OffsetDateTime::now_utc())?;
-        Some((arn.to_owned(), count))
+    let redriven = memo.as_ref().and_then(|m| m.map_run()).and_then(|run| {
+        let count = store.redrive_run(&run.map_run_arn, OffsetDateTime::now_utc())?;
+        Some((run.clone(), count))
     });
+    let earlier_files = redriven.as_ref().map(|(run, _)| run.succeeded_files.clone()).unwrap_or_default();
     let map_run_arn = match redriven {
-        Some((arn, count)) => {
+        Some((MapRunMemo { map_run_arn: arn, .. }, count)) => {
             store.update_limits(
                 &arn,
                 max_concurrency,
@@ -158,7 +159,7 @@ pub(crate) async fn run(
     // The result files live under the map run's UUID, the same across redrives.
     let run_id = map_run_arn.rsplit(':').next().unwrap_or_default().to_owned();
     if let Some(m) = &memo {
-        m.started_map_run(&map_run_arn);
+        m.started_map_run(MapRunMemo { map_run_arn: map_run_arn.clone(), succeeded_files: earlier_files.clone() });
     }
     let live = exec.shared.map_runs.live.clone();
     let limits_rx = live.register(
@@ -212,7 +213,9 @@ pub(crate) async fn run(
     };
     let results = match (&export, &exec.shared.map_runs.s3) {
         (Some((bucket, prefix)), Some(s3)) => {
-            Some(ResultFiles::new(s3.clone(), bucket, prefix, &run_id, &map_run_arn, output_type == OutputType::Jsonl))
+            let files =
+                ResultFiles::new(s3.clone(), bucket, prefix, &run_id, &map_run_arn, output_type == OutputType::Jsonl);
+            Some(files.after_earlier_successes(earlier_files))
         }
         (Some(_), None) => {
             let f = Failure::new(names::RESULT_WRITER_FAILED, "No S3 connector is configured for this engine");
@@ -254,6 +257,7 @@ pub(crate) async fn run(
         too_large: false,
         keep_input: export.is_some() || transformation == WriterTransformation::None,
         memo,
+        written: Vec::new(),
     };
     let outcome = runner.drive(&mut guard).await;
     let mut failure = match outcome {
@@ -273,8 +277,17 @@ pub(crate) async fn run(
     let manifest = match runner.results.take() {
         Some(files) => {
             let bucket = files.bucket().to_owned();
-            match files.finish().await {
-                Ok(key) => Some((bucket, key)),
+            match files.finish_listing().await {
+                Ok((key, succeeded_files)) => {
+                    // Only now are the successes written for good: a redrive may skip those children.
+                    if let Some(memo) = &runner.memo {
+                        for &ordinal in &runner.written {
+                            memo.succeeded(ordinal, &Value::Null);
+                        }
+                        memo.started_map_run(MapRunMemo { map_run_arn: map_run_arn.clone(), succeeded_files });
+                    }
+                    Some((bucket, key))
+                }
                 Err(e) => {
                     failure.get_or_insert(Failure::new(names::RESULT_WRITER_FAILED, e.cause));
                     None
@@ -501,6 +514,9 @@ struct Runner<'a> {
     /// A redriven top-level map run: the results of children that succeeded before, by ordinal; and
     /// where this attempt notes its own.
     memo: Option<BranchMemo>,
+    /// With a `ResultWriter` and a memo: the ordinals whose successes this attempt's files hold (the
+    /// memo learns them once the files are complete).
+    written: Vec<usize>,
 }
 
 impl Runner<'_> {
@@ -541,12 +557,7 @@ impl Runner<'_> {
                     match self.next_work().await {
                         Ok(Some(work)) => {
                             match self.memo.as_ref().and_then(|m| m.reused(ordinal)) {
-                                Some(result) => {
-                                    if let Err(f) = self.reuse(guard, ordinal, work.item_count, result).await {
-                                        failure = Some(f);
-                                        break;
-                                    }
-                                }
+                                Some(result) => self.reuse(guard, ordinal, work.item_count, result),
                                 None => running.push(self.start_child(guard, ordinal, work)),
                             }
                             ordinal += 1;
@@ -759,8 +770,8 @@ impl Runner<'_> {
                         .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
                 }
             }
-            if let (true, Some(memo)) = (succeeded, &self.memo) {
-                memo.succeeded(done.ordinal, &Value::Array(records));
+            if succeeded && self.memo.is_some() {
+                self.written.push(done.ordinal);
             }
         } else if !self.too_large {
             let value = match (succeeded, self.transformation) {
@@ -792,9 +803,9 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Counts a child that succeeded before the redrive as succeeded again, with its earlier result:
-    /// the records it wrote (with a `ResultWriter`) or its value in the state output.
-    async fn reuse(&mut self, guard: &mut RunGuard, ordinal: usize, n: u64, result: Value) -> Result<(), RunError> {
+    /// Counts a child that succeeded before the redrive as succeeded again: its records are in the
+    /// earlier SUCCEEDED files (with a `ResultWriter`), or `result` is its value in the state output.
+    fn reuse(&mut self, guard: &mut RunGuard, ordinal: usize, n: u64, result: Value) {
         let (items, executions) = (&mut guard.items, &mut guard.executions);
         items.total += n;
         items.succeeded += n;
@@ -804,26 +815,17 @@ impl Runner<'_> {
         executions.results_written += 1;
         guard.publish(MapRunStatus::Running, None);
         self.collected.push(None);
+        if self.results.is_some() {
+            self.written.push(ordinal);
+            return;
+        }
         if let Some(memo) = &self.memo {
             memo.succeeded(ordinal, &result);
         }
-        match self.results.as_mut() {
-            Some(files) => {
-                for r in result.as_array().into_iter().flatten() {
-                    files
-                        .write(RecordKind::Succeeded, r)
-                        .await
-                        .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
-                }
-            }
-            None => {
-                self.collected_bytes += json_size(&result) as usize + 1;
-                if let Some(slot) = self.collected.get_mut(ordinal) {
-                    *slot = Some(result);
-                }
-            }
+        self.collected_bytes += json_size(&result) as usize + 1;
+        if let Some(slot) = self.collected.get_mut(ordinal) {
+            *slot = Some(result);
         }
-        Ok(())
     }
 
     /// Takes UpdateMapRun's limits in place of the state's.
