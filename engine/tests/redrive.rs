@@ -423,3 +423,29 @@ async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() 
     assert!(files("FAILED").is_empty(), "only the latest attempt's failures");
     assert!(files("PENDING").is_empty());
 }
+
+#[tokio::test]
+async fn a_map_run_is_redriven_at_most_a_thousand_times() {
+    let engine = Engine::builder().time_scale(0.0).build();
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Always"}}
+            },
+            "End": true}}
+    });
+    let first = engine.start(StartRequest::new(machine(definition), "sm", json!([1])));
+    assert_eq!(first.outcome().await.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
+    for _ in 0..1000 {
+        let outcome = engine.redrive(first.arn()).expect("redrivable").execution.outcome().await;
+        assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
+    }
+    let run = &engine.list_map_runs(first.arn())[0];
+    assert_eq!(run.redrive_count, 1000);
+    let outcome = engine.redrive(first.arn()).expect("redrivable").execution.outcome().await;
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"), "{outcome:?}");
+    assert_eq!(engine.list_map_runs(first.arn()).len(), 1);
+}

@@ -34,6 +34,8 @@ use crate::map_run::{
 
 /// The most children a map run starts at once (AWS's bound when `MaxConcurrency` is 0 or absent).
 const MAX_CHILDREN: usize = 10_000;
+/// The most times one map run may be redriven.
+const MAX_MAP_RUN_REDRIVES: u32 = 1000;
 /// The default (and largest) `MaxInputBytesPerBatch`.
 const MAX_BATCH_BYTES: u64 = 256 * 1024;
 
@@ -117,6 +119,16 @@ pub(crate) async fn run(
     // A redriven top-level Distributed Map continues its map run: the children that succeeded are
     // not run again.
     let memo = exec.branch_memo(state);
+    if let Some(run) = memo.as_ref().and_then(|m| m.map_run()) {
+        if store.describe_run(&run.map_run_arn).is_some_and(|r| r.redrive_count >= MAX_MAP_RUN_REDRIVES) {
+            // AWS fails with States.Runtime here; the cause's wording is not known.
+            let cause = format!(
+                "The Map Run {} has been redriven {MAX_MAP_RUN_REDRIVES} times, the most a Map Run can be redriven",
+                run.map_run_arn
+            );
+            return Err(Failure::new(names::RUNTIME, cause).into());
+        }
+    }
     let redriven = memo.as_ref().and_then(|m| m.map_run()).and_then(|run| {
         let count = store.redrive_run(&run.map_run_arn, OffsetDateTime::now_utc())?;
         Some((run.clone(), count))
