@@ -53,7 +53,7 @@ pub async fn run() -> anyhow::Result<()> {
     let location = summary["summary"].as_str().context("the summary names no object")?;
     let key = location.strip_prefix(&format!("s3://{BUCKET}/")).context("the summary is in another bucket")?;
     ensure!(stack.get_json(BUCKET, key).await? == *summary, "{location} differs from the execution's output");
-    let stats = stack.gateway.stats();
+    let stats = stack.gateway_stats_after(ROWS as u64).await;
     ensure!(stats.callbacks_delivered >= ROWS as u64, "only {} callbacks were delivered", stats.callbacks_delivered);
     println!(
         "{}: {} rows through {} asynchronous calls, {} history events in the parent execution",

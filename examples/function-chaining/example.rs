@@ -6,7 +6,7 @@
 
 use anyhow::{ensure, Context};
 use base64::Engine as _;
-use legion_testkit::openfaas::{handler, FunctionCall, FunctionHandler, FunctionReply, GatewayStats};
+use legion_testkit::openfaas::{handler, FunctionCall, FunctionHandler, FunctionReply};
 use serde_json::{json, Value};
 
 use crate::stack::{succeeded, Stack};
@@ -48,7 +48,7 @@ pub async fn run() -> anyhow::Result<()> {
     ensure!(thumbnails[0] == thumbnails[1], "the two chains made different thumbnails");
     println!("both thumbnails are the same {} bytes, equal to the transformations computed directly", expected.len());
 
-    let stats = settled_stats(&stack, 3).await;
+    let stats = stack.gateway_stats_after(3).await;
     ensure!(stats.queued == 3, "the gateway queued {} asynchronous calls, not 3", stats.queued);
     ensure!(stats.callbacks_delivered == 3, "{} callbacks were delivered, not 3", stats.callbacks_delivered);
     println!(
@@ -64,19 +64,6 @@ pub async fn run() -> anyhow::Result<()> {
     }
     println!("wrote {} and {}", dir.join("picture.ppm").display(), dir.join("thumbnail.pgm").display());
     Ok(())
-}
-
-/// The gateway's counters once `callbacks` callbacks are counted, or after a second. A queue worker
-/// counts a callback when Legion has answered it, which can be just after the task it ended.
-async fn settled_stats(stack: &Stack, callbacks: u64) -> GatewayStats {
-    for _ in 0..50 {
-        let stats = stack.gateway.stats();
-        if stats.callbacks_delivered + stats.callbacks_failed >= callbacks {
-            return stats;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    stack.gateway.stats()
 }
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -133,13 +133,20 @@ mod tests {
         run("bucket-batches");
     }
 
-    /// Every example folder has a definition, a README and an entry here.
+    /// Every example has a definition, a README and its code, and every folder with code is listed.
     #[test]
     fn every_folder_is_an_example() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         for example in EXAMPLES {
             for file in ["README.md", "definition.asl.json", "example.rs"] {
                 assert!(root.join(example.name).join(file).is_file(), "{}/{file} is missing", example.name);
+            }
+        }
+        for entry in std::fs::read_dir(root).expect("the examples folder") {
+            let path = entry.expect("a folder entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if path.join("example.rs").is_file() {
+                assert!(EXAMPLES.iter().any(|e| e.name == name), "{name}/example.rs is not in EXAMPLES");
             }
         }
     }

@@ -13,7 +13,7 @@ use legion_connectors::s3::LocalS3;
 use legion_connectors::{Config, Router};
 use legion_engine::{Engine, Execution, Outcome, StartRequest, TaskTokens};
 use legion_testkit::lambda::LambdaServer;
-use legion_testkit::openfaas::{FunctionHandler, Gateway, GatewayConfig as FaasConfig};
+use legion_testkit::openfaas::{FunctionHandler, Gateway, GatewayConfig as FaasConfig, GatewayStats};
 use legion_testkit::watchdog::Watchdog;
 use serde_json::Value;
 
@@ -106,6 +106,20 @@ impl Stack {
         self.gateway.deploy_service(name, &watchdog.url());
         self.watchdogs.lock().unwrap_or_else(|e| e.into_inner()).push(watchdog);
         Ok(())
+    }
+
+    /// The gateway's counters once `callbacks` callbacks have been posted (or after a second): the
+    /// queue worker counts a callback when Legion has answered it, which can be just after the
+    /// execution it completed has ended.
+    pub async fn gateway_stats_after(&self, callbacks: u64) -> GatewayStats {
+        for _ in 0..50 {
+            let stats = self.gateway.stats();
+            if stats.callbacks_delivered + stats.callbacks_failed >= callbacks {
+                return stats;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.gateway.stats()
     }
 
     /// Validates `definition` and runs it on `input` as a Standard execution named `name`.
