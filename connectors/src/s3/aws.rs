@@ -198,64 +198,120 @@ where
     }
 }
 
-/// Objects under a prefix, one page at a time.
-struct Listing {
+/// What a listing asks for, shared by its page requests.
+struct ListRequest {
     client: Client,
     bucket: String,
     prefix: Option<String>,
     delimiter: Option<String>,
     start_after: Option<String>,
     max_keys: Option<i32>,
-    token: Option<String>,
+}
+
+/// One page of a listing: its objects as items, and the token of the next page (`None` on the last).
+struct Page {
+    items: Vec<Value>,
+    next: Option<String>,
+}
+
+impl ListRequest {
+    async fn page(self: std::sync::Arc<Self>, token: Option<String>) -> Result<Page, ItemReaderError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .set_prefix(self.prefix.clone())
+            .set_delimiter(self.delimiter.clone())
+            .set_start_after(self.start_after.clone())
+            .set_max_keys(self.max_keys)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| ItemReaderError::new(describe(&e).cause()))?;
+        let items = out
+            .contents()
+            .iter()
+            .map(|o| {
+                let last_modified = o.last_modified().map(|t| t.secs());
+                let storage = o.storage_class().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "STANDARD".to_owned());
+                json!({
+                    "Etag": o.e_tag().unwrap_or_default(),
+                    "Key": o.key().unwrap_or_default(),
+                    "LastModified": last_modified,
+                    "Size": o.size().unwrap_or(0),
+                    "StorageClass": storage,
+                })
+            })
+            .collect();
+        let next = out.next_continuation_token().filter(|_| out.is_truncated().unwrap_or(false)).map(str::to_owned);
+        Ok(Page { items, next })
+    }
+}
+
+/// A listObjectsV2 listing, streamed page by page. The next page is requested as soon as the
+/// current one arrives, so children are not held up by a round trip every 1000 keys; at most two
+/// pages are in memory.
+struct Listing {
+    request: std::sync::Arc<ListRequest>,
     page: VecDeque<Value>,
-    done: bool,
+    /// The request for the next page, already on its way.
+    pending: Option<tokio::task::JoinHandle<Result<Page, ItemReaderError>>>,
+    /// The first page's continuation token (`ContinuationToken` in the reader's parameters).
+    first_token: Option<String>,
+    started: bool,
 }
 
 impl Listing {
     fn new(client: Client, bucket: String, request: &ReaderRequest) -> Listing {
         let owned = |name: &str| request.param(name).map(str::to_owned);
         Listing {
-            client,
-            bucket,
-            prefix: owned("Prefix"),
-            delimiter: owned("Delimiter"),
-            start_after: owned("StartAfter"),
-            max_keys: request.parameters.get("MaxKeys").and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok()),
-            token: owned("ContinuationToken"),
+            request: std::sync::Arc::new(ListRequest {
+                client,
+                bucket,
+                prefix: owned("Prefix"),
+                delimiter: owned("Delimiter"),
+                start_after: owned("StartAfter"),
+                max_keys: request.parameters.get("MaxKeys").and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok()),
+            }),
             page: VecDeque::new(),
-            done: false,
+            pending: None,
+            first_token: owned("ContinuationToken"),
+            started: false,
         }
     }
 
+    fn fetch(&self, token: Option<String>) -> tokio::task::JoinHandle<Result<Page, ItemReaderError>> {
+        tokio::spawn(self.request.clone().page(token))
+    }
+
     async fn next(&mut self) -> Result<Option<Value>, ItemReaderError> {
-        while self.page.is_empty() && !self.done {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .set_prefix(self.prefix.clone())
-                .set_delimiter(self.delimiter.clone())
-                .set_start_after(self.start_after.clone())
-                .set_max_keys(self.max_keys)
-                .set_continuation_token(self.token.take())
-                .send()
-                .await
-                .map_err(|e| ItemReaderError::new(describe(&e).cause()))?;
-            for o in out.contents() {
-                let last_modified = o.last_modified().map(|t| t.secs());
-                let storage = o.storage_class().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "STANDARD".to_owned());
-                self.page.push_back(json!({
-                    "Etag": o.e_tag().unwrap_or_default(),
-                    "Key": o.key().unwrap_or_default(),
-                    "LastModified": last_modified,
-                    "Size": o.size().unwrap_or(0),
-                    "StorageClass": storage,
-                }));
+        loop {
+            if let Some(item) = self.page.pop_front() {
+                return Ok(Some(item));
             }
-            self.token = out.next_continuation_token().map(str::to_owned);
-            self.done = !out.is_truncated().unwrap_or(false) || self.token.is_none();
+            let pending = match self.pending.take() {
+                Some(p) => p,
+                None if self.started => return Ok(None),
+                None => {
+                    self.started = true;
+                    let token = self.first_token.take();
+                    self.fetch(token)
+                }
+            };
+            let page = pending.await.map_err(|e| ItemReaderError::new(format!("listing objects: {e}")))??;
+            self.page.extend(page.items);
+            if let Some(token) = page.next {
+                self.pending = Some(self.fetch(Some(token)));
+            }
         }
-        Ok(self.page.pop_front())
+    }
+}
+
+impl Drop for Listing {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pending {
+            p.abort();
+        }
     }
 }
 
@@ -287,7 +343,7 @@ impl Flatten {
             if key.ends_with('/') {
                 continue;
             }
-            let bucket = self.listing.bucket.clone();
+            let bucket = self.listing.request.bucket.clone();
             self.current = Some(self.s3.object_items(&bucket, &key, None, &self.config).await?);
         }
     }
