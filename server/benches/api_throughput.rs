@@ -1,0 +1,259 @@
+//! API throughput through `legion serve`: the server (engine, task router and listener built as
+//! `legion serve` builds them) on 127.0.0.1, on its own runtime, and `LEGION_BENCH_CLIENTS` clients
+//! (default 64) on another, speaking AWS JSON 1.0 over a plain hyper client.
+//!
+//! - Standard: each client loops StartExecution, then DescribeExecution until the execution is no
+//!   longer RUNNING, for `LEGION_BENCH_SECONDS` (default 10 s);
+//! - Express: each client loops StartSyncExecution for as long.
+//!
+//! Prints completed executions/s, the latency of each request kind (p50/p99), the start-to-finish
+//! latency of the Standard executions, and the resident memory (the engine keeps every execution).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::Method;
+use legion_connectors::http::HttpClient;
+use legion_connectors::{Config, Router};
+use legion_engine::{Engine, TaskTokens};
+use legion_server::AppState;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// `legion serve`'s engine and state (server/src/cli.rs) on a free port, on its own runtime.
+fn start_server(threads: usize) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let tokens = TaskTokens::new();
+            let router = Router::builder(Config::default().with_env(), tokens.clone()).build().await.expect("router");
+            let mocks = router.mocks().cloned();
+            let engine = Engine::builder()
+                .account("123456789012", "us-east-1")
+                .time_scale(1.0)
+                .s3(Arc::new(legion_connectors::s3::LazyAwsS3::new()))
+                .task_tokens(tokens)
+                .dispatcher(Arc::new(router))
+                .build();
+            let state = AppState::with_mocks(engine, mocks);
+            let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("listener");
+            tx.send(listener.local_addr().expect("address")).expect("send the address");
+            legion_server::serve::serve(listener, state, legion_server::DEFAULT_BODY_LIMIT, std::future::pending())
+                .await
+                .expect("serve");
+        });
+    });
+    rx.recv().expect("the server's address")
+}
+
+/// One AWS JSON 1.0 call; returns the response document.
+async fn call(client: &HttpClient, url: &str, operation: &str, body: &Value) -> Value {
+    let headers = [
+        ("Content-Type".to_owned(), "application/x-amz-json-1.0".to_owned()),
+        ("X-Amz-Target".to_owned(), format!("AWSStepFunctions.{operation}")),
+    ];
+    let response = client.send(Method::POST, url, &headers, Bytes::from(body.to_string())).await.expect("a response");
+    assert!(
+        response.status.is_success(),
+        "{operation}: {} {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
+    serde_json::from_slice(&response.body).expect("a JSON response")
+}
+
+/// Latencies in microseconds.
+#[derive(Default)]
+struct Samples(Vec<u32>);
+
+impl Samples {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d.as_micros().min(u32::MAX as u128) as u32);
+    }
+
+    fn extend(&mut self, other: Samples) {
+        self.0.extend(other.0);
+    }
+
+    fn summary(&mut self) -> String {
+        self.0.sort_unstable();
+        let at = |p: f64| {
+            let i = ((self.0.len() as f64 - 1.0) * p).round() as usize;
+            self.0.get(i).copied().unwrap_or(0) as f64 / 1000.0
+        };
+        format!("p50 {:.2} ms, p99 {:.2} ms ({} calls)", at(0.5), at(0.99), self.0.len())
+    }
+}
+
+#[derive(Default)]
+struct ClientReport {
+    executions: u64,
+    start: Samples,
+    describe: Samples,
+    end_to_end: Samples,
+}
+
+async fn standard_client(client: HttpClient, url: String, machine: String, id: usize, until: Instant) -> ClientReport {
+    let mut report = ClientReport::default();
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let began = Instant::now();
+        let started = call(
+            &client,
+            &url,
+            "StartExecution",
+            &json!({"stateMachineArn": machine, "name": format!("c{id}-{n}"), "input": json!({"n": n}).to_string()}),
+        )
+        .await;
+        report.start.push(began.elapsed());
+        let arn = started["executionArn"].as_str().expect("an execution ARN").to_owned();
+        loop {
+            let asked = Instant::now();
+            let described = call(&client, &url, "DescribeExecution", &json!({"executionArn": arn})).await;
+            report.describe.push(asked.elapsed());
+            match described["status"].as_str() {
+                Some("RUNNING") => continue,
+                Some("SUCCEEDED") => break,
+                other => panic!("execution {arn} ended {other:?}"),
+            }
+        }
+        report.end_to_end.push(began.elapsed());
+        report.executions += 1;
+        n += 1;
+    }
+    report
+}
+
+async fn express_client(client: HttpClient, url: String, machine: String, until: Instant) -> ClientReport {
+    let mut report = ClientReport::default();
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let began = Instant::now();
+        let done = call(
+            &client,
+            &url,
+            "StartSyncExecution",
+            &json!({"stateMachineArn": machine, "input": json!({"n": n}).to_string()}),
+        )
+        .await;
+        report.start.push(began.elapsed());
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+        report.executions += 1;
+        n += 1;
+    }
+    report
+}
+
+async fn create(client: &HttpClient, url: &str, name: &str, machine_type: &str) -> String {
+    let definition = json!({
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.a", "Next": "B"},
+            "B": {"Type": "Pass", "Parameters": {"n.$": "$.n", "x.$": "$.a.x"}, "ResultPath": "$.b", "Next": "C"},
+            "C": {"Type": "Pass", "OutputPath": "$.b", "End": true}
+        }
+    });
+    let created = call(
+        client,
+        url,
+        "CreateStateMachine",
+        &json!({
+            "name": name,
+            "definition": definition.to_string(),
+            "roleArn": "arn:aws:iam::123456789012:role/bench",
+            "type": machine_type,
+        }),
+    )
+    .await;
+    created["stateMachineArn"].as_str().expect("a state machine ARN").to_owned()
+}
+
+fn main() {
+    let clients = env_number("LEGION_BENCH_CLIENTS", 64) as usize;
+    let seconds = env_number("LEGION_BENCH_SECONDS", 10);
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let server = start_server(cpus);
+    let url = format!("http://{server}/");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let client = HttpClient::new();
+        let standard = create(&client, &url, "bench-standard", "STANDARD").await;
+        let express = create(&client, &url, "bench-express", "EXPRESS").await;
+        eprintln!("load average before: {}", load_average());
+
+        for (kind, machine) in [("Standard", &standard), ("Express", &express)] {
+            let rss_before = status_kib("VmRSS:");
+            let began = Instant::now();
+            let until = began + Duration::from_secs(seconds);
+            let mut tasks = tokio::task::JoinSet::new();
+            for id in 0..clients {
+                let (client, url, machine) = (client.clone(), url.clone(), machine.clone());
+                if kind == "Standard" {
+                    tasks.spawn(standard_client(client, url, machine, id, until));
+                } else {
+                    tasks.spawn(express_client(client, url, machine, until));
+                }
+            }
+            let mut total = ClientReport::default();
+            while let Some(r) = tasks.join_next().await {
+                let r = r.expect("a client");
+                total.executions += r.executions;
+                total.start.extend(r.start);
+                total.describe.extend(r.describe);
+                total.end_to_end.extend(r.end_to_end);
+            }
+            let elapsed = began.elapsed().as_secs_f64();
+            let rss_after = status_kib("VmRSS:");
+            println!(
+                "api_throughput {kind}: {} executions in {elapsed:.1} s = {:.0} executions/s with {clients} clients",
+                total.executions,
+                total.executions as f64 / elapsed
+            );
+            if kind == "Standard" {
+                println!("  StartExecution: {}", total.start.summary());
+                println!(
+                    "  DescribeExecution: {} ({:.2} per execution)",
+                    total.describe.summary(),
+                    total.describe.0.len() as f64 / total.executions.max(1) as f64
+                );
+                println!("  start to SUCCEEDED seen: {}", total.end_to_end.summary());
+            } else {
+                println!("  StartSyncExecution: {}", total.start.summary());
+            }
+            println!(
+                "  RSS {:.1} -> {:.1} MiB ({:.2} KiB per execution kept)",
+                mib(rss_before),
+                mib(rss_after),
+                rss_after.saturating_sub(rss_before) as f64 / total.executions.max(1) as f64
+            );
+        }
+        println!("peak RSS {:.1} MiB; load average after: {}", mib(status_kib("VmHWM:")), load_average());
+    });
+}
