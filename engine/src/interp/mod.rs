@@ -296,6 +296,13 @@ fn size_upper_bound(v: &Value, limit: usize) -> usize {
 
 impl Exec {
     pub(crate) fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
+        let needs_context = machine.reads_context;
+        let context_base = if needs_context { Exec::context_base(&info) } else { Map::new() };
+        Exec { shared, info, context_base, needs_context, top: None }
+    }
+
+    /// The static part of `$$`: `Execution` and `StateMachine`.
+    fn context_base(info: &ExecutionInfo) -> Map<String, Value> {
         let mut base = Map::new();
         let mut execution = json!({
             "Id": info.arn,
@@ -313,7 +320,7 @@ impl Exec {
         }
         base.insert("Execution".into(), execution);
         base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
-        Exec { shared, info, context_base: base, needs_context: machine.reads_context, top: None }
+        base
     }
 
     /// The memo of branch outputs when `state` is the top-level state a redrive resumes (Standard
