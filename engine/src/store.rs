@@ -436,7 +436,12 @@ impl Executions {
         if let Some(r) = resumable {
             self.resumable.lock().unwrap_or_else(|e| e.into_inner()).insert(info.arn.clone(), r);
         }
-        self.store.insert(record, history);
+        // As on AWS, an Express execution is not kept for DescribeExecution, ListExecutions or
+        // GetExecutionHistory: its caller has its handle (outcome and history), and a map run keeps
+        // its children's records itself. Keeping them would grow memory with every StartSyncExecution.
+        if !info.express {
+            self.store.insert(record, history);
+        }
     }
 
     /// Registers the live handle of a run (the first one or a redrive).

@@ -200,3 +200,19 @@ async fn variables_flow_between_states_and_into_branches() {
     assert_eq!(exited["type"], "PassStateExited");
     assert_eq!(exited["stateExitedEventDetails"]["assignedVariables"], json!({"base": "40"}));
 }
+
+#[tokio::test]
+async fn express_executions_are_not_kept_after_they_end() {
+    let engine = Engine::builder().time_scale(0.0).build();
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let mut express = StartRequest::new(machine(definition.clone()), "m", json!({"a": 1}));
+    express.machine_type = legion_asl::model::StateMachineType::Express;
+    let (execution, outcome) = engine.run(express).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(execution.history().len(), 4, "the caller still has the history");
+    assert!(engine.describe_execution(execution.arn()).is_none(), "AWS keeps no record of an Express execution");
+
+    let (standard, _) = engine.run(StartRequest::new(machine(definition), "m", json!({"a": 1}))).await;
+    let record = engine.describe_execution(standard.arn()).expect("a Standard execution is kept");
+    assert_eq!(record.status, ExecutionStatus::Succeeded);
+}
