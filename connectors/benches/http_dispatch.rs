@@ -38,6 +38,10 @@ use legion_connectors::{Config, Router};
 use legion_engine::map_run::InMemoryMapRunStore;
 use legion_engine::{Engine, ExecutionStatus, StartRequest, TaskTokens};
 use serde_json::json;
+
+// The allocator `legion` uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio::net::TcpListener;
 
 fn env_number(name: &str, default: usize) -> usize {

@@ -22,6 +22,10 @@ use legion_server::AppState;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+// The allocator `legion` uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
