@@ -38,6 +38,23 @@ fn flaky(resource: &str, failures: usize) -> (LocalHandlers, Arc<AtomicUsize>) {
     (handlers, calls)
 }
 
+/// A `hang-once` resource whose first call never answers and whose later calls echo their input,
+/// with the count of calls.
+fn hang_once() -> (LocalHandlers, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let handlers = LocalHandlers::new().resource("hang-once", move |req| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok(req.input)
+        }
+    });
+    (handlers, calls)
+}
+
 #[tokio::test]
 async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_goes_on() {
     // Three failures: two attempts (one retry) before the redrive, then a fresh retry budget.
@@ -135,19 +152,7 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
 
 #[tokio::test]
 async fn a_running_execution_cannot_be_redriven_and_a_stopped_one_resumes_with_a_fresh_timeout() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let handlers = {
-        let calls = calls.clone();
-        LocalHandlers::new().resource("hang-once", move |req| {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if n == 0 {
-                    std::future::pending::<()>().await;
-                }
-                Ok(req.input)
-            }
-        })
-    };
+    let (handlers, calls) = hang_once();
     let engine = Engine::builder().time_scale(1.0).dispatcher(Arc::new(handlers)).build();
     let definition = json!({
         "TimeoutSeconds": 1,
@@ -187,19 +192,7 @@ async fn a_running_execution_cannot_be_redriven_and_a_stopped_one_resumes_with_a
 
 #[tokio::test]
 async fn a_stopped_execution_can_be_redriven() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let handlers = {
-        let calls = calls.clone();
-        LocalHandlers::new().resource("hang-once", move |req| {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if n == 0 {
-                    std::future::pending::<()>().await;
-                }
-                Ok(req.input)
-            }
-        })
-    };
+    let (handlers, calls) = hang_once();
     let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
     let definition = json!({"StartAt": "Work", "States": {
         "Work": {"Type": "Task", "Resource": "hang-once", "Next": "When"},

@@ -21,6 +21,24 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
+/// `legion run` of the tour's order workflow with the mock test case `case`.
+fn mocked(case: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "examples/tour/order.asl.json",
+        "--name",
+        "Orders",
+        "--mock-config",
+        "examples/tour/MockConfigFile.json",
+        "--test-case",
+        case,
+        "--time-scale",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    legion(&args)
+}
+
 #[test]
 fn validate_reports_every_problem_with_its_path() {
     let o = legion(&["validate", "examples/tour/broken.asl.json"]);
@@ -50,20 +68,7 @@ fn distributed_map_over_a_local_folder() {
 
 #[test]
 fn mocked_test_cases() {
-    let case = |name: &str| {
-        legion(&[
-            "run",
-            "examples/tour/order.asl.json",
-            "--name",
-            "Orders",
-            "--mock-config",
-            "examples/tour/MockConfigFile.json",
-            "--test-case",
-            name,
-            "--time-scale",
-            "0",
-        ])
-    };
+    let case = |name: &str| mocked(name, &[]);
     for ok in ["HappyPath", "Throttled"] {
         let o = case(ok);
         assert!(o.status.success(), "{ok}: {}", String::from_utf8_lossy(&o.stderr));
@@ -79,19 +84,7 @@ fn mocked_test_cases() {
 
 #[test]
 fn history_shows_the_throttled_attempts() {
-    let o = legion(&[
-        "run",
-        "examples/tour/order.asl.json",
-        "--name",
-        "Orders",
-        "--mock-config",
-        "examples/tour/MockConfigFile.json",
-        "--test-case",
-        "Throttled",
-        "--time-scale",
-        "0",
-        "--history",
-    ]);
+    let o = mocked("Throttled", &["--history"]);
     assert!(o.status.success());
     let history: serde_json::Value = serde_json::from_slice(&o.stderr).expect("the history is JSON");
     let failed = history["events"]
