@@ -89,11 +89,9 @@ impl Engine {
                 execution: Some(execution),
             });
         }
-        let execution = self.start(request.clone());
-        // Express names are never reused (their ARN has a UUID): add the metadata after the fact.
-        if options != StartOptions::default() {
-            store.annotate(execution.arn(), &options);
-        }
+        // An Express execution is not kept once started (see `Executions::started`), so its start
+        // options have no record to go into.
+        let execution = self.start(request);
         Ok(Started { arn: execution.arn().to_owned(), start_date: execution.start_date(), execution: Some(execution) })
     }
 

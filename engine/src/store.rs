@@ -188,8 +188,6 @@ pub trait ExecutionStore: Send + Sync + 'static {
     fn reserve(&self, record: ExecutionRecord) -> Result<Reservation, StoreError>;
     /// Registers a started execution; a reserved record keeps the metadata it was reserved with.
     fn insert(&self, record: ExecutionRecord, history: History);
-    /// Adds start metadata (version, alias, Map Run, trace header) to a registered execution.
-    fn annotate(&self, arn: &str, options: &StartOptions);
     /// Marks an ended execution as running again after a redrive at `date`; returns its new redrive
     /// count (`None` for an unknown execution).
     fn redriven(&self, arn: &str, date: OffsetDateTime) -> Option<u32>;
@@ -315,12 +313,6 @@ impl ExecutionStore for MemoryStore {
                 entry.history = Some(history);
             }
             _ => inner.push(record, Some(history)),
-        }
-    }
-
-    fn annotate(&self, arn: &str, options: &StartOptions) {
-        if let Some(entry) = self.lock().by_arn.get_mut(arn) {
-            entry.record.apply(options);
         }
     }
 
