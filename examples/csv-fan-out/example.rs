@@ -5,7 +5,7 @@ use anyhow::{ensure, Context};
 use legion_testkit::openfaas::{handler, FunctionCall, FunctionReply};
 use serde_json::{json, Value};
 
-use crate::stack::{succeeded, Stack};
+use crate::stack::{read_json, succeeded, Stack};
 
 const DEFINITION: &str = include_str!("definition.asl.json");
 const BUCKET: &str = "orders";
@@ -149,10 +149,4 @@ async fn summarise(s3: &aws_sdk_s3::Client, body: &[u8]) -> anyhow::Result<Value
         .await
         .with_context(|| format!("writing s3://{bucket}/{summary_key}"))?;
     Ok(summary)
-}
-
-async fn read_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Value> {
-    let object = s3.get_object().bucket(bucket).key(key).send().await.with_context(|| format!("reading {key}"))?;
-    let bytes = object.body.collect().await.with_context(|| format!("reading {key}"))?.into_bytes();
-    serde_json::from_slice(&bytes).with_context(|| format!("{key} is not JSON"))
 }

@@ -175,25 +175,23 @@ impl Stack {
         Ok(())
     }
 
-    /// Reads an object.
-    pub async fn get(&self, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-        let body = object.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?;
-        Ok(body.into_bytes().to_vec())
-    }
-
     /// Reads an object holding JSON.
     pub async fn get_json(&self, bucket: &str, key: &str) -> anyhow::Result<Value> {
-        let bytes = self.get(bucket, key).await?;
-        serde_json::from_slice(&bytes).with_context(|| format!("s3://{bucket}/{key} is not JSON"))
+        read_json(&self.client, bucket, key).await
     }
+}
+
+/// Reads an object holding JSON with `client` (for functions that hold a client of their own).
+pub async fn read_json(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Value> {
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+    let body = object.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?;
+    serde_json::from_slice(&body.into_bytes()).with_context(|| format!("s3://{bucket}/{key} is not JSON"))
 }
 
 /// Fails with the execution's error and cause unless it succeeded; returns its output.
