@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, ensure, Context};
+use legion_asl::diagnostic::invalid_definition_message;
 use legion_asl::parse::{parse_str, ParseOptions};
 use legion_connectors::config::{GatewayConfig, LambdaConfig, LimitConfig};
 use legion_connectors::s3::LocalS3;
@@ -126,10 +127,7 @@ impl Stack {
     pub async fn run(&self, name: &str, definition: &str, input: Value) -> anyhow::Result<(Execution, Outcome)> {
         let machine = match parse_str(definition, ParseOptions::default()) {
             Ok(m) => m,
-            Err(diags) => {
-                let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
-                bail!("the definition is invalid:\n{}", text.join("\n"))
-            }
+            Err(diags) => bail!("{}", invalid_definition_message(&diags)),
         };
         Ok(self.engine.run(StartRequest::new(Arc::new(machine), name, input)).await)
     }
