@@ -124,9 +124,14 @@ pub(crate) fn run_paused(calls: &[SetupCall], request: StartRequest) -> Actual {
                 Err(d) => return Actual::Skipped(format!("the activity worker's definition is invalid: {d:?}")),
             };
             let input = json!({"ActivityArn": w.activity_arn});
-            running.push(engine.start(StartRequest::new(machine, format!("activity-worker-{i}"), input)));
+            running.push(
+                engine
+                    .start(StartRequest::new(machine, format!("activity-worker-{i}"), input))
+                    .await
+                    .expect("the execution starts"),
+            );
         }
-        let (execution, outcome) = engine.run(request).await;
+        let (execution, outcome) = engine.run(request).await.expect("the execution starts");
         for worker in running {
             worker.stop(None, None);
         }

@@ -91,7 +91,7 @@ fn run_paused(request: StartRequest) -> Actual {
     };
     runtime.block_on(async move {
         let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(1.0).build();
-        let (execution, outcome) = engine.run(request).await;
+        let (execution, outcome) = engine.run(request).await.expect("the execution starts");
         actual(&execution, outcome)
     })
 }

@@ -193,7 +193,7 @@ fn run_paused(setup: Arc<LambdaSetup>, request: StartRequest) -> Actual {
             .task_tokens(tokens)
             .dispatcher(Arc::new(Bridge { setup }))
             .build();
-        let (execution, outcome) = engine.run(request).await;
+        let (execution, outcome) = engine.run(request).await.expect("the execution starts");
         crate::engine_runner::actual(&execution, outcome)
     })
 }

@@ -117,7 +117,7 @@ impl S3Setup {
             .dispatcher(Arc::new(S3Tasks::new(self.s3.clone())))
             .s3(Arc::new(self.s3.clone()))
             .build();
-        let (execution, outcome) = engine.run(request).await;
+        let (execution, outcome) = engine.run(request).await.expect("the execution starts");
         crate::engine_runner::actual(&execution, outcome)
     }
 }

@@ -201,7 +201,8 @@ async fn distributed_map(
     }
     let machine = Arc::new(parse_str(&definition.to_string(), ParseOptions::default()).expect("definition"));
     let started = Instant::now();
-    let (execution, outcome) = engine.run(StartRequest::new(machine, "bench", json!({}))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine, "bench", json!({}))).await.expect("the execution starts");
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let run = &engine.list_map_runs(execution.arn())[0];

@@ -63,7 +63,7 @@ async fn get(s3: &AwsS3, bucket: &str, key: &str) -> Vec<u8> {
 
 async fn run(engine: &Engine, definition: Value, input: Value) -> (legion_engine::Execution, Outcome) {
     let machine = Arc::new(parse_str(&definition.to_string(), ParseOptions::default()).expect("valid definition"));
-    engine.run(StartRequest::new(machine, "sm", input)).await
+    engine.run(StartRequest::new(machine, "sm", input)).await.expect("the execution starts")
 }
 
 fn engine(s3: &AwsS3) -> Engine {

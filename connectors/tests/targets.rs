@@ -42,7 +42,8 @@ async fn a_throttled_lambda_is_retried_per_the_retry_block_then_succeeds() {
         "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "MaxAttempts": 3, "IntervalSeconds": 1}],
         "ResultSelector": {"echo.$": "$.Payload", "status.$": "$.StatusCode"},
         "End": true}}});
-    let (execution, outcome) = engine.run(StartRequest::new(machine(&definition), "t", json!({"n": 7}))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine(&definition), "t", json!({"n": 7}))).await.expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(outcome.output, Some(json!({"echo": {"n": 7}, "status": 200})));
     let failures: Vec<Value> = execution
@@ -68,7 +69,8 @@ async fn a_throttled_lambda_without_retry_fails_with_the_aws_error() {
     let (engine, _router) = engine_with(lambda_config(&server)).await;
     let definition = json!({"StartAt": "Call", "States": {"Call": {
         "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:busy", "End": true}}});
-    let (_, outcome) = engine.run(StartRequest::new(machine(&definition), "t", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&definition), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("Lambda.TooManyRequestsException"));
 }
 
@@ -81,11 +83,13 @@ async fn function_errors_and_missing_functions_use_aws_names() {
         json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": name}, "End": true}}})
     };
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call("boom")), "t", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call("boom")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("Exception"));
     let cause: Value = serde_json::from_str(outcome.cause.as_deref().unwrap_or("null")).unwrap();
     assert_eq!(cause["errorMessage"], "kaput");
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call("nope")), "t", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call("nope")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("Lambda.ResourceNotFoundException"));
     assert!(outcome.cause.unwrap_or_default().starts_with(
         "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST (Service: AWSLambda; Status Code: 404"
@@ -139,7 +143,10 @@ async fn a_distributed_map_over_1000_async_calls_gets_every_callback_in_order_de
                 "End": true}}},
         "End": true}}});
     let items: Vec<Value> = (0..1000).map(|n| json!({"n": n})).collect();
-    let (_, outcome) = engine.run(StartRequest::new(machine(&definition), "fan", Value::Array(items))).await;
+    let (_, outcome) = engine
+        .run(StartRequest::new(machine(&definition), "fan", Value::Array(items)))
+        .await
+        .expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let results = outcome.output.unwrap_or_default();
     let results = results.as_array().expect("an array of results");
@@ -168,17 +175,21 @@ async fn openfaas_sync_calls_send_basic_auth_and_name_status_errors() {
         json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:legion:states:::openfaas:invoke",
             "Parameters": {"FunctionName": f, "Payload": {"n": 21}}, "End": true}}})
     };
-    let (execution, outcome) = engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output.as_ref().map(|o| o["Payload"].clone()), Some(json!({"n": 21, "double": 42})));
     let scheduled = execution.history()[2].details.as_ref().map(|d| d.to_value()).unwrap_or_default();
     assert_eq!(scheduled["resourceType"], "openfaas");
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.500"));
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call("missing")), "t", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call("missing")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.404"));
     // Without credentials the gateway refuses the call.
     let (engine, _router) = engine_with(openfaas_config(&gw, None)).await;
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.401"));
 }
 
@@ -196,7 +207,8 @@ async fn a_route_runs_an_unmodified_lambda_definition_on_an_async_openfaas_funct
               "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:doubler", "Payload.$": "$"},
               "ResultSelector": {"d.$": "$.Payload.double"}, "ResultPath": "$.a", "Next": "B"},
         "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:doubler", "End": true}}});
-    let (execution, outcome) = engine.run(StartRequest::new(machine(&definition), "r", json!({"n": 4}))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine(&definition), "r", json!({"n": 4}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"n": 4, "double": 8})), "{outcome:?}");
     let types: Vec<String> = execution.history().iter().map(|e| e.event_type.name()).collect();
     assert!(types.contains(&"TaskSubmitted".to_owned()));
@@ -221,7 +233,8 @@ async fn mocks_answer_named_states_and_count_retries_as_invocations() {
         "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "never-called"},
         "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 2}],
         "OutputPath": "$.Payload", "End": true}}});
-    let (_, outcome) = engine.run(StartRequest::new(machine(&definition), "m", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&definition), "m", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"ok": true})), "{outcome:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -258,7 +271,8 @@ async fn the_http_task_sends_query_headers_and_encoded_bodies_and_names_status_e
         "Headers": {"X-Tenant": "a"}, "QueryParameters": {"ids": [1, 2]},
         "RequestBody": {"name": "x y", "tags": ["p", "q"]},
         "Transform": {"RequestBodyEncoding": "URL_ENCODED", "RequestEncodingOptions": {"ArrayFormat": "BRACKETS"}}});
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await.expect("the execution starts");
     let out = outcome.output.expect("the call succeeds");
     assert_eq!(out["StatusCode"], 200);
     assert_eq!(out["StatusText"], "OK");
@@ -269,7 +283,8 @@ async fn the_http_task_sends_query_headers_and_encoded_bodies_and_names_status_e
     assert_eq!(echo["type"], "application/x-www-form-urlencoded");
     assert_eq!(echo["body"], "name=x%20y&tags%5B%5D=p&tags%5B%5D=q");
     let params = json!({"ApiEndpoint": format!("{}/missing", server.url()), "Method": "GET"});
-    let (_, outcome) = engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine(&call(params)), "h", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("States.Http.StatusCode.404"));
 }
 
@@ -286,7 +301,8 @@ async fn lambda_wait_for_task_token_and_event_invocations() {
                    "Parameters": {"FunctionName": "approver", "InvocationType": "Event", "Payload": {"done": true}},
                    "ResultSelector": {"status.$": "$.StatusCode", "payload.$": "$.Payload"},
                    "ResultPath": "$.notified", "End": true}}});
-    let execution = engine.start(StartRequest::new(machine(&definition), "w", json!({})));
+    let execution =
+        engine.start(StartRequest::new(machine(&definition), "w", json!({}))).await.expect("the execution starts");
     // The function got the token in its event; answer for it as an approver would.
     let token = loop {
         if let Some(i) = server.invocations().first() {

@@ -183,7 +183,9 @@ impl Engine {
         wait: Duration,
     ) -> Option<ActivityTask> {
         let queues = &self.shared.activities;
-        let deadline = tokio::time::Instant::now() + wait;
+        // A wait too long for the clock to represent is cut to about thirty years.
+        let now = tokio::time::Instant::now();
+        let deadline = now.checked_add(wait).unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
         let notify = queues.notify(activity_arn);
         let task = loop {
             let notified = notify.notified();

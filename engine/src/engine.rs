@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use futures::FutureExt;
 use legion_asl::model::{StateMachine, StateMachineType};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -9,10 +10,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{LocalHandlers, TaskDispatcher};
+use crate::executions::StartOptions;
 use crate::history::{History, HistoryEvent};
 use crate::interp;
 use crate::interp::checkpoint::CheckpointSlot;
-use crate::store::Resumable;
+use crate::store::{Resumable, StoreError};
 use crate::tokens::TaskTokens;
 
 /// Engine-wide settings.
@@ -272,8 +274,14 @@ impl Engine {
         format!("arn:aws:states:{}:{}:stateMachine:{}", c.region, c.account_id, name)
     }
 
-    /// Starts an execution on the current tokio runtime.
-    pub fn start(&self, request: StartRequest) -> Execution {
+    /// Starts an execution on the current tokio runtime, under AWS's naming rule (see
+    /// [`Engine::start_execution`]): a Standard execution's name is unique per state machine.
+    pub async fn start(&self, request: StartRequest) -> Result<Execution, StoreError> {
+        Ok(self.start_execution(request, StartOptions::default()).await?.execution)
+    }
+
+    /// Runs a new execution whose name, for a Standard one, is already reserved.
+    pub(crate) fn launch(&self, request: StartRequest) -> Execution {
         let c = &self.shared.config;
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let arn = match request.machine_type {
@@ -346,17 +354,23 @@ impl Engine {
         shared.executions.running(&execution);
         let (registry, finished_arn) = (shared.clone(), info.arn.clone());
         tokio::spawn(async move {
-            let outcome = interp::run_execution(shared, machine, info, history, cancel, stop, checkpoints).await;
+            let run = interp::run_execution(shared, machine, info, history, cancel, stop, checkpoints);
+            // `run_execution` turns a panic in a state into a failure; this catches one outside them,
+            // so the record is finished whatever happens.
+            let outcome = std::panic::AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| {
+                let f = interp::internal_error(&*panic);
+                Outcome { status: ExecutionStatus::Failed, output: None, error: Some(f.error), cause: f.cause }
+            });
             registry.executions.finished(&finished_arn, &outcome);
             let _ = tx.send(Some(outcome));
         });
         execution
     }
 
-    /// Runs an execution to its end.
-    pub async fn run(&self, request: StartRequest) -> (Execution, Outcome) {
-        let execution = self.start(request);
+    /// Starts an execution (as [`Engine::start`]) and waits for its end.
+    pub async fn run(&self, request: StartRequest) -> Result<(Execution, Outcome), StoreError> {
+        let execution = self.start(request).await?;
         let outcome = execution.outcome().await;
-        (execution, outcome)
+        Ok((execution, outcome))
     }
 }

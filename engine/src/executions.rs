@@ -26,12 +26,22 @@ pub struct StartOptions {
 /// The result of [`Engine::start_execution`].
 #[derive(Clone)]
 pub struct Started {
+    /// The execution: a new one, or the one already running under that name with that input.
+    pub execution: Execution,
+    /// Whether this call started it (`false` for an idempotent start of a running execution).
+    pub new: bool,
+}
+
+impl Started {
     /// The execution ARN.
-    pub arn: String,
+    pub fn arn(&self) -> &str {
+        self.execution.arn()
+    }
+
     /// When it started.
-    pub start_date: OffsetDateTime,
-    /// The running execution; `None` when the same execution was already running (idempotent start).
-    pub execution: Option<Execution>,
+    pub fn start_date(&self) -> OffsetDateTime {
+        self.execution.start_date()
+    }
 }
 
 /// The result of [`Engine::redrive`].
@@ -63,15 +73,18 @@ impl Engine {
 
     /// Starts an execution under AWS's naming rule: a Standard execution's name is unique per state
     /// machine; starting the same name with the same input while it runs returns the running one, and
-    /// any other reuse is [`StoreError::AlreadyExists`].
-    pub fn start_execution(&self, mut request: StartRequest, options: StartOptions) -> Result<Started, StoreError> {
+    /// any other reuse is [`StoreError::AlreadyExists`]. Every start goes through here.
+    pub async fn start_execution(
+        &self,
+        mut request: StartRequest,
+        options: StartOptions,
+    ) -> Result<Started, StoreError> {
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         request.execution_name = Some(name.clone());
-        let store = &self.shared.executions.store;
         if request.machine_type == StateMachineType::Standard {
             let arn = self.execution_arn(&request.state_machine_name, &name);
             let mut record = ExecutionRecord::new(
-                arn,
+                arn.clone(),
                 name,
                 self.state_machine_arn(&request.state_machine_name),
                 request.state_machine_name.clone(),
@@ -79,20 +92,15 @@ impl Engine {
             );
             record.machine_type = request.machine_type;
             record.apply(&options);
-            if let Reservation::Existing(existing) = store.reserve(record)? {
-                return Ok(Started { arn: existing.arn, start_date: existing.start_date, execution: None });
+            if let Reservation::Existing(_) = self.shared.executions.store.reserve(record)? {
+                // It may have ended since: then the name is taken for good.
+                let execution = self.running_execution(&arn).ok_or(StoreError::AlreadyExists(arn))?;
+                return Ok(Started { execution, new: false });
             }
-            let execution = self.start(request);
-            return Ok(Started {
-                arn: execution.arn().to_owned(),
-                start_date: execution.start_date(),
-                execution: Some(execution),
-            });
         }
         // An Express execution is not kept once started (see `Executions::started`), so its start
         // options have no record to go into.
-        let execution = self.start(request);
-        Ok(Started { arn: execution.arn().to_owned(), start_date: execution.start_date(), execution: Some(execution) })
+        Ok(Started { execution: self.launch(request), new: true })
     }
 
     /// What is known about an execution.

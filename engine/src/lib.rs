@@ -12,7 +12,7 @@
 //! let definition = r#"{"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "Result": {"greeting": "hi"}, "End": true}}}"#;
 //! let machine = Arc::new(parse_str(definition, ParseOptions::default()).expect("valid definition"));
 //! let engine = Engine::builder().time_scale(0.0).build();
-//! let (execution, outcome) = engine.run(StartRequest::new(machine, "hello", serde_json::json!({}))).await;
+//! let (execution, outcome) = engine.run(StartRequest::new(machine, "hello", serde_json::json!({}))).await.expect("a new name is free");
 //! assert_eq!(outcome.status, ExecutionStatus::Succeeded);
 //! assert_eq!(outcome.output, Some(serde_json::json!({"greeting": "hi"})));
 //! assert_eq!(execution.history().len(), 4); // started, entered, exited, succeeded

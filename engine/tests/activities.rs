@@ -29,7 +29,8 @@ fn details(execution: &legion_engine::Execution, index: usize) -> Value {
 #[tokio::test]
 async fn a_worker_takes_the_task_and_its_answer_is_the_result() {
     let engine = Engine::builder().build();
-    let execution = engine.start(StartRequest::new(machine(""), "act", json!({"n": 1})));
+    let execution =
+        engine.start(StartRequest::new(machine(""), "act", json!({"n": 1}))).await.expect("the execution starts");
     let task = engine
         .get_activity_task(ACTIVITY, Some("worker-1"), Duration::from_secs(5))
         .await
@@ -70,7 +71,8 @@ async fn a_waiting_worker_gets_a_task_scheduled_later_and_a_nameless_worker_is_r
         tokio::spawn(async move { engine.get_activity_task(ACTIVITY, None, Duration::from_secs(30)).await })
     };
     tokio::task::yield_now().await;
-    let execution = engine.start(StartRequest::new(machine(""), "act", json!({"n": 2})));
+    let execution =
+        engine.start(StartRequest::new(machine(""), "act", json!({"n": 2}))).await.expect("the execution starts");
     let task = worker.await.expect("the worker ran").expect("a task arrived while waiting");
     engine.send_task_success(&task.task_token, task.input).unwrap();
     let outcome = execution.outcome().await;
@@ -81,7 +83,7 @@ async fn a_waiting_worker_gets_a_task_scheduled_later_and_a_nameless_worker_is_r
 #[tokio::test]
 async fn send_task_failure_fails_the_activity() {
     let engine = Engine::builder().build();
-    let execution = engine.start(StartRequest::new(machine(""), "act", json!({})));
+    let execution = engine.start(StartRequest::new(machine(""), "act", json!({}))).await.expect("the execution starts");
     let task = engine.get_activity_task(ACTIVITY, Some("w"), Duration::from_secs(5)).await.expect("scheduled");
     engine.send_task_failure(&task.task_token, Some("Broken".into()), Some("it broke".into())).unwrap();
     let outcome = execution.outcome().await;
@@ -99,7 +101,8 @@ async fn no_task_means_an_empty_answer_after_the_wait() {
     assert_eq!(engine.get_activity_task(ACTIVITY, Some("w"), Duration::from_secs(60)).await, None);
     assert!(before.elapsed() >= Duration::from_secs(60));
     let other = "arn:aws:states:us-east-1:123456789012:activity:other";
-    let _execution = engine.start(StartRequest::new(machine(""), "act", json!({})));
+    let _execution =
+        engine.start(StartRequest::new(machine(""), "act", json!({}))).await.expect("the execution starts");
     // A task on another activity is not handed out.
     assert_eq!(engine.get_activity_task(other, None, Duration::from_secs(1)).await, None);
     assert!(engine.get_activity_task(ACTIVITY, None, Duration::from_secs(1)).await.is_some());
@@ -108,11 +111,10 @@ async fn no_task_means_an_empty_answer_after_the_wait() {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_keep_the_activity_alive_until_they_stop() {
     let engine = Engine::builder().build();
-    let execution = engine.start(StartRequest::new(
-        machine(r#", "HeartbeatSeconds": 10, "TimeoutSeconds": 600"#),
-        "act",
-        json!({}),
-    ));
+    let execution = engine
+        .start(StartRequest::new(machine(r#", "HeartbeatSeconds": 10, "TimeoutSeconds": 600"#), "act", json!({})))
+        .await
+        .expect("the execution starts");
     // The heartbeat clock starts when a worker takes the task, not when it is scheduled.
     tokio::time::sleep(Duration::from_secs(30)).await;
     let task = engine.get_activity_task(ACTIVITY, Some("w"), Duration::from_secs(5)).await.expect("scheduled");
@@ -134,7 +136,10 @@ async fn heartbeats_keep_the_activity_alive_until_they_stop() {
 #[tokio::test(start_paused = true)]
 async fn timeout_seconds_covers_the_wait_for_a_worker() {
     let engine = Engine::builder().build();
-    let execution = engine.start(StartRequest::new(machine(r#", "TimeoutSeconds": 5"#), "act", json!({})));
+    let execution = engine
+        .start(StartRequest::new(machine(r#", "TimeoutSeconds": 5"#), "act", json!({})))
+        .await
+        .expect("the execution starts");
     let outcome = execution.outcome().await;
     assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
     assert_eq!(types(&execution)[2..4], ["ActivityScheduled", "ActivityTimedOut"]);
@@ -146,7 +151,7 @@ async fn timeout_seconds_covers_the_wait_for_a_worker() {
 #[tokio::test(start_paused = true)]
 async fn a_stopped_execution_withdraws_its_task() {
     let engine = Engine::builder().build();
-    let execution = engine.start(StartRequest::new(machine(""), "act", json!({})));
+    let execution = engine.start(StartRequest::new(machine(""), "act", json!({}))).await.expect("the execution starts");
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(engine.pending_activity_tasks(ACTIVITY), 1);
     execution.stop(None, None);
@@ -166,7 +171,8 @@ async fn retry_and_catch_see_activity_errors() {
     );
     let machine = Arc::new(parse_str(&text, ParseOptions::default()).expect("valid definition"));
     let engine = Engine::builder().time_scale(0.0).build();
-    let execution = engine.start(StartRequest::new(machine, "act", json!({"a": 1})));
+    let execution =
+        engine.start(StartRequest::new(machine, "act", json!({"a": 1}))).await.expect("the execution starts");
     let first = engine.get_activity_task(ACTIVITY, None, Duration::from_secs(5)).await.expect("first attempt");
     engine.send_task_failure(&first.task_token, Some("Flaky".into()), None).unwrap();
     let second = engine.get_activity_task(ACTIVITY, None, Duration::from_secs(5)).await.expect("the retry");

@@ -45,7 +45,7 @@ fn types(execution: &legion_engine::Execution) -> Vec<String> {
 #[tokio::test]
 async fn send_task_success_completes_the_task_with_its_output() {
     let (engine, mut tokens) = engine();
-    let execution = engine.start(StartRequest::new(machine(""), "cb", json!({})));
+    let execution = engine.start(StartRequest::new(machine(""), "cb", json!({}))).await.expect("the execution starts");
     let token = tokens.recv().await.expect("the task was dispatched");
     engine.send_task_success(&token, json!({"approved": true})).expect("the token is open");
     let outcome = execution.outcome().await;
@@ -61,7 +61,7 @@ async fn send_task_success_completes_the_task_with_its_output() {
 #[tokio::test]
 async fn send_task_failure_fails_the_task_with_the_given_error() {
     let (engine, mut tokens) = engine();
-    let execution = engine.start(StartRequest::new(machine(""), "cb", json!({})));
+    let execution = engine.start(StartRequest::new(machine(""), "cb", json!({}))).await.expect("the execution starts");
     let token = tokens.recv().await.expect("the task was dispatched");
     engine.send_task_failure(&token, Some("Rejected".into()), Some("no stock".into())).unwrap();
     let outcome = execution.outcome().await;
@@ -73,7 +73,10 @@ async fn send_task_failure_fails_the_task_with_the_given_error() {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_keep_the_task_alive_until_they_stop() {
     let (engine, mut tokens) = engine();
-    let execution = engine.start(StartRequest::new(machine(r#", "HeartbeatSeconds": 10"#), "cb", json!({})));
+    let execution = engine
+        .start(StartRequest::new(machine(r#", "HeartbeatSeconds": 10"#), "cb", json!({})))
+        .await
+        .expect("the execution starts");
     let token = tokens.recv().await.expect("the task was dispatched");
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_secs(8)).await;
@@ -89,7 +92,10 @@ async fn heartbeats_keep_the_task_alive_until_they_stop() {
 #[tokio::test(start_paused = true)]
 async fn timeout_seconds_covers_the_wait_for_the_callback() {
     let (engine, mut tokens) = engine();
-    let execution = engine.start(StartRequest::new(machine(r#", "TimeoutSeconds": 30"#), "cb", json!({})));
+    let execution = engine
+        .start(StartRequest::new(machine(r#", "TimeoutSeconds": 30"#), "cb", json!({})))
+        .await
+        .expect("the execution starts");
     let token = tokens.recv().await.expect("the task was dispatched");
     tokio::time::sleep(Duration::from_secs(20)).await;
     engine.send_task_heartbeat(&token).expect("open at 20 s");
@@ -128,7 +134,8 @@ async fn a_dispatcher_can_claim_callback_completion_for_its_resources() {
         Engine::builder().task_tokens(tokens.clone()).dispatcher(Arc::new(Posting { tokens: tokens.clone() })).build();
     let text = r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:legion:states:::demo:async", "End": true}}}"#;
     let m = Arc::new(parse_str(text, ParseOptions::default()).unwrap());
-    let (execution, outcome) = engine.run(StartRequest::new(m, "cb", json!({"n": 1}))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(m, "cb", json!({"n": 1}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"echo": {"n": 1}})));
     assert!(types(&execution).contains(&"TaskSubmitted".to_owned()));
     assert_eq!(tokens.open_count(), 0);
@@ -153,7 +160,8 @@ impl TaskDispatcher for Immediate {
 #[tokio::test]
 async fn a_done_answer_ends_a_callback_task_without_waiting() {
     let engine = Engine::builder().dispatcher(Arc::new(Immediate)).build();
-    let (execution, outcome) = engine.run(StartRequest::new(machine(""), "cb", json!({}))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine(""), "cb", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"mocked": true})));
     assert!(!types(&execution).contains(&"TaskSubmitted".to_owned()));
     assert_eq!(engine.task_tokens().open_count(), 0);

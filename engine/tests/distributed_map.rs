@@ -18,7 +18,7 @@ fn machine(definition: Value) -> Arc<legion_asl::model::StateMachine> {
 }
 
 async fn run(engine: &Engine, definition: Value, input: Value) -> (legion_engine::Execution, Outcome) {
-    engine.run(StartRequest::new(machine(definition), "sm", input)).await
+    engine.run(StartRequest::new(machine(definition), "sm", input)).await.expect("the execution starts")
 }
 
 fn distributed(extra: Value, child: Value) -> Value {
@@ -130,7 +130,8 @@ async fn children_do_not_see_the_parent_variables() {
             }
         }
     });
-    let (execution, outcome) = engine.run(StartRequest::new(machine(definition), "sm", json!([1]))).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine(definition), "sm", json!([1]))).await.expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
     assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     let run = &engine.list_map_runs(execution.arn())[0];
@@ -334,7 +335,10 @@ async fn stopping_the_parent_aborts_the_map_run() {
     });
     let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
     let definition = distributed(json!({}), json!({"Type": "Task", "Resource": "slow", "End": true}));
-    let execution = engine.start(StartRequest::new(machine(definition), "sm", json!([1, 2, 3])));
+    let execution = engine
+        .start(StartRequest::new(machine(definition), "sm", json!([1, 2, 3])))
+        .await
+        .expect("the execution starts");
     while engine.list_map_runs(execution.arn()).first().map(|r| r.execution_counts.running) != Some(3) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -396,7 +400,8 @@ async fn update_map_run_raises_the_concurrency_of_a_running_map_run() {
     let definition =
         distributed(json!({"MaxConcurrency": 2}), json!({"Type": "Task", "Resource": "gated", "End": true}));
     let items: Vec<Value> = (0..10).map(|i| json!({"n": i})).collect();
-    let execution = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    let execution =
+        engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     wait_until("two children", || running.load(Ordering::SeqCst) == 2).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(running.load(Ordering::SeqCst), 2, "the state's MaxConcurrency holds");
@@ -439,7 +444,8 @@ async fn update_map_run_re_evaluates_the_failure_threshold() {
         distributed(json!({"ToleratedFailureCount": 5}), json!({"Type": "Task", "Resource": "gated", "End": true}));
     let mut items: Vec<Value> = (0..3).map(|_| json!({"fail": true})).collect();
     items.extend((0..4).map(|i| json!({"n": i})));
-    let execution = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    let execution =
+        engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     let run_arn = loop {
         if let Some(r) = engine.list_map_runs(execution.arn()).first() {
             break r.map_run_arn.clone();

@@ -16,7 +16,8 @@ fn machine(definition: Value) -> Arc<legion_asl::model::StateMachine> {
 }
 
 async fn run_with(engine: &Engine, definition: Value, input: Value) -> (Outcome, Vec<Value>) {
-    let (execution, outcome) = engine.run(StartRequest::new(machine(definition), "test", input)).await;
+    let (execution, outcome) =
+        engine.run(StartRequest::new(machine(definition), "test", input)).await.expect("the execution starts");
     let history = execution.history().iter().map(|e| e.to_json()).collect();
     (outcome, history)
 }
@@ -152,7 +153,8 @@ async fn execution_timeout_is_timed_out() {
 async fn stop_aborts_a_running_execution() {
     let engine = Engine::builder().build();
     let definition = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
-    let execution = engine.start(StartRequest::new(machine(definition), "test", json!({})));
+    let execution =
+        engine.start(StartRequest::new(machine(definition), "test", json!({}))).await.expect("the execution starts");
     tokio::time::sleep(Duration::from_secs(1)).await;
     execution.stop(Some("Operator".into()), Some("stopped by hand".into()));
     let outcome = execution.outcome().await;
@@ -207,12 +209,13 @@ async fn express_executions_are_not_kept_after_they_end() {
     let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
     let mut express = StartRequest::new(machine(definition.clone()), "m", json!({"a": 1}));
     express.machine_type = legion_asl::model::StateMachineType::Express;
-    let (execution, outcome) = engine.run(express).await;
+    let (execution, outcome) = engine.run(express).await.expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Succeeded);
     assert_eq!(execution.history().len(), 4, "the caller still has the history");
     assert!(engine.describe_execution(execution.arn()).is_none(), "AWS keeps no record of an Express execution");
 
-    let (standard, _) = engine.run(StartRequest::new(machine(definition), "m", json!({"a": 1}))).await;
+    let (standard, _) =
+        engine.run(StartRequest::new(machine(definition), "m", json!({"a": 1}))).await.expect("the execution starts");
     let record = engine.describe_execution(standard.arn()).expect("a Standard execution is kept");
     assert_eq!(record.status, ExecutionStatus::Succeeded);
 }

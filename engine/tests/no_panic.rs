@@ -1066,7 +1066,7 @@ fn check_definition(definition: &Value, input: &Value) -> Result<(), TestCaseErr
         let engine = engine();
         let request = StartRequest::new(Arc::new(machine), "property", input.clone());
         runtime().block_on(async {
-            let execution = engine.start(request);
+            let execution = engine.start(request).await.expect("the execution starts");
             let Ok(outcome) = tokio::time::timeout(RUN_TIMEOUT, execution.outcome()).await else {
                 execution.stop(None, None);
                 let stopped = tokio::time::timeout(STOP_TIMEOUT, execution.outcome()).await;
@@ -1317,8 +1317,8 @@ fn generated_definitions_often_parse() {
     assert!(valid * 3 >= total, "only {valid} of {total} generated definitions parse");
 }
 
-/// The panic hook catches a panic raised inside an execution, which the engine's task would
-/// otherwise swallow.
+/// The panic hook catches a panic raised inside an execution, which the engine turns into a
+/// failed execution and would otherwise hide from these properties.
 #[test]
 fn a_panic_in_a_task_handler_is_detected() {
     install_panic_hook();
@@ -1333,8 +1333,12 @@ fn a_panic_in_a_task_handler_is_detected() {
     let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
     let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}});
     let machine = Arc::new(parse(&def, ParseOptions::default()).expect("valid definition"));
-    let outcome = runtime().block_on(async { engine.run(StartRequest::new(machine, "boom", json!({}))).await.1 });
-    assert_eq!(outcome.cause.as_deref(), Some(UNEXPECTED_END));
+    let outcome = runtime().block_on(async {
+        engine.run(StartRequest::new(machine, "boom", json!({}))).await.expect("the execution starts").1
+    });
+    // The execution fails as an internal error, and the hook still sees the panic.
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    assert!(outcome.cause.as_deref().is_some_and(|c| c.contains("internal error")), "{outcome:?}");
     let panics = take_panics();
     assert_eq!(panics.len(), 1, "{panics:?}");
     assert!(panics[0].ends_with("boom"), "{panics:?}");

@@ -72,7 +72,8 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
             }
         }
     });
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!({})));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!({}))).await.expect("the execution starts");
     let outcome = first.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -136,11 +137,14 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
         Err(RedriveError::DoesNotExist(_))
     ));
 
-    let other = engine.start(StartRequest::new(
-        machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})),
-        "sm",
-        json!({}),
-    ));
+    let other = engine
+        .start(StartRequest::new(
+            machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})),
+            "sm",
+            json!({}),
+        ))
+        .await
+        .expect("the execution starts");
     other.outcome().await;
     let list = |filter| {
         let query = ListQuery { redrive_filter: Some(filter), max_results: 10, ..ListQuery::default() };
@@ -159,7 +163,10 @@ async fn a_running_execution_cannot_be_redriven_and_a_stopped_one_resumes_with_a
         "StartAt": "Work",
         "States": {"Work": {"Type": "Task", "Resource": "hang-once", "End": true}}
     });
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!({"n": 7})));
+    let first = engine
+        .start(StartRequest::new(machine(definition), "sm", json!({"n": 7})))
+        .await
+        .expect("the execution starts");
     while calls.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -198,7 +205,10 @@ async fn a_stopped_execution_can_be_redriven() {
         "Work": {"Type": "Task", "Resource": "hang-once", "Next": "When"},
         "When": {"Type": "Pass", "Parameters": {"n.$": "$.n", "count.$": "$$.Execution.RedriveCount", "time.$": "$$.Execution.RedriveTime"}, "End": true}
     }});
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!({"n": 8})));
+    let first = engine
+        .start(StartRequest::new(machine(definition), "sm", json!({"n": 8})))
+        .await
+        .expect("the execution starts");
     while calls.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -248,7 +258,8 @@ async fn a_parallel_state_reruns_only_its_failed_branches() {
         "StartAt": "Fan",
         "States": {"Fan": {"Type": "Parallel", "Branches": [branch("a", false), branch("b", true), branch("c", false)], "End": true}}
     });
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!({})));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!({}))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
     let redriven = engine.redrive(first.arn()).expect("redrivable");
     let outcome = redriven.execution.outcome().await;
@@ -275,7 +286,8 @@ async fn an_inline_map_reruns_only_its_failed_iterations() {
             "End": true}}
     });
     let items: Vec<Value> = (0..5).map(|i| json!({"key": format!("i{i}"), "fail_first": i == 3})).collect();
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
     let redriven = engine.redrive(first.arn()).expect("redrivable");
     let outcome = redriven.execution.outcome().await;
@@ -304,7 +316,8 @@ async fn a_parallel_state_reruns_in_full_after_a_data_limit_failure() {
     let engine = Engine::builder().time_scale(0.0).dispatcher(Arc::new(handlers)).build();
     let big = |name: &str| json!({"StartAt": name, "States": {name: {"Type": "Task", "Resource": "big", "End": true}}});
     let definition = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "Branches": [big("B1"), big("B2")], "End": true}}});
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!({})));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!({}))).await.expect("the execution starts");
     let outcome = first.outcome().await;
     assert_eq!(outcome.error.as_deref(), Some("States.DataLimitExceeded"), "{outcome:?}");
     let redriven = engine.redrive(first.arn()).expect("redrivable");
@@ -328,7 +341,8 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
             "End": true}}
     });
     let items: Vec<Value> = (0..6).map(|i| json!({"key": format!("i{i}"), "fail_first": i == 2 || i == 4})).collect();
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
     let runs = engine.list_map_runs(first.arn());
     assert_eq!(runs.len(), 1);
@@ -371,7 +385,8 @@ async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() 
             "End": true}}
     });
     let items: Vec<Value> = (0..4).map(|i| json!({"key": format!("i{i}"), "fail_first": i == 1})).collect();
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!(items)));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
     let run_arn = engine.list_map_runs(first.arn())[0].map_run_arn.clone();
     let uuid = run_arn.rsplit(':').next().expect("a UUID").to_owned();
@@ -430,7 +445,8 @@ async fn a_map_run_is_redriven_at_most_a_thousand_times() {
             },
             "End": true}}
     });
-    let first = engine.start(StartRequest::new(machine(definition), "sm", json!([1])));
+    let first =
+        engine.start(StartRequest::new(machine(definition), "sm", json!([1]))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     for _ in 0..1000 {
         let outcome = engine.redrive(first.arn()).expect("redrivable").execution.outcome().await;

@@ -129,7 +129,7 @@ impl Stack {
             Ok(m) => m,
             Err(diags) => bail!("{}", invalid_definition_message(&diags)),
         };
-        Ok(self.engine.run(StartRequest::new(Arc::new(machine), name, input)).await)
+        Ok(self.engine.run(StartRequest::new(Arc::new(machine), name, input)).await?)
     }
 
     /// Creates `bucket` (if it does not exist yet).

@@ -139,7 +139,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build();
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
-            let (execution, outcome) = runtime.block_on(engine.run(request));
+            let (execution, outcome) = runtime.block_on(engine.run(request))?;
             if history {
                 let events: Vec<Value> = execution.history().iter().map(|e| e.to_json()).collect();
                 eprintln!("{}", serde_json::to_string_pretty(&json!({ "events": events }))?);

@@ -86,7 +86,8 @@ pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
 /// Runs one execution to its end on `engine`, checks that it succeeded, and drops the engine (and
 /// with it the execution's history) before returning the output.
 pub async fn run_once(engine: Engine, machine: &Arc<StateMachine>, input: Value) -> Value {
-    let (_, outcome) = engine.run(StartRequest::new(machine.clone(), "bench", input)).await;
+    let (_, outcome) =
+        engine.run(StartRequest::new(machine.clone(), "bench", input)).await.expect("the execution starts");
     drop(engine);
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     outcome.output.expect("output")

@@ -175,7 +175,7 @@ pub(crate) async fn run_execution(
     let run = run_from(&exec, &machine.program, start, input, &mut thread, slot, resuming);
     let result = tokio::select! {
         biased;
-        r = run => End::Done(r),
+        r = guarded(run) => End::Done(r),
         _ = cancel.cancelled() => End::Cancelled,
         _ = sleep_opt(timeout) => End::TimedOut,
     };
@@ -213,6 +213,23 @@ pub(crate) async fn run_execution(
     }
 }
 
+/// Runs `run`, turning a panic inside it into the execution's failure (`States.Runtime`), so that
+/// an interpreter bug ends one execution as FAILED instead of leaving it RUNNING for ever.
+async fn guarded(run: impl std::future::Future<Output = Result<Value, Failure>>) -> Result<Value, Failure> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| Err(internal_error(&*panic)))
+}
+
+/// The failure that reports a panic caught while running an execution.
+pub(crate) fn internal_error(panic: &(dyn std::any::Any + Send)) -> Failure {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no detail".to_owned());
+    Failure::new(names::RUNTIME, format!("An internal error occurred while running the execution: {detail}"))
+}
+
 /// How the top-level run ended.
 enum End {
     Done(Result<Value, Failure>),
@@ -232,6 +249,22 @@ fn fail_execution(recorder: &mut Recorder, f: Failure) -> Outcome {
     }
     recorder.record(EventType::ExecutionFailed, Some(Value::Object(d)));
     Outcome { status: ExecutionStatus::Failed, output: None, error, cause: f.cause }
+}
+
+/// `seconds × scale` as a `Duration`, saturating at 10^9 s; NaN (an infinite delay at scale 0, say) is zero.
+pub(crate) fn scaled_delay(seconds: f64, scale: f64) -> Duration {
+    const LONGEST: f64 = 1e9;
+    let s = seconds * scale;
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(s.min(LONGEST))
+}
+
+/// The instant `seconds` from now; `None` when it lies beyond what the clock can represent, which
+/// is as good as never (a `TimeoutSecondsPath` of 10^19, say).
+pub(crate) fn deadline_in(seconds: u64) -> Option<tokio::time::Instant> {
+    tokio::time::Instant::now().checked_add(Duration::from_secs(seconds))
 }
 
 async fn sleep_opt(d: Option<Duration>) {
@@ -331,10 +364,10 @@ impl Exec {
         std::ptr::eq(current, state).then(|| slot.attempt())
     }
 
-    /// A delay after applying the engine's time scale.
+    /// A delay after applying the engine's time scale. Any delay is zero at time scale 0 (even an
+    /// infinite one, such as a Retry whose `BackoffRate` overflows), and none is longer than 10^9 s.
     pub(crate) fn scaled(&self, seconds: f64) -> Duration {
-        let s = (seconds * self.shared.config.time_scale).clamp(0.0, 1e9);
-        Duration::from_secs_f64(s)
+        scaled_delay(seconds, self.shared.config.time_scale)
     }
 
     /// The context object of a Map's `ItemSelector` for one item (`Null` when nothing reads it).

@@ -141,7 +141,7 @@ pub(crate) async fn run(
         timeout_seconds: timeout,
     };
     // TimeoutSeconds counts from TaskStarted and covers the wait for a callback too.
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + std::time::Duration::from_secs(t));
+    let deadline = timeout.and_then(super::deadline_in);
     // An activity task waits in its activity's queue until a worker takes it, then for its token.
     let call = match (&fam, waiter.as_ref()) {
         (Family::Activity, Some(w)) => crate::activities::start(

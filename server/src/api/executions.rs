@@ -58,7 +58,7 @@ struct Launched {
     input: Value,
 }
 
-fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, ApiError> {
+async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, ApiError> {
     let machine_arn = required(input.state_machine_arn, "stateMachineArn")?;
     check_len(&machine_arn, "stateMachineArn", 1, 256)?;
     // Step Functions Local's mock test cases: `stateMachineArn#TestCase`.
@@ -94,7 +94,7 @@ fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, A
     if let (Some(case), Some(mocks), StateMachineType::Standard) = (&test_case, state.mocks(), resolved.machine_type) {
         mocks.assign(&state.engine().execution_arn(&resolved.name, &name), case);
     }
-    let started = state.engine().start_execution(request, options).map_err(|e| match e {
+    let started = state.engine().start_execution(request, options).await.map_err(|e| match e {
         StoreError::AlreadyExists(arn) => {
             ApiError::ExecutionAlreadyExists(format!("Execution Already Exists: '{arn}'"))
         }
@@ -103,11 +103,11 @@ fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, A
     let state_machine_arn = state.arn(&format!("stateMachine:{}", resolved.name));
     if let (Some(case), Some(mocks), StateMachineType::Express) = (&test_case, state.mocks(), resolved.machine_type) {
         // An Express ARN is only known once started: its first task may already have been dispatched.
-        mocks.assign(&started.arn, case);
+        mocks.assign(started.arn(), case);
     }
-    if started.execution.is_some() {
+    if started.new {
         state.registry().record_snapshot(
-            &started.arn,
+            started.arn(),
             Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision },
         );
     }
@@ -116,9 +116,9 @@ fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launched, A
 
 /// StartExecution.
 pub async fn start(state: AppState, input: StartInput) -> Result<StartOutput, ApiError> {
-    let launched = launch(&state, input, false)?;
-    tracing::debug!(execution = %launched.started.arn, "execution started");
-    Ok(StartOutput { execution_arn: launched.started.arn, start_date: launched.started.start_date })
+    let launched = launch(&state, input, false).await?;
+    tracing::debug!(execution = %launched.started.arn(), "execution started");
+    Ok(StartOutput { execution_arn: launched.started.arn().to_owned(), start_date: launched.started.start_date() })
 }
 
 /// StartSyncExecution's output.
@@ -148,20 +148,17 @@ pub struct StartSyncOutput {
 
 /// StartSyncExecution: runs an Express machine to its end (HTTP 200 even when it fails).
 pub async fn start_sync(state: AppState, input: StartInput) -> Result<StartSyncOutput, ApiError> {
-    let launched = launch(&state, input, true)?;
-    let execution = launched
-        .started
-        .execution
-        .ok_or_else(|| ApiError::InternalFailure("an Express execution is always new".into()))?;
-    let outcome = execution.outcome().await;
+    let launched = launch(&state, input, true).await?;
+    let outcome = launched.started.execution.outcome().await;
     let stop_date = OffsetDateTime::now_utc();
-    let billed_ms = ((stop_date - launched.started.start_date).whole_milliseconds().max(1) as u64).div_ceil(100) * 100;
+    let billed_ms =
+        ((stop_date - launched.started.start_date()).whole_milliseconds().max(1) as u64).div_ceil(100) * 100;
     let output = outcome.output.as_ref().map(|o| o.to_string());
     Ok(StartSyncOutput {
-        execution_arn: launched.started.arn,
+        execution_arn: launched.started.arn().to_owned(),
         state_machine_arn: launched.state_machine_arn,
         name: launched.name,
-        start_date: launched.started.start_date,
+        start_date: launched.started.start_date(),
         stop_date,
         status: outcome.status.as_str(),
         error: outcome.error,
