@@ -9,6 +9,8 @@
 //! connection failure with `States.Http.Socket`. `Authentication.ConnectionArn` is not needed
 //! locally; configured default headers (credentials) can be attached per host.
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
@@ -21,10 +23,11 @@ use serde_json::{json, Map, Value};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
-/// A shared HTTP/1.1 client for `http://` and `https://` targets.
-#[derive(Clone, Debug)]
+/// A shared HTTP/1.1 client for `http://` and `https://` targets. The connection pool and the TLS
+/// roots are set up on the first request, so a run that sends none does not read certificates.
+#[derive(Clone, Debug, Default)]
 pub struct HttpClient {
-    client: Client<Connector, Full<Bytes>>,
+    client: Arc<OnceLock<Client<Connector, Full<Bytes>>>>,
 }
 
 /// A response, fully read.
@@ -53,20 +56,21 @@ impl HttpClient {
     /// A client trusting the platform's root certificates (or none, when they cannot be read:
     /// plain `http://` still works).
     pub fn new() -> HttpClient {
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let connector = match builder.with_native_roots() {
-            Ok(b) => b.https_or_http().enable_http1().build(),
-            Err(_) => {
-                let config = rustls_config_without_roots();
-                hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(config)
+        HttpClient::default()
+    }
+
+    fn client(&self) -> &Client<Connector, Full<Bytes>> {
+        self.client.get_or_init(|| {
+            let connector = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+                Ok(b) => b.https_or_http().enable_http1().build(),
+                Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(rustls_config_without_roots())
                     .https_or_http()
                     .enable_http1()
-                    .build()
-            }
-        };
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        HttpClient { client }
+                    .build(),
+            };
+            Client::builder(TokioExecutor::new()).build(connector)
+        })
     }
 
     /// Sends one request and reads the whole response.
@@ -84,18 +88,12 @@ impl HttpClient {
             builder = builder.header(name, value);
         }
         let request = builder.body(Full::new(body)).map_err(|e| RequestError::Invalid(e.to_string()))?;
-        let response = self.client.request(request).await.map_err(|e| RequestError::Connection(error_chain(&e)))?;
+        let response = self.client().request(request).await.map_err(|e| RequestError::Connection(error_chain(&e)))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body =
             response.into_body().collect().await.map_err(|e| RequestError::Connection(e.to_string()))?.to_bytes();
         Ok(HttpResponse { status, headers, body })
-    }
-}
-
-impl Default for HttpClient {
-    fn default() -> HttpClient {
-        HttpClient::new()
     }
 }
 

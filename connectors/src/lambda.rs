@@ -90,41 +90,32 @@ pub fn payload_bytes(payload: Option<&Value>) -> Option<Vec<u8>> {
 /// The Lambda connector.
 #[derive(Clone, Debug)]
 pub struct LambdaConnector {
-    client: aws_sdk_lambda::Client,
+    config: LambdaConfig,
+    default_region: String,
+    client: Arc<tokio::sync::OnceCell<aws_sdk_lambda::Client>>,
 }
 
 impl LambdaConnector {
     /// A connector from configuration; `default_region` is used when neither the configuration nor
     /// the environment names one.
     pub async fn new(config: &LambdaConfig, default_region: &str) -> LambdaConnector {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        // The region is always settled here, so the SDK never asks the instance metadata service.
-        let region = config
-            .region
-            .clone()
-            .or_else(|| env("AWS_REGION"))
-            .or_else(|| env("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| default_region.to_owned());
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region)).load().await;
-        let mut builder = aws_sdk_lambda::config::Builder::from(&sdk)
-            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
-        let endpoint = config.endpoint.clone();
-        let local = endpoint.is_some() || env("AWS_ENDPOINT_URL_LAMBDA").is_some() || env("AWS_ENDPOINT_URL").is_some();
-        if let Some(url) = endpoint {
-            builder = builder.endpoint_url(url);
+        LambdaConnector {
+            config: config.clone(),
+            default_region: default_region.to_owned(),
+            client: Arc::new(tokio::sync::OnceCell::new()),
         }
-        let has_credentials = env("AWS_ACCESS_KEY_ID").is_some() || env("AWS_PROFILE").is_some();
-        if local && !has_credentials {
-            let creds = Credentials::new("legion", "legion", None, None, "legion-local");
-            builder = builder.credentials_provider(SharedCredentialsProvider::new(creds));
-        }
-        LambdaConnector { client: aws_sdk_lambda::Client::from_conf(builder.build()) }
+    }
+
+    /// The SDK client, built on first use: loading the AWS configuration (and the TLS roots behind
+    /// it) costs milliseconds that a run which calls no Lambda function should not pay.
+    async fn client(&self) -> &aws_sdk_lambda::Client {
+        self.client.get_or_init(|| build_client(&self.config, &self.default_region)).await
     }
 
     /// Invokes a function and shapes the answer.
     pub async fn invoke(&self, call: Invoke, shape: Shape) -> Result<Value, TaskError> {
         let captured: Captured = Arc::new(Mutex::new(None));
-        let mut request = self.client.invoke().function_name(&call.function_name);
+        let mut request = self.client().await.invoke().function_name(&call.function_name);
         if let Some(p) = call.payload {
             request = request.payload(Blob::new(p));
         }
@@ -306,6 +297,32 @@ impl Intercept for CaptureResponse {
         *self.captured.lock().unwrap_or_else(|e| e.into_inner()) = Some((response.status().as_u16(), headers));
         Ok(())
     }
+}
+
+/// An SDK client for `config`, the region settled here so that the SDK never asks the instance
+/// metadata service.
+async fn build_client(config: &LambdaConfig, default_region: &str) -> aws_sdk_lambda::Client {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let region = config
+        .region
+        .clone()
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| default_region.to_owned());
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region)).load().await;
+    let mut builder = aws_sdk_lambda::config::Builder::from(&sdk)
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+    let endpoint = config.endpoint.clone();
+    let local = endpoint.is_some() || env("AWS_ENDPOINT_URL_LAMBDA").is_some() || env("AWS_ENDPOINT_URL").is_some();
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    let has_credentials = env("AWS_ACCESS_KEY_ID").is_some() || env("AWS_PROFILE").is_some();
+    if local && !has_credentials {
+        let creds = Credentials::new("legion", "legion", None, None, "legion-local");
+        builder = builder.credentials_provider(SharedCredentialsProvider::new(creds));
+    }
+    aws_sdk_lambda::Client::from_conf(builder.build())
 }
 
 #[cfg(test)]

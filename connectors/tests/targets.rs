@@ -49,8 +49,8 @@ async fn a_throttled_lambda_is_retried_per_the_retry_block_then_succeeds() {
     let failures: Vec<Value> = execution
         .history()
         .iter()
-        .filter(|e| e.event_type.name() == "TaskFailed")
-        .filter_map(|e| e.details.as_ref().map(|d| d.to_value()))
+        .filter(|e| e.event_type().name() == "TaskFailed")
+        .filter_map(|e| e.details_json())
         .collect();
     assert_eq!(failures.len(), 2, "two throttled attempts");
     assert_eq!(failures[0]["error"], "Lambda.TooManyRequestsException");
@@ -178,7 +178,7 @@ async fn openfaas_sync_calls_send_basic_auth_and_name_status_errors() {
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output.as_ref().map(|o| o["Payload"].clone()), Some(json!({"n": 21, "double": 42})));
-    let scheduled = execution.history()[2].details.as_ref().map(|d| d.to_value()).unwrap_or_default();
+    let scheduled = execution.history()[2].details_json().unwrap_or_default();
     assert_eq!(scheduled["resourceType"], "openfaas");
     let (_, outcome) =
         engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await.expect("the execution starts");
@@ -210,7 +210,7 @@ async fn a_route_runs_an_unmodified_lambda_definition_on_an_async_openfaas_funct
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(&definition), "r", json!({"n": 4}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"n": 4, "double": 8})), "{outcome:?}");
-    let types: Vec<String> = execution.history().iter().map(|e| e.event_type.name()).collect();
+    let types: Vec<String> = execution.history().iter().map(|e| e.event_type().name()).collect();
     assert!(types.contains(&"TaskSubmitted".to_owned()));
 }
 
@@ -317,6 +317,6 @@ async fn lambda_wait_for_task_token_and_event_invocations() {
         Some(json!({"approval": {"approved": true}, "notified": {"status": 202, "payload": ""}})),
         "{outcome:?}"
     );
-    let types: Vec<String> = execution.history().iter().map(|e| e.event_type.name()).collect();
+    let types: Vec<String> = execution.history().iter().map(|e| e.event_type().name()).collect();
     assert_eq!(&types[2..6], ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]);
 }

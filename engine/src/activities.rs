@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use legion_asl::error::names;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{oneshot, Notify};
 
 use crate::dispatch::{BoxFuture, Dispatched, TaskError};
 use crate::engine::Engine;
-use crate::history::{with_payload, Details, EventType, Recorder};
+use crate::history::{Event, Recorder};
 
 /// A task handed to an activity worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,23 +130,6 @@ impl Drop for Withdraw<'_> {
     }
 }
 
-/// The `ActivityScheduled` details.
-pub(crate) fn scheduled_details(
-    resource: &str,
-    input: &Value,
-    timeout: Option<u64>,
-    heartbeat: Option<u64>,
-) -> Details {
-    let mut others = vec![("resource", json!(resource))];
-    if let Some(t) = timeout {
-        others.push(("timeoutInSeconds", json!(t)));
-    }
-    if let Some(h) = heartbeat {
-        others.push(("heartbeatInSeconds", json!(h)));
-    }
-    with_payload("input", input, others)
-}
-
 /// Starts an activity task after `ActivityScheduled` was recorded: queues it and, when a worker
 /// takes it, records `ActivityStarted` and answers [`Dispatched::Submitted`], so the Task state goes
 /// on to wait for the answer through the token. Dropping the future withdraws the task.
@@ -165,10 +148,7 @@ pub(crate) fn start<'a>(
         let Ok(worker) = taken else {
             return Err(TaskError::new(names::TASK_FAILED, "The activity task was withdrawn"));
         };
-        recorder.record_with(EventType::ActivityStarted, || match worker {
-            Some(name) => json!({ "workerName": name }),
-            None => json!({}),
-        });
+        recorder.record_with(|| Event::ActivityStarted { worker_name: worker.clone() });
         Ok(Dispatched::Submitted(Value::Null))
     })
 }

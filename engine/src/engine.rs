@@ -317,6 +317,7 @@ impl Engine {
             express: request.machine_type == StateMachineType::Express,
             redrive_count: 0,
             redrive_time: None,
+            record_history: true,
         };
         // A Standard execution records where it stands, so that it can be redriven.
         let resumable = (!info.express).then(|| Resumable {

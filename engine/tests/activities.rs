@@ -19,11 +19,11 @@ fn machine(extra: &str) -> Arc<legion_asl::model::StateMachine> {
 }
 
 fn types(execution: &legion_engine::Execution) -> Vec<String> {
-    execution.history().iter().map(|e| e.event_type.name()).collect()
+    execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
 fn details(execution: &legion_engine::Execution, index: usize) -> Value {
-    execution.history()[index].details.as_ref().map_or(Value::Null, |d| d.to_value())
+    execution.history()[index].details_json().unwrap_or(Value::Null)
 }
 
 #[tokio::test]

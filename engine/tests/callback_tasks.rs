@@ -39,7 +39,7 @@ fn engine() -> (Engine, mpsc::UnboundedReceiver<String>) {
 }
 
 fn types(execution: &legion_engine::Execution) -> Vec<String> {
-    execution.history().iter().map(|e| e.event_type.name()).collect()
+    execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
 #[tokio::test]
@@ -54,7 +54,7 @@ async fn send_task_success_completes_the_task_with_its_output() {
     let t = types(&execution);
     assert_eq!(&t[2..6], ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]);
     let submitted = &execution.history()[4];
-    assert_eq!(submitted.details.as_ref().unwrap().to_value()["output"], json!("{\"MessageId\":\"m-1\"}"));
+    assert_eq!(submitted.details_json().unwrap_or_default()["output"], json!("{\"MessageId\":\"m-1\"}"));
     assert_eq!(engine.send_task_success(&token, json!(1)), Err(TokenError::TaskDoesNotExist));
 }
 

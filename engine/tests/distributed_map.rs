@@ -40,7 +40,7 @@ fn distributed(extra: Value, child: Value) -> Value {
 }
 
 fn event_types(execution: &legion_engine::Execution) -> Vec<String> {
-    execution.history().iter().map(|e| e.event_type.name()).collect()
+    execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
 #[tokio::test]
@@ -86,7 +86,7 @@ async fn batches_run_as_child_executions_with_their_own_history() {
         assert!(child.execution_arn.starts_with("arn:aws:states:us-east-1:123456789012:execution:sm/L:"));
         assert_eq!(child.status, ExecutionStatus::Succeeded);
         let history = child.history.as_ref().expect("kept");
-        let types: Vec<String> = history.events().iter().map(|e| e.event_type.name()).collect();
+        let types: Vec<String> = history.events().iter().map(|e| e.event_type().name()).collect();
         assert_eq!(types, ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
     }
 }

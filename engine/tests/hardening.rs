@@ -21,7 +21,7 @@ fn task(extra: Value) -> Value {
 }
 
 fn event_types(execution: &legion_engine::Execution) -> Vec<String> {
-    execution.history().iter().map(|e| e.event_type.name()).collect()
+    execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ fn machine(definition: Value) -> Arc<legion_asl::model::StateMachine> {
 }
 
 fn types(execution: &legion_engine::Execution) -> Vec<String> {
-    execution.history().iter().map(|e| e.event_type.name()).collect()
+    execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
 /// A handler on `resource` that fails its first `failures` calls, then returns its input.
@@ -90,7 +90,7 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
     assert_eq!((&output["v"], &output["x"], &output["count"]), (&json!(1), &json!("from prep"), &json!(1)));
 
     let history = first.history();
-    let names: Vec<String> = history.iter().map(|e| e.event_type.name()).collect();
+    let names: Vec<String> = history.iter().map(|e| e.event_type().name()).collect();
     assert_eq!(
         names,
         [
@@ -364,7 +364,7 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
     assert!(run.redrive_date.is_some());
     assert_eq!((run.item_counts.succeeded, run.item_counts.total, run.item_counts.failed), (6, 6, 0));
     let history = first.history();
-    let event = history.iter().find(|e| e.event_type.name() == "MapRunRedriven").expect("a MapRunRedriven event");
+    let event = history.iter().find(|e| e.event_type().name() == "MapRunRedriven").expect("a MapRunRedriven event");
     assert_eq!(event.to_json()["mapRunRedrivenEventDetails"], json!({"mapRunArn": run_arn, "redriveCount": 1}));
 }
 

@@ -131,9 +131,13 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             let (s3, s3_tasks, _endpoint) = runtime.block_on(s3_setup(s3_root.as_deref()))?;
             let tokens = legion_engine::TaskTokens::new();
             let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone(), s3_tasks))?;
+            // Nothing can read a map-run child's history after `legion run` (`--history` prints the
+            // execution's own), so children keep none: a large map run stays small in memory.
+            let children = legion_engine::map_run::InMemoryMapRunStore::new().keep_child_executions(false);
             let engine = Engine::builder()
                 .time_scale(time_scale)
                 .s3(s3)
+                .map_run_store(Arc::new(children))
                 .task_tokens(tokens)
                 .dispatcher(Arc::new(router))
                 .build();

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::data::{self, input_path};
 use super::{env, next_flow, run_program, states_value, Exec, Failure, StateError, Step, Thread};
-use crate::history::EventType;
+use crate::history::Event;
 
 pub(crate) async fn parallel(
     exec: &Exec,
@@ -25,7 +25,7 @@ pub(crate) async fn parallel(
     thread: &mut Thread,
 ) -> Result<Step, StateError> {
     let input = data::effective_input(state, raw, ctx, &thread.vars)?;
-    thread.recorder.record(EventType::ParallelStateStarted, None);
+    thread.recorder.record(Event::ParallelStateStarted);
     // A redriven top-level Parallel reuses the outputs of the branches that had succeeded.
     let memo = exec.branch_memo(state);
     let memo = memo.as_ref();
@@ -50,7 +50,7 @@ pub(crate) async fn parallel(
         Ok(results) => {
             let last = results.iter().map(|(_, id)| *id).max().unwrap_or(0);
             thread.recorder.follow(last);
-            thread.recorder.record(EventType::ParallelStateSucceeded, None);
+            thread.recorder.record(Event::ParallelStateSucceeded);
             let output: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
             let (output, assigned) = data::finish(state, raw.clone(), Value::Array(output), ctx, &thread.vars, true)?;
             Ok(Step { flow: next_flow(state, output), assigned })
@@ -83,7 +83,7 @@ pub(crate) async fn map(
     }
     let vars = thread.vars.clone();
     let (eff, items) = input_items(state, m, raw, ctx, &vars)?;
-    thread.recorder.record(EventType::MapStateStarted, Some(json!({"length": items.len()})));
+    thread.recorder.record(Event::MapStateStarted { length: items.len() });
     let limits = limits(state, m, &eff, raw, ctx, thread)?;
     let total = items.len();
     let selector_input = &eff;
@@ -105,13 +105,18 @@ pub(crate) async fn map(
                 Ok(v) => v,
                 Err(e) => return (index, Err(Err(e)), 0),
             };
-            t.recorder.record(EventType::MapIterationStarted, Some(json!({"index": index, "name": state.name})));
+            t.recorder.record_with(|| Event::MapIterationStarted { index, name: state.name.clone() });
             let r = run_program(exec, &m.processor, input, &mut t).await;
             if let (Some(memo), Ok(v)) = (memo, &r) {
                 memo.succeeded(index, v);
             }
-            let ev = if r.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
-            t.recorder.record(ev, Some(json!({"index": index, "name": state.name})));
+            t.recorder.record_with(|| {
+                let name = state.name.clone();
+                match r {
+                    Ok(_) => Event::MapIterationSucceeded { index, name },
+                    Err(_) => Event::MapIterationFailed { index, name },
+                }
+            });
             (index, r.map_err(Ok), t.recorder.last())
         }
     });
@@ -149,7 +154,7 @@ pub(crate) async fn map(
     }
     drop(running);
     thread.recorder.follow(last);
-    thread.recorder.record(EventType::MapStateSucceeded, None);
+    thread.recorder.record(Event::MapStateSucceeded);
     let (output, assigned) = data::finish(state, raw.clone(), Value::Array(results), ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
 }

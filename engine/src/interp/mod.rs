@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::BoxFuture;
 use crate::engine::{ExecutionStatus, Outcome, Shared, StopSlot};
-use crate::history::{with_payload, EventType, History, Recorder, StateType};
+use crate::history::{ErrorDetails, Event, History, Payload, Recorder, StateType};
 use crate::vars::Vars;
 use checkpoint::{BranchMemo, CheckpointSlot};
 
@@ -44,6 +44,9 @@ pub(crate) struct ExecutionInfo {
     pub(crate) redrive_count: u32,
     /// When it was last redriven.
     pub(crate) redrive_time: Option<OffsetDateTime>,
+    /// Whether anyone can read its history: a map-run child whose store does not keep children
+    /// records none.
+    pub(crate) record_history: bool,
 }
 
 /// Everything the states of one execution share.
@@ -147,16 +150,17 @@ pub(crate) async fn run_execution(
     stop: StopSlot,
     checkpoints: Option<CheckpointSlot>,
 ) -> Outcome {
-    let mut recorder = Recorder::new(history, true);
+    let mut recorder = Recorder::new(history, info.record_history);
     let resumed = match (&checkpoints, info.redrive_count) {
         (Some(slot), n) if n > 0 => {
             recorder.follow_latest();
-            recorder.record(EventType::ExecutionRedriven, Some(json!({"redriveCount": n})));
+            recorder.record(Event::ExecutionRedriven { redrive_count: n });
             slot.resume()
         }
         _ => {
-            recorder.record_with(EventType::ExecutionStarted, || {
-                with_payload("input", &info.input, vec![("roleArn", Value::String(info.role_arn.clone()))])
+            recorder.record_with(|| Event::ExecutionStarted {
+                input: Payload::of(&info.input),
+                role_arn: info.role_arn.clone(),
             });
             None
         }
@@ -184,18 +188,12 @@ pub(crate) async fn run_execution(
         End::Cancelled => {
             let reason = stop.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
             let (error, cause) = (reason.error, reason.cause);
-            let mut d = Map::new();
-            if let Some(e) = &error {
-                d.insert("error".into(), json!(e));
-            }
-            if let Some(c) = &cause {
-                d.insert("cause".into(), json!(c));
-            }
-            recorder.record(EventType::ExecutionAborted, Some(Value::Object(d)));
+            recorder
+                .record_with(|| Event::ExecutionAborted(ErrorDetails { error: error.clone(), cause: cause.clone() }));
             Outcome { status: ExecutionStatus::Aborted, output: None, error, cause }
         }
         End::TimedOut => {
-            recorder.record(EventType::ExecutionTimedOut, Some(json!({})));
+            recorder.record(Event::ExecutionTimedOut);
             Outcome { status: ExecutionStatus::TimedOut, output: None, error: None, cause: None }
         }
         End::Done(Ok(output)) => {
@@ -206,7 +204,7 @@ pub(crate) async fn run_execution(
                 );
                 return fail_execution(recorder, f);
             }
-            recorder.record_with(EventType::ExecutionSucceeded, || with_payload("output", &output, Vec::new()));
+            recorder.record_with(|| Event::ExecutionSucceeded { output: Payload::of(&output) });
             Outcome { status: ExecutionStatus::Succeeded, output: Some(output), error: None, cause: None }
         }
         End::Done(Err(f)) => fail_execution(recorder, f),
@@ -240,14 +238,7 @@ enum End {
 fn fail_execution(recorder: &mut Recorder, f: Failure) -> Outcome {
     // A Fail state without Error leaves the error empty: AWS then reports none.
     let error = Some(f.error).filter(|e| !e.is_empty());
-    let mut d = Map::new();
-    if let Some(e) = &error {
-        d.insert("error".into(), json!(e));
-    }
-    if let Some(c) = &f.cause {
-        d.insert("cause".into(), json!(c));
-    }
-    recorder.record(EventType::ExecutionFailed, Some(Value::Object(d)));
+    recorder.record_with(|| Event::ExecutionFailed(ErrorDetails { error: error.clone(), cause: f.cause.clone() }));
     Outcome { status: ExecutionStatus::Failed, output: None, error, cause: f.cause }
 }
 
@@ -463,8 +454,10 @@ fn run_from<'a>(
 async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Thread) -> Result<Flow, Failure> {
     let state_type = StateType::from_name(state.kind.type_name());
     let entered_at = OffsetDateTime::now_utc();
-    let entered_id = thread.recorder.record_with(EventType::StateEntered(state_type), || {
-        with_payload("input", input, vec![("name", Value::String(state.name.clone()))])
+    let entered_id = thread.recorder.record_with(|| Event::StateEntered {
+        state_type,
+        name: state.name.clone(),
+        input: Payload::of(input),
     });
     let mut retry_counts = vec![0u64; state.retry.len()];
     let mut retry_count = 0u64;
@@ -489,10 +482,12 @@ async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Threa
             Err(StateError::Eval(e)) => {
                 let cause = interpreter_cause(state, entered_id, &e.detail);
                 if let Some(location) = &e.location {
-                    thread.recorder.record(
-                        EventType::EvaluationFailed,
-                        Some(json!({"error": e.error, "cause": cause, "location": location, "state": state.name})),
-                    );
+                    thread.recorder.record_with(|| Event::EvaluationFailed {
+                        error: e.error.clone(),
+                        cause: cause.clone(),
+                        location: location.clone(),
+                        state: state.name.clone(),
+                    });
                 }
                 Failure { error: e.error, cause: Some(cause) }
             }
@@ -517,10 +512,10 @@ async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Threa
         // The state has failed for good: Map and Parallel say so before any Catch applies.
         match state.kind {
             StateKind::Map(_) => {
-                thread.recorder.record(EventType::MapStateFailed, None);
+                thread.recorder.record(Event::MapStateFailed);
             }
             StateKind::Parallel(_) => {
-                thread.recorder.record(EventType::ParallelStateFailed, None);
+                thread.recorder.record(Event::ParallelStateFailed);
             }
             _ => {}
         }
@@ -556,18 +551,13 @@ fn interpreter_cause(state: &State, entered_id: u64, detail: &str) -> String {
 fn exit(state: &State, state_type: StateType, step: Step, thread: &mut Thread) -> Flow {
     let output = step.flow.output();
     let record = !matches!(state.kind, StateKind::Fail(_));
-    if record && thread.recorder.enabled() {
-        let mut others = vec![("name", Value::String(state.name.clone()))];
-        if let Some(assigned) = &step.assigned {
-            let rendered: Map<String, Value> = assigned
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(serde_json::to_string(v).unwrap_or_default())))
-                .collect();
-            others.push(("assignedVariables", Value::Object(rendered)));
-            others.push(("assignedVariablesDetails", json!({"truncated": false})));
-        }
-        let details = with_payload("output", output, others);
-        thread.recorder.record_details(EventType::StateExited(state_type), Some(details));
+    if record {
+        thread.recorder.record_with(|| Event::StateExited {
+            state_type,
+            name: state.name.clone(),
+            output: Payload::of(output),
+            assigned: step.assigned.as_ref().map(|a| a.iter().map(|(k, v)| (k.clone(), Payload::of(v))).collect()),
+        });
     }
     if let Some(assigned) = step.assigned {
         thread.vars.assign(assigned);

@@ -3,12 +3,12 @@
 use legion_asl::error::{names, EvalError};
 use legion_asl::model::{NumberField, QueryLanguage, State, Task};
 use legion_asl::path::Scope;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::data;
 use super::{env, next_flow, payload_too_large, states_value, Exec, Failure, StateError, Step, Thread};
 use crate::dispatch::{Dispatched, TaskError, TaskRequest};
-use crate::history::{compact, with_payload, EventType};
+use crate::history::{ErrorDetails, Event, Payload, ServiceResource};
 use crate::tokens::{TokenSignal, TokenWaiter};
 
 /// How a resource shows up in history.
@@ -20,9 +20,37 @@ enum Family {
     /// A bare Lambda function ARN: `LambdaFunction…` events.
     Lambda,
     /// `arn:aws:states:::service:action…` and everything else: `Task…` events.
-    Service { resource_type: String, resource: String },
+    Service(ServiceResource),
     /// An activity ARN: `Activity…` events, the task waits for a worker.
     Activity,
+}
+
+/// How a task attempt ended, for its last event.
+enum TaskEnd {
+    Succeeded(Payload),
+    Failed(ErrorDetails),
+    TimedOut(ErrorDetails),
+}
+
+impl Family {
+    fn service(resource_type: &str, resource: &str) -> Family {
+        Family::Service(ServiceResource { resource_type: resource_type.to_owned(), resource: resource.to_owned() })
+    }
+
+    /// The event that ends a task attempt of this family.
+    fn ended(&self, end: TaskEnd) -> Event {
+        match (self, end) {
+            (Family::Lambda, TaskEnd::Succeeded(output)) => Event::LambdaFunctionSucceeded { output },
+            (Family::Lambda, TaskEnd::Failed(e)) => Event::LambdaFunctionFailed(e),
+            (Family::Lambda, TaskEnd::TimedOut(e)) => Event::LambdaFunctionTimedOut(e),
+            (Family::Activity, TaskEnd::Succeeded(output)) => Event::ActivitySucceeded { output },
+            (Family::Activity, TaskEnd::Failed(e)) => Event::ActivityFailed(e),
+            (Family::Activity, TaskEnd::TimedOut(e)) => Event::ActivityTimedOut(e),
+            (Family::Service(s), TaskEnd::Succeeded(output)) => Event::TaskSucceeded { service: s.clone(), output },
+            (Family::Service(s), TaskEnd::Failed(error)) => Event::TaskFailed { service: s.clone(), error },
+            (Family::Service(s), TaskEnd::TimedOut(error)) => Event::TaskTimedOut { service: s.clone(), error },
+        }
+    }
 }
 
 fn family(resource: &str) -> Family {
@@ -34,16 +62,16 @@ fn family(resource: &str) -> Family {
         resource.strip_prefix("arn:aws:states:::").or_else(|| resource.strip_prefix("arn:legion:states:::"));
     if let Some(rest) = integration {
         if let Some((service, action)) = rest.split_once(':') {
-            return Family::Service { resource_type: service.to_owned(), resource: action.to_owned() };
+            return Family::service(service, action);
         }
     }
     if crate::activities::is_activity_arn(resource) {
         return Family::Activity;
     }
     if resource.contains(":activity:") {
-        return Family::Service { resource_type: "activity".to_owned(), resource: resource.to_owned() };
+        return Family::service("activity", resource);
     }
-    Family::Service { resource_type: "custom".to_owned(), resource: resource.to_owned() }
+    Family::service("custom", resource)
 }
 
 pub(crate) async fn run(
@@ -92,40 +120,32 @@ pub(crate) async fn run(
         None => None,
     };
     let fam = family(&task.resource);
-    let region = exec.shared.config.region.clone();
     let recorder = &mut thread.recorder;
     match &fam {
         Family::Lambda => {
-            recorder.record_with(EventType::LambdaFunctionScheduled, || {
-                let mut others = vec![("resource", json!(task.resource))];
-                if let Some(t) = timeout {
-                    others.push(("timeoutInSeconds", json!(t)));
-                }
-                with_payload("input", &input, others)
+            recorder.record_with(|| Event::LambdaFunctionScheduled {
+                resource: task.resource.clone(),
+                input: Payload::of(&input),
+                timeout,
             });
-            recorder.record(EventType::LambdaFunctionStarted, None);
+            recorder.record(Event::LambdaFunctionStarted);
         }
-        Family::Service { resource_type, resource } => {
-            recorder.record_with(EventType::TaskScheduled, || {
-                let mut d = Map::new();
-                d.insert("resourceType".into(), json!(resource_type));
-                d.insert("resource".into(), json!(resource));
-                d.insert("region".into(), json!(region));
-                d.insert("parameters".into(), json!(compact(&input)));
-                if let Some(t) = timeout {
-                    d.insert("timeoutInSeconds".into(), json!(t));
-                }
-                if let Some(h) = heartbeat {
-                    d.insert("heartbeatInSeconds".into(), json!(h));
-                }
-                Value::Object(d)
+        Family::Service(service) => {
+            recorder.record_with(|| Event::TaskScheduled {
+                service: service.clone(),
+                region: exec.shared.config.region.clone(),
+                parameters: Payload::of(&input),
+                timeout,
+                heartbeat,
             });
-            recorder
-                .record_with(EventType::TaskStarted, || json!({"resourceType": resource_type, "resource": resource}));
+            recorder.record_with(|| Event::TaskStarted { service: service.clone() });
         }
         Family::Activity => {
-            recorder.record_with(EventType::ActivityScheduled, || {
-                crate::activities::scheduled_details(&task.resource, &input, timeout, heartbeat)
+            recorder.record_with(|| Event::ActivityScheduled {
+                resource: task.resource.clone(),
+                input: Payload::of(&input),
+                timeout,
+                heartbeat,
             });
         }
     }
@@ -159,11 +179,10 @@ pub(crate) async fn run(
     };
     let outcome = match (dispatched, waiter.as_mut()) {
         (Some(Ok(Dispatched::Submitted(answer))), Some(w)) => {
-            if let Family::Service { resource_type, resource } = &fam {
-                thread.recorder.record_with(EventType::TaskSubmitted, || {
-                    let others = [("resourceType", json!(resource_type)), ("resource", json!(resource))];
-                    with_payload("output", &answer, others.to_vec())
-                });
+            if let Family::Service(service) = &fam {
+                thread
+                    .recorder
+                    .record_with(|| Event::TaskSubmitted { service: service.clone(), output: Payload::of(&answer) });
             }
             wait_for_callback(w, deadline, heartbeat).await
         }
@@ -177,66 +196,34 @@ pub(crate) async fn run(
         }
     }
     drop(waiter);
-    let service_details = |extra: Vec<(&str, Value)>| {
-        let mut d = Map::new();
-        for (k, v) in extra {
-            d.insert(k.to_owned(), v);
-        }
-        if let Family::Service { resource_type, resource } = &fam {
-            d.insert("resourceType".into(), json!(resource_type));
-            d.insert("resource".into(), json!(resource));
-        }
-        Value::Object(d)
-    };
     let recorder = &mut thread.recorder;
-    let (failed, timed_out, succeeded) = match fam {
-        Family::Lambda => {
-            (EventType::LambdaFunctionFailed, EventType::LambdaFunctionTimedOut, EventType::LambdaFunctionSucceeded)
-        }
-        Family::Service { .. } => (EventType::TaskFailed, EventType::TaskTimedOut, EventType::TaskSucceeded),
-        Family::Activity => (EventType::ActivityFailed, EventType::ActivityTimedOut, EventType::ActivitySucceeded),
-    };
     let result = match outcome {
         None => {
-            recorder.record(timed_out, Some(service_details(vec![("error", json!(names::TIMEOUT))])));
+            recorder.record_with(|| fam.ended(TaskEnd::TimedOut(ErrorDetails::new(names::TIMEOUT, None))));
             return Err(Failure { error: names::TIMEOUT.to_owned(), cause: None }.into());
         }
         Some(Err(e)) => {
             // SendTaskFailure may leave the error out; the event then has none either.
-            let mut extra = Vec::new();
-            if !e.error.is_empty() {
-                extra.push(("error", json!(e.error)));
-            }
-            if let Some(c) = &e.cause {
-                extra.push(("cause", json!(c)));
-            }
-            recorder.record(failed, Some(service_details(extra)));
+            let error = Some(e.error.clone()).filter(|e| !e.is_empty());
+            recorder.record_with(|| fam.ended(TaskEnd::Failed(ErrorDetails { error, cause: e.cause.clone() })));
             return Err(Failure { error: e.error, cause: e.cause }.into());
         }
         Some(Ok(result)) => result,
     };
     if payload_too_large(&result) {
         let who = match &fam {
-            Family::Lambda | Family::Activity => task.resource.clone(),
-            Family::Service { resource_type, .. } => resource_type.clone(),
+            Family::Lambda | Family::Activity => task.resource.as_str(),
+            Family::Service(service) => service.resource_type.as_str(),
         };
         let cause = format!(
             "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
         );
-        recorder.record(
-            failed,
-            Some(service_details(vec![("error", json!(names::DATA_LIMIT_EXCEEDED)), ("cause", json!(cause))])),
-        );
+        recorder.record_with(|| {
+            fam.ended(TaskEnd::Failed(ErrorDetails::new(names::DATA_LIMIT_EXCEEDED, Some(cause.clone()))))
+        });
         return Err(Failure::new(names::DATA_LIMIT_EXCEEDED, cause).into());
     }
-    recorder.record_with(succeeded, || {
-        let mut d = service_details(vec![]);
-        if let Value::Object(m) = &mut d {
-            m.insert("output".into(), json!(compact(&result)));
-            m.insert("outputDetails".into(), json!({"truncated": false}));
-        }
-        d
-    });
+    recorder.record_with(|| fam.ended(TaskEnd::Succeeded(Payload::of(&result))));
     let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
 }

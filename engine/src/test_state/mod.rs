@@ -289,6 +289,7 @@ impl Engine {
             express: true,
             redrive_count: 0,
             redrive_time: None,
+            record_history: true,
         };
         let exec = Exec::new(self.shared.clone(), &machine, info);
         let mut thread = Thread { recorder: Recorder::new(History::default(), false), vars };

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformation};
 use super::{eval_number, input_items, limits, select_item, Limits};
 use crate::engine::{ExecutionStatus, Outcome, StopSlot};
-use crate::history::{EventType, History, Recorder};
+use crate::history::{ErrorDetails, Event, History, Recorder};
 use crate::interp::checkpoint::{BranchMemo, MapRunMemo};
 use crate::interp::data::{self, input_path};
 use crate::interp::{
@@ -62,7 +62,7 @@ pub(crate) async fn run(
         },
     };
     let length = inline_items.as_ref().map_or(0, Vec::len);
-    thread.recorder.record(EventType::MapStateStarted, Some(json!({"length": length})));
+    thread.recorder.record(Event::MapStateStarted { length });
     let limits = limits(state, m, &eff, raw, ctx, thread)?;
     let eval_template = |t: &legion_asl::template::Template| -> Result<Value, EvalError> {
         let states = states_value(state, raw, ctx, &[]);
@@ -142,14 +142,14 @@ pub(crate) async fn run(
                 limits.tolerated_percentage.unwrap_or(0.0),
                 limits.tolerated_count.unwrap_or(0),
             );
-            thread.recorder.record(EventType::MapRunRedriven, Some(json!({"mapRunArn": arn, "redriveCount": count})));
+            thread.recorder.record_with(|| Event::MapRunRedriven { map_run_arn: arn.clone(), redrive_count: count });
             arn
         }
         None => {
             let run_id = uuid::Uuid::new_v4().to_string();
             let arn =
                 format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id);
-            thread.recorder.record(EventType::MapRunStarted, Some(json!({"mapRunArn": arn})));
+            thread.recorder.record_with(|| Event::MapRunStarted { map_run_arn: arn.clone() });
             store.insert_run(MapRunInfo {
                 map_run_arn: arn.clone(),
                 execution_arn: exec.info.arn.clone(),
@@ -312,7 +312,7 @@ pub(crate) async fn run(
         return Err(guard.fail(thread, f).into());
     }
     guard.finish(MapRunStatus::Succeeded);
-    thread.recorder.record(EventType::MapRunSucceeded, None);
+    thread.recorder.record(Event::MapRunSucceeded);
     if runner.too_large {
         return Err(Failure::new(
             names::DATA_LIMIT_EXCEEDED,
@@ -327,7 +327,7 @@ pub(crate) async fn run(
         Some((bucket, key)) => json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}),
         None => runner.output(),
     };
-    thread.recorder.record(EventType::MapStateSucceeded, None);
+    thread.recorder.record(Event::MapStateSucceeded);
     let (output, assigned) = data::finish(state, raw.clone(), output, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
 }
@@ -473,12 +473,7 @@ impl RunGuard {
     /// Ends the run as FAILED, recording MapRunFailed; returns the failure for the state.
     fn fail(&mut self, thread: &mut Thread, f: Failure) -> Failure {
         self.finish(MapRunStatus::Failed);
-        let mut d = Map::new();
-        d.insert("error".into(), json!(f.error));
-        if let Some(c) = &f.cause {
-            d.insert("cause".into(), json!(c));
-        }
-        thread.recorder.record(EventType::MapRunFailed, Some(Value::Object(d)));
+        thread.recorder.record_with(|| Event::MapRunFailed(ErrorDetails::new(f.error.clone(), f.cause.clone())));
         f
     }
 }
@@ -489,7 +484,7 @@ impl Drop for RunGuard {
             self.live.unregister(&self.map_run_arn);
             self.cancel.cancel();
             self.publish(MapRunStatus::Aborted, Some(OffsetDateTime::now_utc()));
-            self.recorder.record(EventType::MapRunAborted, None);
+            self.recorder.record(Event::MapRunAborted);
         }
     }
 }
@@ -706,6 +701,7 @@ impl Runner<'_> {
             express: self.express,
             redrive_count: 0,
             redrive_time: None,
+            record_history: keep,
         };
         let shared = self.exec.shared.clone();
         let machine = self.machine.clone();

@@ -1,0 +1,178 @@
+//! History events in AWS's JSON shapes, as GetExecutionHistory returns them: the details under
+//! `<type>EventDetails`, payloads as strings beside `…Details: {"truncated": false}`.
+
+use serde_json::{json, Map, Value};
+
+use super::{ErrorDetails, Event, HistoryEvent, Payload, ServiceResource};
+
+impl HistoryEvent {
+    /// The event as GetExecutionHistory returns it (timestamps as epoch seconds).
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("timestamp".into(), json!(self.timestamp.unix_timestamp_nanos() as f64 / 1e9));
+        out.insert("type".into(), json!(self.event_type().name()));
+        out.insert("id".into(), json!(self.id));
+        out.insert("previousEventId".into(), json!(self.previous_event_id));
+        if let Some(d) = self.details_json() {
+            out.insert(self.event_type().details_key(), d);
+        }
+        Value::Object(out)
+    }
+
+    /// The details object as AWS shapes it, if the type has one.
+    pub fn details_json(&self) -> Option<Value> {
+        details(&self.event).map(|d| Value::Object(d.0))
+    }
+}
+
+/// A details object under construction, members in AWS's order.
+#[derive(Default)]
+struct Details(Map<String, Value>);
+
+impl Details {
+    fn with(mut self, key: &str, value: impl Into<Value>) -> Details {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    fn with_opt(self, key: &str, value: Option<impl Into<Value>>) -> Details {
+        match value {
+            Some(v) => self.with(key, v),
+            None => self,
+        }
+    }
+
+    /// A payload member and its `…Details` beside it.
+    fn payload(self, key: &str, payload: &Payload) -> Details {
+        self.with(key, payload.as_str()).with(&format!("{key}Details"), json!({"truncated": false}))
+    }
+
+    fn error(self, e: &ErrorDetails) -> Details {
+        self.with_opt("error", e.error.clone()).with_opt("cause", e.cause.clone())
+    }
+
+    fn service(self, s: &ServiceResource) -> Details {
+        self.with("resourceType", s.resource_type.as_str()).with("resource", s.resource.as_str())
+    }
+}
+
+fn details(event: &Event) -> Option<Details> {
+    let d = Details::default();
+    Some(match event {
+        Event::ExecutionStarted { input, role_arn } => d.with("roleArn", role_arn.as_str()).payload("input", input),
+        Event::ExecutionSucceeded { output }
+        | Event::ActivitySucceeded { output }
+        | Event::LambdaFunctionSucceeded { output } => d.payload("output", output),
+        Event::ExecutionFailed(e)
+        | Event::ExecutionAborted(e)
+        | Event::ActivityFailed(e)
+        | Event::ActivityTimedOut(e)
+        | Event::LambdaFunctionFailed(e)
+        | Event::LambdaFunctionTimedOut(e) => d.error(e),
+        Event::MapRunFailed(e) => {
+            d.with("error", e.error.clone().unwrap_or_default()).with_opt("cause", e.cause.clone())
+        }
+        Event::ExecutionTimedOut => d,
+        Event::ExecutionRedriven { redrive_count } => d.with("redriveCount", *redrive_count),
+        Event::StateEntered { name, input, .. } => d.with("name", name.as_str()).payload("input", input),
+        Event::StateExited { name, output, assigned, .. } => {
+            let mut d = d.with("name", name.as_str());
+            if let Some(assigned) = assigned {
+                let vars: Map<String, Value> =
+                    assigned.iter().map(|(k, v)| (k.clone(), Value::String(v.as_str().to_owned()))).collect();
+                d = d.with("assignedVariables", vars).with("assignedVariablesDetails", json!({"truncated": false}));
+            }
+            d.payload("output", output)
+        }
+        Event::TaskScheduled { service, region, parameters, timeout, heartbeat } => d
+            .service(service)
+            .with("region", region.as_str())
+            .with("parameters", parameters.as_str())
+            .with_opt("timeoutInSeconds", *timeout)
+            .with_opt("heartbeatInSeconds", *heartbeat),
+        Event::TaskStarted { service } => d.service(service),
+        Event::TaskSubmitted { service, output } | Event::TaskSucceeded { service, output } => {
+            d.service(service).payload("output", output)
+        }
+        Event::TaskFailed { service, error } | Event::TaskTimedOut { service, error } => {
+            d.error(error).service(service)
+        }
+        Event::ActivityScheduled { resource, input, timeout, heartbeat } => d
+            .with("resource", resource.as_str())
+            .with_opt("timeoutInSeconds", *timeout)
+            .with_opt("heartbeatInSeconds", *heartbeat)
+            .payload("input", input),
+        Event::ActivityStarted { worker_name } => d.with_opt("workerName", worker_name.clone()),
+        Event::LambdaFunctionScheduled { resource, input, timeout } => {
+            d.with("resource", resource.as_str()).with_opt("timeoutInSeconds", *timeout).payload("input", input)
+        }
+        Event::MapStateStarted { length } => d.with("length", *length),
+        Event::MapIterationStarted { index, name }
+        | Event::MapIterationSucceeded { index, name }
+        | Event::MapIterationFailed { index, name }
+        | Event::MapIterationAborted { index, name } => d.with("index", *index).with("name", name.as_str()),
+        Event::MapRunStarted { map_run_arn } => d.with("mapRunArn", map_run_arn.as_str()),
+        Event::MapRunRedriven { map_run_arn, redrive_count } => {
+            d.with("mapRunArn", map_run_arn.as_str()).with("redriveCount", *redrive_count)
+        }
+        Event::EvaluationFailed { error, cause, location, state } => d
+            .with("error", error.as_str())
+            .with("cause", cause.as_str())
+            .with("location", location.as_str())
+            .with("state", state.as_str()),
+        Event::LambdaFunctionStarted
+        | Event::ParallelStateStarted
+        | Event::ParallelStateSucceeded
+        | Event::ParallelStateFailed
+        | Event::MapStateSucceeded
+        | Event::MapStateFailed
+        | Event::MapRunSucceeded
+        | Event::MapRunAborted => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::StateType;
+
+    fn event(event: Event) -> HistoryEvent {
+        HistoryEvent { id: 2, previous_event_id: 1, timestamp: time::OffsetDateTime::UNIX_EPOCH, event }
+    }
+
+    #[test]
+    fn payloads_are_strings_beside_their_details() {
+        let e = event(Event::StateEntered {
+            state_type: StateType::Pass,
+            name: "P".into(),
+            input: Payload::of(&json!({"a": [1, 2]})),
+        });
+        assert_eq!(
+            e.to_json(),
+            json!({"timestamp": 0.0, "type": "PassStateEntered", "id": 2, "previousEventId": 1,
+                "stateEnteredEventDetails": {"name": "P", "input": "{\"a\":[1,2]}", "inputDetails": {"truncated": false}}})
+        );
+    }
+
+    #[test]
+    fn task_failures_put_the_error_before_the_resource() {
+        let service = ServiceResource { resource_type: "lambda".into(), resource: "invoke".into() };
+        let e = event(Event::TaskFailed { service, error: ErrorDetails::new("Boom", None) });
+        let text = serde_json::to_string(&e.details_json()).unwrap_or_default();
+        assert_eq!(text, r#"{"error":"Boom","resourceType":"lambda","resource":"invoke"}"#);
+    }
+
+    #[test]
+    fn events_round_trip_through_their_own_serialisation() {
+        let e = event(Event::StateExited {
+            state_type: StateType::Task,
+            name: "T".into(),
+            output: Payload::of(&json!(1)),
+            assigned: Some(vec![("x".into(), Payload::of(&json!("y")))]),
+        });
+        let text = serde_json::to_string(&e).unwrap_or_default();
+        let back: HistoryEvent = serde_json::from_str(&text).expect("it parses");
+        assert_eq!(back, e);
+        assert_eq!(back.to_json(), e.to_json());
+    }
+}

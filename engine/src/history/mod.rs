@@ -1,0 +1,474 @@
+//! Execution history: typed events, one variant per AWS event type, recorded as the execution runs.
+//!
+//! An [`Event`] holds its details as typed fields and its JSON payloads as compact text
+//! ([`Payload`]), and serialises (serde) in a compact form of its own, which is what a durable store
+//! writes. AWS's JSON shapes (`passStateEnteredEventDetails`, payloads as strings, `…Details`) are
+//! made only when history is read ([`HistoryEvent::to_json`], in `aws_json.rs`).
+
+mod aws_json;
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// The type of a history event, named as AWS names it (`PassStateEntered`, `TaskSucceeded`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // Each variant is the AWS event type of the same name.
+pub enum EventType {
+    ExecutionStarted,
+    ExecutionSucceeded,
+    ExecutionFailed,
+    ExecutionAborted,
+    ExecutionTimedOut,
+    ExecutionRedriven,
+    StateEntered(StateType),
+    StateExited(StateType),
+    TaskScheduled,
+    TaskStarted,
+    TaskSubmitted,
+    TaskSucceeded,
+    TaskFailed,
+    TaskTimedOut,
+    ActivityScheduled,
+    ActivityStarted,
+    ActivitySucceeded,
+    ActivityFailed,
+    ActivityTimedOut,
+    LambdaFunctionScheduled,
+    LambdaFunctionStarted,
+    LambdaFunctionSucceeded,
+    LambdaFunctionFailed,
+    LambdaFunctionTimedOut,
+    ParallelStateStarted,
+    ParallelStateSucceeded,
+    ParallelStateFailed,
+    MapStateStarted,
+    MapStateSucceeded,
+    MapStateFailed,
+    MapIterationStarted,
+    MapIterationSucceeded,
+    MapIterationFailed,
+    MapIterationAborted,
+    MapRunStarted,
+    MapRunSucceeded,
+    MapRunFailed,
+    MapRunAborted,
+    MapRunRedriven,
+    EvaluationFailed,
+}
+
+/// The state types, for `…StateEntered` / `…StateExited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(missing_docs)] // One variant per ASL state type.
+pub enum StateType {
+    Pass,
+    Task,
+    Choice,
+    Wait,
+    Succeed,
+    Fail,
+    Parallel,
+    Map,
+}
+
+impl StateType {
+    /// The type for a state kind name (`"Pass"` …).
+    pub fn from_name(name: &str) -> StateType {
+        match name {
+            "Task" => StateType::Task,
+            "Choice" => StateType::Choice,
+            "Wait" => StateType::Wait,
+            "Succeed" => StateType::Succeed,
+            "Fail" => StateType::Fail,
+            "Parallel" => StateType::Parallel,
+            "Map" => StateType::Map,
+            _ => StateType::Pass,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            StateType::Pass => "Pass",
+            StateType::Task => "Task",
+            StateType::Choice => "Choice",
+            StateType::Wait => "Wait",
+            StateType::Succeed => "Succeed",
+            StateType::Fail => "Fail",
+            StateType::Parallel => "Parallel",
+            StateType::Map => "Map",
+        }
+    }
+}
+
+impl EventType {
+    /// The AWS name of the event type.
+    pub fn name(self) -> String {
+        match self {
+            EventType::StateEntered(t) => format!("{}StateEntered", t.name()),
+            EventType::StateExited(t) => format!("{}StateExited", t.name()),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// The member that holds this event's details (`passStateEnteredEventDetails` is
+    /// `stateEnteredEventDetails` for every state type).
+    pub fn details_key(self) -> String {
+        match self {
+            EventType::StateEntered(_) => "stateEnteredEventDetails".to_owned(),
+            EventType::StateExited(_) => "stateExitedEventDetails".to_owned(),
+            other => {
+                let name = other.name();
+                let mut chars = name.chars();
+                let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+                format!("{first}{}EventDetails", chars.as_str())
+            }
+        }
+    }
+}
+
+/// A JSON payload (an input, output or parameters) as compact JSON text, shared, not copied, by
+/// the clones of its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Arc<str>);
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Payload, D::Error> {
+        String::deserialize(deserializer).map(|s| Payload(s.into()))
+    }
+}
+
+impl Payload {
+    /// The compact text of `value`.
+    pub fn of(value: &Value) -> Payload {
+        Payload(compact(value).into())
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The payload parsed back into a value.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// An error name and cause, each optional, as failure events carry them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetails {
+    /// The error name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+impl ErrorDetails {
+    /// An error with a cause.
+    pub fn new(error: impl Into<String>, cause: Option<String>) -> ErrorDetails {
+        ErrorDetails { error: Some(error.into()), cause }
+    }
+}
+
+/// A service integration's resource as its task events name it (`lambda` and `invoke` for
+/// `arn:aws:states:::lambda:invoke`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceResource {
+    /// The service (`lambda`, `s3`…).
+    pub resource_type: String,
+    /// The action, with its integration pattern (`invoke`, `startExecution.sync`…).
+    pub resource: String,
+}
+
+/// What happened: one variant per AWS event type, with that type's details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each variant is the AWS event type of the same name; fields are its details.
+#[non_exhaustive]
+pub enum Event {
+    ExecutionStarted {
+        input: Payload,
+        role_arn: String,
+    },
+    ExecutionSucceeded {
+        output: Payload,
+    },
+    ExecutionFailed(ErrorDetails),
+    ExecutionAborted(ErrorDetails),
+    ExecutionTimedOut,
+    ExecutionRedriven {
+        redrive_count: u32,
+    },
+    StateEntered {
+        state_type: StateType,
+        name: String,
+        input: Payload,
+    },
+    StateExited {
+        state_type: StateType,
+        name: String,
+        output: Payload,
+        /// `Assign`ed variables, each value as compact JSON text, in assignment order.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assigned: Option<Vec<(String, Payload)>>,
+    },
+    TaskScheduled {
+        service: ServiceResource,
+        region: String,
+        parameters: Payload,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    },
+    TaskStarted {
+        service: ServiceResource,
+    },
+    TaskSubmitted {
+        service: ServiceResource,
+        output: Payload,
+    },
+    TaskSucceeded {
+        service: ServiceResource,
+        output: Payload,
+    },
+    TaskFailed {
+        service: ServiceResource,
+        error: ErrorDetails,
+    },
+    TaskTimedOut {
+        service: ServiceResource,
+        error: ErrorDetails,
+    },
+    ActivityScheduled {
+        resource: String,
+        input: Payload,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    },
+    ActivityStarted {
+        worker_name: Option<String>,
+    },
+    ActivitySucceeded {
+        output: Payload,
+    },
+    ActivityFailed(ErrorDetails),
+    ActivityTimedOut(ErrorDetails),
+    LambdaFunctionScheduled {
+        resource: String,
+        input: Payload,
+        timeout: Option<u64>,
+    },
+    LambdaFunctionStarted,
+    LambdaFunctionSucceeded {
+        output: Payload,
+    },
+    LambdaFunctionFailed(ErrorDetails),
+    LambdaFunctionTimedOut(ErrorDetails),
+    ParallelStateStarted,
+    ParallelStateSucceeded,
+    ParallelStateFailed,
+    MapStateStarted {
+        length: usize,
+    },
+    MapStateSucceeded,
+    MapStateFailed,
+    MapIterationStarted {
+        index: usize,
+        name: String,
+    },
+    MapIterationSucceeded {
+        index: usize,
+        name: String,
+    },
+    MapIterationFailed {
+        index: usize,
+        name: String,
+    },
+    MapIterationAborted {
+        index: usize,
+        name: String,
+    },
+    MapRunStarted {
+        map_run_arn: String,
+    },
+    MapRunSucceeded,
+    MapRunFailed(ErrorDetails),
+    MapRunAborted,
+    MapRunRedriven {
+        map_run_arn: String,
+        redrive_count: u32,
+    },
+    EvaluationFailed {
+        error: String,
+        cause: String,
+        location: String,
+        state: String,
+    },
+}
+
+impl Event {
+    /// The AWS event type.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::ExecutionStarted { .. } => EventType::ExecutionStarted,
+            Event::ExecutionSucceeded { .. } => EventType::ExecutionSucceeded,
+            Event::ExecutionFailed(_) => EventType::ExecutionFailed,
+            Event::ExecutionAborted(_) => EventType::ExecutionAborted,
+            Event::ExecutionTimedOut => EventType::ExecutionTimedOut,
+            Event::ExecutionRedriven { .. } => EventType::ExecutionRedriven,
+            Event::StateEntered { state_type, .. } => EventType::StateEntered(*state_type),
+            Event::StateExited { state_type, .. } => EventType::StateExited(*state_type),
+            Event::TaskScheduled { .. } => EventType::TaskScheduled,
+            Event::TaskStarted { .. } => EventType::TaskStarted,
+            Event::TaskSubmitted { .. } => EventType::TaskSubmitted,
+            Event::TaskSucceeded { .. } => EventType::TaskSucceeded,
+            Event::TaskFailed { .. } => EventType::TaskFailed,
+            Event::TaskTimedOut { .. } => EventType::TaskTimedOut,
+            Event::ActivityScheduled { .. } => EventType::ActivityScheduled,
+            Event::ActivityStarted { .. } => EventType::ActivityStarted,
+            Event::ActivitySucceeded { .. } => EventType::ActivitySucceeded,
+            Event::ActivityFailed(_) => EventType::ActivityFailed,
+            Event::ActivityTimedOut(_) => EventType::ActivityTimedOut,
+            Event::LambdaFunctionScheduled { .. } => EventType::LambdaFunctionScheduled,
+            Event::LambdaFunctionStarted => EventType::LambdaFunctionStarted,
+            Event::LambdaFunctionSucceeded { .. } => EventType::LambdaFunctionSucceeded,
+            Event::LambdaFunctionFailed(_) => EventType::LambdaFunctionFailed,
+            Event::LambdaFunctionTimedOut(_) => EventType::LambdaFunctionTimedOut,
+            Event::ParallelStateStarted => EventType::ParallelStateStarted,
+            Event::ParallelStateSucceeded => EventType::ParallelStateSucceeded,
+            Event::ParallelStateFailed => EventType::ParallelStateFailed,
+            Event::MapStateStarted { .. } => EventType::MapStateStarted,
+            Event::MapStateSucceeded => EventType::MapStateSucceeded,
+            Event::MapStateFailed => EventType::MapStateFailed,
+            Event::MapIterationStarted { .. } => EventType::MapIterationStarted,
+            Event::MapIterationSucceeded { .. } => EventType::MapIterationSucceeded,
+            Event::MapIterationFailed { .. } => EventType::MapIterationFailed,
+            Event::MapIterationAborted { .. } => EventType::MapIterationAborted,
+            Event::MapRunStarted { .. } => EventType::MapRunStarted,
+            Event::MapRunSucceeded => EventType::MapRunSucceeded,
+            Event::MapRunFailed(_) => EventType::MapRunFailed,
+            Event::MapRunAborted => EventType::MapRunAborted,
+            Event::MapRunRedriven { .. } => EventType::MapRunRedriven,
+            Event::EvaluationFailed { .. } => EventType::EvaluationFailed,
+        }
+    }
+}
+
+/// One history event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// 1-based, in recording order.
+    pub id: u64,
+    /// The event this one follows in its branch of the execution (0 for none).
+    pub previous_event_id: u64,
+    /// When it happened.
+    #[serde(with = "time::serde::timestamp::nanoseconds")]
+    pub timestamp: OffsetDateTime,
+    /// What happened.
+    pub event: Event,
+}
+
+impl HistoryEvent {
+    /// The AWS event type.
+    pub fn event_type(&self) -> EventType {
+        self.event.event_type()
+    }
+}
+
+/// An append-only history shared by every branch of one execution.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    events: Arc<Mutex<Vec<HistoryEvent>>>,
+}
+
+impl History {
+    /// Appends an event and returns its id.
+    pub fn record(&self, previous_event_id: u64, event: Event) -> u64 {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let id = events.len() as u64 + 1;
+        events.push(HistoryEvent { id, previous_event_id, timestamp: OffsetDateTime::now_utc(), event });
+        id
+    }
+
+    /// A copy of every event so far.
+    pub fn events(&self) -> Vec<HistoryEvent> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many events there are.
+    pub fn len(&self) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True before the first event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A cursor into the history for one thread of control (the execution, a branch, an iteration):
+/// it remembers the last event it recorded so the next one can point back to it.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    history: History,
+    last: u64,
+    enabled: bool,
+}
+
+impl Recorder {
+    /// A recorder appending to `history`; a disabled one records nothing and builds no event.
+    pub fn new(history: History, enabled: bool) -> Recorder {
+        Recorder { history, last: 0, enabled }
+    }
+
+    /// A recorder for a nested thread that continues from this one's last event.
+    pub fn fork(&self) -> Recorder {
+        self.clone()
+    }
+
+    /// Records an event; returns its id (0 when recording is off).
+    pub fn record(&mut self, event: Event) -> u64 {
+        self.record_with(|| event)
+    }
+
+    /// Records an event built only when recording is on; returns its id (0 when recording is off).
+    pub fn record_with(&mut self, event: impl FnOnce() -> Event) -> u64 {
+        if !self.enabled {
+            return 0;
+        }
+        let id = self.history.record(self.last, event());
+        self.last = id;
+        id
+    }
+
+    /// The id of the last event this cursor recorded.
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// Moves this cursor to follow the latest event of the whole history (a redrive continues there).
+    pub fn follow_latest(&mut self) {
+        self.last = self.last.max(self.history.len() as u64);
+    }
+
+    /// Moves this cursor to follow `id` (after joining branches).
+    pub fn follow(&mut self, id: u64) {
+        self.last = self.last.max(id);
+    }
+
+    /// Whether events are being recorded.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+}
+
+/// Compact JSON text (the form history payloads take).
+pub use legion_asl::error::compact;
