@@ -14,7 +14,7 @@ use crate::executions::StartOptions;
 use crate::history::{History, HistoryEvent};
 use crate::interp;
 use crate::interp::checkpoint::CheckpointSlot;
-use crate::store::{Resumable, StoreError};
+use crate::store::{ExecutionStore, MemoryStore, Resumable, Retention, StoreError};
 use crate::tokens::TaskTokens;
 
 /// Engine-wide settings.
@@ -50,7 +50,12 @@ pub(crate) struct Shared {
     pub(crate) map_runs: crate::map_run::MapRunServices,
     /// Activity tasks waiting for a worker.
     pub(crate) activities: crate::activities::ActivityQueues,
+    /// Told which executions the store's retention removed.
+    pub(crate) on_purged: Option<PurgeHook>,
 }
+
+/// Called with the ARNs of the executions the store's retention has removed.
+pub type PurgeHook = Arc<dyn Fn(&[String]) + Send + Sync>;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -202,6 +207,8 @@ pub struct EngineBuilder {
     config: EngineConfig,
     dispatcher: Arc<dyn TaskDispatcher>,
     tokens: TaskTokens,
+    store: Option<Arc<dyn ExecutionStore>>,
+    on_purged: Option<PurgeHook>,
     pub(crate) map_runs: crate::map_run::MapRunServices,
 }
 
@@ -237,16 +244,40 @@ impl EngineBuilder {
         self
     }
 
+    /// Keeps executions in `store` (a [`MemoryStore`](crate::store::MemoryStore) by default).
+    pub fn store(mut self, store: Arc<dyn ExecutionStore>) -> EngineBuilder {
+        self.store = Some(store);
+        self
+    }
+
+    /// Keeps closed executions in memory only as long as `retention` says (the default keeps them for
+    /// the engine's life). Their map runs and children go with them.
+    pub fn retention(self, retention: Retention) -> EngineBuilder {
+        self.store(Arc::new(MemoryStore::with_retention(retention)))
+    }
+
+    /// Calls `hook` with the ARNs of the executions that retention removed, so that an embedder can
+    /// drop what it keeps beside them.
+    pub fn on_purged(mut self, hook: impl Fn(&[String]) + Send + Sync + 'static) -> EngineBuilder {
+        self.on_purged = Some(Arc::new(hook));
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Engine {
+        let mut executions = crate::store::Executions::default();
+        if let Some(store) = self.store {
+            executions.store = store;
+        }
         Engine {
             shared: Arc::new(Shared {
                 config: self.config,
                 dispatcher: self.dispatcher,
                 tokens: self.tokens,
-                executions: Default::default(),
+                executions,
                 map_runs: self.map_runs,
                 activities: Default::default(),
+                on_purged: self.on_purged,
             }),
         }
     }
@@ -259,6 +290,8 @@ impl Engine {
             config: EngineConfig::default(),
             dispatcher: Arc::new(LocalHandlers::new()),
             tokens: TaskTokens::new(),
+            store: None,
+            on_purged: None,
             map_runs: Default::default(),
         }
     }
@@ -362,7 +395,15 @@ impl Engine {
                 let f = interp::internal_error(&*panic);
                 Outcome { status: ExecutionStatus::Failed, output: None, error: Some(f.error), cause: f.cause }
             });
-            registry.executions.finished(&finished_arn, &outcome);
+            let purged = registry.executions.finished(&finished_arn, &outcome);
+            if !purged.is_empty() {
+                for arn in &purged {
+                    registry.map_runs.store.forget_execution(arn);
+                }
+                if let Some(hook) = &registry.on_purged {
+                    hook(&purged);
+                }
+            }
             let _ = tx.send(Some(outcome));
         });
         execution

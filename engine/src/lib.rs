@@ -33,10 +33,10 @@ pub mod vars;
 
 pub use activities::ActivityTask;
 pub use dispatch::{Dispatched, LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
-pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, StartRequest};
+pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, PurgeHook, StartRequest};
 pub use executions::{Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{
-    ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, RedriveError, RedriveFilter, StoreError,
+    ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, RedriveError, RedriveFilter, Retention, StoreError,
 };
 pub use tokens::{TaskTokens, TokenError};

@@ -10,8 +10,9 @@
 //! registers the running execution under it ([`ExecutionStore::insert`]) and reports its end
 //! ([`ExecutionStore::finish`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use legion_asl::model::{StateMachine, StateMachineType};
 use serde_json::Value;
@@ -193,6 +194,8 @@ pub trait ExecutionStore: Send + Sync + 'static {
     fn redriven(&self, arn: &str, date: OffsetDateTime) -> Option<u32>;
     /// Records how an execution ended.
     fn finish(&self, arn: &str, outcome: &Outcome, stop_date: OffsetDateTime);
+    /// Removes the closed executions its retention no longer keeps at `now`; returns their ARNs.
+    fn purge(&self, now: OffsetDateTime) -> Vec<String>;
     /// The record of an execution.
     fn get(&self, arn: &str) -> Option<ExecutionRecord>;
     /// The history of an execution, oldest event first.
@@ -211,20 +214,59 @@ struct Entry {
 struct Inner {
     next_seq: u64,
     by_arn: HashMap<String, Entry>,
-    /// ARNs in creation order.
-    order: Vec<String>,
+    /// ARNs by creation sequence.
+    order: BTreeMap<u64, String>,
+    /// Closed executions in the order they closed, with their stop dates (an entry is stale when
+    /// its execution has been redriven since).
+    closed: VecDeque<(OffsetDateTime, String)>,
 }
 
-/// Keeps every execution record and history in memory for the life of the process.
+/// How long closed executions (and their history) are kept. Running ones are always kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retention {
+    /// Closed executions that stopped longer ago than this are removed.
+    pub max_age: Option<Duration>,
+    /// At most this many closed executions are kept; the ones that closed first go first.
+    pub max_closed: Option<usize>,
+}
+
+impl Retention {
+    /// Keeps everything (the default).
+    pub fn forever() -> Retention {
+        Retention::default()
+    }
+
+    /// Removes closed executions older than `max_age`.
+    pub fn max_age(mut self, max_age: Duration) -> Retention {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Keeps at most `count` closed executions.
+    pub fn max_closed(mut self, count: usize) -> Retention {
+        self.max_closed = Some(count);
+        self
+    }
+}
+
+/// Keeps execution records and their history in memory, closed ones for as long as its
+/// [`Retention`] says (for the life of the process by default).
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    retention: Retention,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store that removes closed executions as `retention` says.
+    pub fn with_retention(retention: Retention) -> MemoryStore {
+        MemoryStore { inner: Mutex::default(), retention }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -236,7 +278,7 @@ impl Inner {
     fn push(&mut self, record: ExecutionRecord, history: Option<History>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.order.push(record.arn.clone());
+        self.order.insert(seq, record.arn.clone());
         self.by_arn.insert(record.arn.clone(), Entry { seq, record, history });
     }
 }
@@ -318,6 +360,7 @@ impl ExecutionStore for MemoryStore {
 
     fn redriven(&self, arn: &str, date: OffsetDateTime) -> Option<u32> {
         let mut inner = self.lock();
+        inner.closed.retain(|(_, closed)| closed != arn);
         let r = &mut inner.by_arn.get_mut(arn)?.record;
         r.status = ExecutionStatus::Running;
         r.stop_date = None;
@@ -338,7 +381,36 @@ impl ExecutionStore for MemoryStore {
             r.output = outcome.output.clone();
             r.error = outcome.error.clone();
             r.cause = outcome.cause.clone();
+            if self.retention != Retention::forever() {
+                inner.closed.push_back((stop_date, arn.to_owned()));
+            }
         }
+    }
+
+    fn purge(&self, now: OffsetDateTime) -> Vec<String> {
+        let Retention { max_age, max_closed } = self.retention;
+        if max_age.is_none() && max_closed.is_none() {
+            return Vec::new();
+        }
+        let mut inner = self.lock();
+        let mut removed = Vec::new();
+        while let Some((stopped, arn)) = inner.closed.front().cloned() {
+            let too_many = max_closed.is_some_and(|n| inner.closed.len() > n);
+            let too_old = max_age.is_some_and(|age| now - stopped > age);
+            if !too_many && !too_old {
+                break;
+            }
+            inner.closed.pop_front();
+            // A guard: a redrive takes its execution out of `closed`.
+            let current = inner.by_arn.get(&arn).is_some_and(|e| e.record.stop_date == Some(stopped));
+            if current {
+                if let Some(entry) = inner.by_arn.remove(&arn) {
+                    inner.order.remove(&entry.seq);
+                }
+                removed.push(arn);
+            }
+        }
+        removed
     }
 
     fn get(&self, arn: &str) -> Option<ExecutionRecord> {
@@ -357,7 +429,7 @@ impl ExecutionStore for MemoryStore {
         let mut items = Vec::new();
         let mut next_token = None;
         let mut last_seq = 0;
-        for arn in inner.order.iter().rev() {
+        for arn in inner.order.values().rev() {
             let Some(entry) = inner.by_arn.get(arn) else { continue };
             if after.is_some_and(|a| entry.seq >= a) || !matches(&entry.record, query) {
                 continue;
@@ -443,12 +515,21 @@ impl Executions {
 
     /// Records the end of an execution and forgets its live handle (and, once it has succeeded, what a
     /// redrive would need).
-    pub(crate) fn finished(&self, arn: &str, outcome: &Outcome) {
+    pub(crate) fn finished(&self, arn: &str, outcome: &Outcome) -> Vec<String> {
         if outcome.status == ExecutionStatus::Succeeded {
             self.resumable.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
         }
-        self.store.finish(arn, outcome, OffsetDateTime::now_utc());
+        let now = OffsetDateTime::now_utc();
+        self.store.finish(arn, outcome, now);
         self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
+        let purged = self.store.purge(now);
+        if !purged.is_empty() {
+            let mut resumable = self.resumable.lock().unwrap_or_else(|e| e.into_inner());
+            for arn in &purged {
+                resumable.remove(arn);
+            }
+        }
+        purged
     }
 
     /// The live handle of a running execution.

@@ -138,7 +138,8 @@ async fn every_start_reserves_its_name() {
     assert_eq!(first.outcome().await.status, ExecutionStatus::Succeeded);
     let after = engine.start(request(json!({"a": 1}))).await.err();
     assert!(matches!(after, Some(StoreError::AlreadyExists(_))), "{after:?}");
-    let listed = engine.list_executions(&ListQuery::default()).expect("a listing");
+    let query = ListQuery { max_results: 100, ..ListQuery::default() };
+    let listed = engine.list_executions(&query).expect("a listing");
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].status, ExecutionStatus::Succeeded);
 }

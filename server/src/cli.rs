@@ -172,6 +172,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                     .account(args.account.clone(), args.region.clone())
                     .time_scale(args.time_scale)
                     .s3(s3)
+                    .retention(args.retention())
                     .task_tokens(tokens)
                     .dispatcher(Arc::new(router))
                     .build();

@@ -133,6 +133,8 @@ pub struct Registry {
     machines: RwLock<BTreeMap<String, Machine>>,
     activities: RwLock<BTreeMap<String, Activity>>,
     snapshots: RwLock<HashMap<String, Snapshot>>,
+    /// How many snapshots there were after the last prune.
+    snapshots_kept: std::sync::atomic::AtomicUsize,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -292,9 +294,17 @@ impl Registry {
         }
     }
 
-    /// Remembers what an execution ran.
-    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot) {
-        write(&self.snapshots).insert(execution_arn.to_owned(), snapshot);
+    /// Remembers what an execution ran. Once the snapshots have doubled since the last prune, the
+    /// ones of executions that `exists` no longer knows (removed by retention) are dropped, so that
+    /// they stay bounded by the executions kept, at an amortised constant cost.
+    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot, exists: impl Fn(&str) -> bool) {
+        use std::sync::atomic::Ordering;
+        let mut snapshots = write(&self.snapshots);
+        snapshots.insert(execution_arn.to_owned(), snapshot);
+        if snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024) {
+            snapshots.retain(|arn, _| exists(arn));
+            self.snapshots_kept.store(snapshots.len(), Ordering::Relaxed);
+        }
     }
 
     /// What an execution ran.

@@ -59,6 +59,43 @@ pub struct ServeArgs {
     /// the standard AWS configuration.
     #[arg(long, value_name = "DIR")]
     pub s3_root: Option<std::path::PathBuf>,
+    /// Remove closed executions (with their history, map runs and children) this long after they
+    /// stop: a number of seconds, or with a unit (`90s`, `30m`, `12h`, `7d`). Default: keep them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retention: Option<std::time::Duration>,
+    /// Keep at most this many closed executions; the ones that closed first are removed first.
+    #[arg(long, value_name = "COUNT")]
+    pub retention_count: Option<usize>,
+}
+
+impl ServeArgs {
+    /// The retention these arguments ask for.
+    pub fn retention(&self) -> legion_engine::Retention {
+        let mut r = legion_engine::Retention::forever();
+        if let Some(age) = self.retention {
+            r = r.max_age(age);
+        }
+        if let Some(count) = self.retention_count {
+            r = r.max_closed(count);
+        }
+        r
+    }
+}
+
+/// A duration: whole seconds, or a number with `s`, `m`, `h` or `d`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("'{text}' is not a duration such as 3600, 90s, 30m, 12h or 7d"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{text}' has an unknown unit: use s, m, h or d")),
+    };
+    n.checked_mul(scale).map(std::time::Duration::from_secs).ok_or_else(|| format!("'{text}' is too long"))
 }
 
 /// Runs `legion serve` on `state` until Ctrl-C (or SIGTERM on Unix).
@@ -89,5 +126,23 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_seconds_or_a_unit() {
+        assert_eq!(parse_duration("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("7w").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 }

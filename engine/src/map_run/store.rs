@@ -203,6 +203,8 @@ pub trait MapRunStore: Send + Sync {
     fn list_children(&self, map_run_arn: &str) -> Vec<ChildExecution>;
     /// A child execution by ARN.
     fn child(&self, execution_arn: &str) -> Option<ChildExecution>;
+    /// Removes the map runs of a parent execution that is no longer kept, with their children.
+    fn forget_execution(&self, execution_arn: &str);
 }
 
 #[derive(Default)]
@@ -282,6 +284,24 @@ impl MapRunStore for InMemoryMapRunStore {
             run.tolerated_failure_percentage = tolerated_percentage;
             run.tolerated_failure_count = tolerated_count;
         }
+    }
+
+    fn forget_execution(&self, execution_arn: &str) {
+        let mut inner = self.lock();
+        let arns: Vec<String> =
+            inner.runs.iter().filter(|r| r.execution_arn == execution_arn).map(|r| r.map_run_arn.clone()).collect();
+        if arns.is_empty() {
+            return;
+        }
+        for arn in &arns {
+            for child in inner.children.remove(arn).unwrap_or_default() {
+                inner.child_index.remove(&child.execution_arn);
+            }
+        }
+        inner.runs.retain(|r| r.execution_arn != execution_arn);
+        let index: HashMap<String, usize> =
+            inner.runs.iter().enumerate().map(|(i, r)| (r.map_run_arn.clone(), i)).collect();
+        inner.run_index = index;
     }
 
     fn insert_child(&self, mut child: ChildExecution) {

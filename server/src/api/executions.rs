@@ -105,11 +105,12 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
         // An Express ARN is only known once started: its first task may already have been dispatched.
         mocks.assign(started.arn(), case);
     }
-    if started.new {
-        state.registry().record_snapshot(
-            started.arn(),
-            Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision },
-        );
+    // Only a Standard execution can be described later (AWS keeps no Express executions).
+    if started.new && resolved.machine_type == StateMachineType::Standard {
+        let snapshot =
+            Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision };
+        let engine = state.engine();
+        state.registry().record_snapshot(started.arn(), snapshot, |arn| engine.describe_execution(arn).is_some());
     }
     Ok(Launched { started, name, state_machine_arn, input: execution_input })
 }
