@@ -67,10 +67,24 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         test_case: Option<String>,
     },
+    /// Draws a definition's graph (the drawing the console shows) as SVG or Graphviz DOT.
+    Graph {
+        /// The definition file (`-` for standard input).
+        file: PathBuf,
+        /// The output format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormat,
+    },
     /// Runs conformance case files and reports pass/fail.
     Conformance(legion_conformance::cli::Args),
     /// Serves the AWS Step Functions API (AWS JSON 1.0) for the aws CLI, boto3 and the AWS SDKs.
     Serve(legion_server::serve::ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Svg,
+    Dot,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -176,11 +190,33 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Graph { file, format } => graph(&file, format),
         Command::Conformance(args) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             Ok(ExitCode::from(runtime.block_on(conformance(args))))
         }
     }
+}
+
+/// `legion graph`: the definition is validated first (both machine types' rules), then drawn.
+fn graph(file: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
+    let text = read_text(file)?;
+    let standard = parse_str(&text, ParseOptions { state_machine_type: StateMachineType::Standard });
+    let express = || parse_str(&text, ParseOptions { state_machine_type: StateMachineType::Express });
+    if let Err(diags) = standard {
+        if express().is_err() {
+            bail!("{}", invalid_definition_message(&diags));
+        }
+    }
+    let graph = legion_console::graph::Graph::from_text(&text)?;
+    let out = match format {
+        GraphFormat::Svg => {
+            legion_console::graph::svg::render(&legion_console::graph::layout::layout(&graph), &|_| None, true)
+        }
+        GraphFormat::Dot => legion_console::graph::dot::render(&graph),
+    };
+    println!("{out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// S3 for `legion run` and `legion serve`: the embedded endpoint over `root` when given (kept
