@@ -1,6 +1,6 @@
 //! Command-line parsing and the `validate`, `run`, `serve` and `conformance` commands.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -66,6 +66,10 @@ enum Command {
         /// The mock test case to run (from the mock configuration's `TestCases`).
         #[arg(long, value_name = "NAME")]
         test_case: Option<String>,
+        /// No progress lines for Distributed Map runs (they are drawn only when standard error is a
+        /// terminal).
+        #[arg(long, short = 'q')]
+        quiet: bool,
     },
     /// Draws a definition's graph (the drawing the console shows) as SVG or Graphviz DOT.
     Graph {
@@ -131,6 +135,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             mock_config,
             test_case,
+            quiet,
         } => {
             let text = read_text(&file)?;
             let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
@@ -153,7 +158,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build();
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
-            let (execution, outcome) = runtime.block_on(engine.run(request));
+            let show_progress = !quiet && std::io::stderr().is_terminal();
+            let (execution, outcome) = runtime.block_on(run_with_progress(&engine, request, show_progress));
             if history {
                 let events: Vec<Value> = execution.history().iter().map(|e| e.to_json()).collect();
                 eprintln!("{}", serde_json::to_string_pretty(&json!({ "events": events }))?);
@@ -196,6 +202,28 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(runtime.block_on(conformance(args))))
         }
     }
+}
+
+/// Runs an execution to its end, drawing its map runs' progress on standard error when asked.
+async fn run_with_progress(
+    engine: &Engine,
+    request: StartRequest,
+    show_progress: bool,
+) -> (legion_engine::Execution, legion_engine::Outcome) {
+    let execution = engine.start(request);
+    if !show_progress {
+        let outcome = execution.outcome().await;
+        return (execution, outcome);
+    }
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let progress = crate::progress::Progress::on_stderr(engine.clone(), execution.arn().to_owned());
+    let drawing = tokio::spawn(progress.follow(async move {
+        let _ = done_rx.await;
+    }));
+    let outcome = execution.outcome().await;
+    let _ = done_tx.send(());
+    let _ = drawing.await;
+    (execution, outcome)
 }
 
 /// `legion graph`: the definition is validated first (both machine types' rules), then drawn.
