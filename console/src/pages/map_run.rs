@@ -48,8 +48,8 @@ pub async fn render(client: &Client<'_>, arn: &str) -> Page {
     let mut body = String::new();
     body.push_str(&summary(&run, label, parsed.name()));
     body.push_str(&counts(&run));
-    body.push_str(&configuration(&run, map_state.as_ref()));
     body.push_str(&failed_children(client, &failed).await);
+    body.push_str(&configuration(&run, map_state.as_ref()));
     body.push_str(&child_table(&children));
 
     let parent_name = Arn::parse(parent).map(|a| a.name()).unwrap_or(parent);

@@ -54,7 +54,9 @@ async function waitForStatus(executionArn, wanted, seconds = 30) {
 function startServer() {
   return new Promise((resolve, reject) => {
     assert.ok(legionBin, "LEGION_BIN names the legion binary");
-    const child = spawn(legionBin, ["serve", "--bind", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+    // Delays at half speed: the Wait of the running execution lasts 4 s, Retry intervals 0.5 s.
+    const args = ["serve", "--bind", "127.0.0.1:0", "--time-scale", "0.5", "--mock-config", path.join(here, "fixtures", "mocks.json")];
+    const child = spawn(legionBin, args, { stdio: ["ignore", "ignore", "pipe"] });
     let seen = "";
     const timer = setTimeout(() => reject(new Error(`legion serve did not start: ${seen}`)), 20000);
     child.stderr.on("data", (chunk) => {
@@ -80,11 +82,14 @@ before(async () => {
   const orders = await createMachine("orders", "orders.asl.json");
   const payments = await createMachine("payments", "payments.asl.json");
   arns.slowMachine = await createMachine("slow", "slow.asl.json");
+  const checkout = await createMachine("checkout", "checkout.asl.json");
 
   const items = Array.from({ length: 20 }, (_, i) => ({ order: `order-${i + 1}`, qty: i % 4 === 3 ? 9 : 1 + (i % 4) }));
   arns.orders = (await call("StartExecution", { stateMachineArn: orders, name: "nightly-batch", input: JSON.stringify({ orders: items }) })).executionArn;
   arns.payments = (await call("StartExecution", { stateMachineArn: payments, name: "order-1042", input: JSON.stringify({ order: 1042 }) })).executionArn;
+  arns.checkout = (await call("StartExecution", { stateMachineArn: `${checkout}#Eventful`, name: "order-1043", input: JSON.stringify({ order: 1043, items: 3 }) })).executionArn;
   await waitForStatus(arns.orders, "SUCCEEDED");
+  await waitForStatus(arns.checkout, "FAILED");
   await waitForStatus(arns.payments, "FAILED");
   arns.mapRun = (await call("ListMapRuns", { executionArn: arns.orders })).mapRuns[0].mapRunArn;
 
@@ -132,13 +137,13 @@ test("the home page lists the state machines and filters executions by status", 
   const { page, response } = await open("/console/");
   assert.equal(response.status(), 200);
   const machines = await page.$$eval("#machines tr td:first-child", (tds) => tds.map((t) => t.textContent));
-  assert.deepEqual(machines.sort(), ["orders", "payments", "slow"]);
+  assert.deepEqual(machines.sort(), ["checkout", "orders", "payments", "slow"]);
   const recent = await page.$$eval("#recent tr td:first-child", (tds) => tds.map((t) => t.textContent));
   assert.ok(recent.includes("nightly-batch") && recent.includes("order-1042"), recent.join(","));
   await page.click(".filters a[href$='status=FAILED']");
   await page.waitForURL(/status=FAILED/);
   const failed = await page.$$eval("#recent tr td:first-child", (tds) => tds.map((t) => t.textContent));
-  assert.deepEqual(failed, ["order-1042"]);
+  assert.deepEqual(failed, ["order-1043", "order-1042"]);
   await page.screenshot({ path: path.join(shots, "home.png"), fullPage: true });
   await page.close();
 });
@@ -171,6 +176,32 @@ test("a failed execution shows its states coloured, its error and cause, and a s
   await page.close();
 });
 
+test("retried, caught and failed tasks get their own colours, nested in Parallel branches", async () => {
+  const { page } = await open(`/console/executions/${encoded(arns.checkout)}`);
+  const colours = await stateColours(page);
+  assert.deepEqual(colours, {
+    "Validate order": "st-succeeded",
+    Fulfil: "st-succeeded",
+    "Reserve stock": "st-retried",
+    "Charge card": "st-caught",
+    "Try gift card": "st-succeeded",
+    "Notify customer": "st-failed",
+    Archive: "st-not-reached",
+  });
+  assert.equal(await fillOf(page, "Reserve stock"), "rgb(254, 249, 195)");
+  assert.equal(await fillOf(page, "Charge card"), "rgb(255, 237, 213)");
+  const catchLabel = await page.$$eval(".legion-graph .edge-label.edge-catch text", (ts) => ts.map((t) => t.textContent));
+  assert.deepEqual(catchLabel, ["Catch PaymentDeclined"]);
+  assert.match(await page.textContent("#execution-error"), /Email\.Bounced[\s\S]*ana@example\.com does not exist/);
+  await page.setViewportSize({ width: 1440, height: 1300 });
+  await page.click(".legion-graph .state[data-state='Charge card']");
+  const detail = await page.textContent(".state-detail:not([hidden])");
+  assert.match(detail, /PaymentDeclined/);
+  assert.match(detail, /declined by the issuer/);
+  await page.screenshot({ path: path.join(shots, "execution.png") });
+  await page.close();
+});
+
 test("a Distributed Map execution draws its item processor nested and links to its map run", async () => {
   const { page } = await open(`/console/executions/${encoded(arns.orders)}`);
   const colours = await stateColours(page);
@@ -186,7 +217,7 @@ test("a Distributed Map execution draws its item processor nested and links to i
   });
   assert.ok(nested, "the item processor is drawn inside the Map state");
   assert.match(await page.textContent(".legion-graph .group-title"), /Distributed Map/);
-  await page.screenshot({ path: path.join(shots, "execution.png") });
+  await page.screenshot({ path: path.join(shots, "distributed-map.png") });
   await page.click("#map-runs a");
   await page.waitForURL(/\/console\/map-runs\//);
   assert.match(await page.textContent("h1"), /Map run Process orders/);
@@ -212,7 +243,7 @@ test("the map run page shows counts, progress, configuration and failed children
   assert.deepEqual(failedRows, Array(5).fill("OutOfStock"));
   assert.match(await page.textContent("#failed-children"), /Not enough items in the warehouse/);
   assert.equal(await page.locator("#children tr td:first-child a").count(), 20);
-  await page.screenshot({ path: path.join(shots, "map-run.png") });
+  await page.screenshot({ path: path.join(shots, "map-run.png"), fullPage: true, clip: { x: 0, y: 0, width: 1440, height: 1040 } });
 
   await page.click("#failed-children tr:nth-child(2) a");
   await page.waitForURL(/\/console\/executions\//);
@@ -272,5 +303,5 @@ test("unknown and malformed ARNs give a readable 404 page, and the API keeps its
     body: "{}",
   });
   assert.equal(response.status, 200);
-  assert.equal((await response.json()).stateMachines.length, 3);
+  assert.equal((await response.json()).stateMachines.length, 4);
 });
