@@ -72,11 +72,12 @@ pub fn badge(status: &str) -> String {
 /// An API timestamp (epoch seconds, fractional) as a date.
 pub fn epoch(v: Option<&Value>) -> Option<OffsetDateTime> {
     let seconds = v?.as_f64()?;
-    let nanos = (seconds * 1e9).round();
-    if !nanos.is_finite() || nanos.abs() > 1e19 {
+    // The API's timestamps carry milliseconds.
+    let millis = (seconds * 1e3).round();
+    if !millis.is_finite() || millis.abs() > 1e16 {
         return None;
     }
-    OffsetDateTime::from_unix_timestamp_nanos(nanos as i128).ok()
+    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).ok()
 }
 
 /// `2026-12-06 16:45:28.123 UTC`, or "—".

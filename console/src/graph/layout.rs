@@ -28,6 +28,9 @@ const MARGIN: f64 = 12.0;
 /// `layout-rs` sizes a label as characters × font size: 7 keeps edge labels as wide as they draw.
 const LABEL_FONT: usize = 7;
 
+/// One piece of a cubic Bézier path as `layout-rs` describes it: a point and a control point.
+pub type Segment = ((f64, f64), (f64, f64));
+
 /// An axis-aligned rectangle.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
@@ -58,7 +61,7 @@ pub enum Item {
     /// The frame of one Parallel branch or Map item processor.
     Frame { rect: Rect },
     /// A transition: a cubic Bézier path (`M` then `C`/`S` segments as point pairs).
-    Edge { points: Vec<((f64, f64), (f64, f64))>, kind: EdgeKind, arrow_at_start: bool, arrow_at_end: bool },
+    Edge { points: Vec<Segment>, kind: EdgeKind, arrow_at_start: bool, arrow_at_end: bool },
     /// An edge's label, centred on (x, y).
     Label { text: String, x: f64, y: f64, kind: EdgeKind },
 }
@@ -262,8 +265,8 @@ fn place_in_ranks(nodes: &[Node], edges: &[Edge]) -> Placed {
     while let Some(at) = queue.pop() {
         let r = rank[&at];
         for e in edges.iter().filter(|e| e.from == at) {
-            if !rank.contains_key(&e.to) {
-                rank.insert(e.to, r + 1);
+            if let std::collections::hash_map::Entry::Vacant(slot) = rank.entry(e.to) {
+                slot.insert(r + 1);
                 queue.insert(0, e.to);
             }
         }
@@ -395,7 +398,7 @@ fn normalise(items: Vec<Item>) -> Drawing {
 #[derive(Default)]
 struct Capture {
     rects: HashMap<String, (f64, f64)>,
-    arrows: Vec<(String, Vec<((f64, f64), (f64, f64))>, (bool, bool))>,
+    arrows: Vec<(String, Vec<Segment>, (bool, bool))>,
     texts: Vec<(String, f64, f64)>,
 }
 
@@ -528,6 +531,28 @@ mod tests {
         assert!(d.state_rect("After").unwrap().y > p.y + p.h - 1.0, "After below the group");
         let frames = d.items.iter().filter(|i| matches!(i, Item::Frame { .. })).count();
         assert_eq!(frames, 2);
+    }
+
+    #[test]
+    fn the_fallback_places_ranks_without_overlaps() {
+        let g = Graph::from_definition(&json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "A"}], "Default": "B"},
+            "A": {"Type": "Pass", "Next": "C"}, "B": {"Type": "Succeed"}
+        }}))
+        .unwrap();
+        let nodes: Vec<Node> = g
+            .root
+            .states
+            .iter()
+            .map(|s| Node { size: (state_width(&s.name), STATE_HEIGHT), nested: Vec::new() })
+            .collect();
+        let placed = place_in_ranks(&nodes, &g.root.edges);
+        let d = assemble(&g.root, &nodes, placed);
+        let s = states(&d);
+        assert_eq!(s.len(), 3);
+        assert!(!overlap(&s[1].1, &s[2].1));
+        assert!(s[0].1.y < s[1].1.y, "C above A and B");
+        assert_eq!(d.items.iter().filter(|i| matches!(i, Item::Edge { .. })).count(), 5);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::layout::{Drawing, Item, Rect};
+use super::layout::{Drawing, Item, Rect, Segment};
 use super::{EdgeKind, StateKind};
 use crate::colour::StateStatus;
 use crate::escape::escape;
@@ -144,7 +144,7 @@ fn edge(out: &mut String, item: &Item) {
 }
 
 /// `M x y C …` then `S …` per further point pair, as `layout-rs` describes its curves.
-fn path_data(points: &[((f64, f64), (f64, f64))]) -> String {
+fn path_data(points: &[Segment]) -> String {
     let [first, second, rest @ ..] = points else { return String::new() };
     let mut d = format!(
         "M{:.1} {:.1} C{:.1} {:.1},{:.1} {:.1},{:.1} {:.1}",
