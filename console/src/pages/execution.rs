@@ -15,6 +15,9 @@ use crate::html::{
     state_machine_href, text, value_block,
 };
 
+/// Most rows of the history table (the latest events; the colours use every event).
+const HISTORY_ROWS: usize = 1000;
+
 /// Renders the page of the execution `arn`.
 pub async fn render(client: &Client<'_>, arn: &str) -> Page {
     let Some(parsed) = Arn::parse(arn).filter(|a| matches!(a.resource, "execution" | "express")) else {
@@ -49,6 +52,7 @@ pub async fn render(client: &Client<'_>, arn: &str) -> Page {
     if !map_runs.is_empty() {
         body.push_str(&map_run_table(&map_runs));
     }
+    body.push_str(&child_executions(&events));
     body.push_str(&io_panel(&execution));
     body.push_str(&history_table(&events, &reading.steps));
 
@@ -100,6 +104,9 @@ fn summary(execution: &Value, name: &str, parent: Option<&str>) -> String {
     }
     if let Some(parent) = parent.filter(|p| !p.is_empty()) {
         rows.push(("Parent execution", link(&execution_href(parent), parent)));
+    }
+    if let Some(starter) = started_by(execution) {
+        rows.push(("Started by", link(&execution_href(&starter), &starter)));
     }
     if let Some(n) = execution.get("redriveCount").and_then(Value::as_u64).filter(|n| *n > 0) {
         rows.push(("Redriven", format!("{n} times")));
@@ -167,6 +174,40 @@ fn state_details(definition: &str, runs: &HashMap<String, StateRun>, status: &st
     out
 }
 
+/// The execution that started this one through the `states:startExecution` integration, which
+/// passes its ARN as `AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID` in the input (AWS's convention
+/// for nested workflows).
+fn started_by(execution: &Value) -> Option<String> {
+    let input: Value = serde_json::from_str(execution.get("input")?.as_str()?).ok()?;
+    let arn = input.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")?.as_str()?;
+    Arn::parse(arn).filter(|a| a.resource == "execution").map(|_| arn.to_owned())
+}
+
+/// Executions this one started through `states:startExecution` tasks: the `ExecutionArn` of a
+/// task's output (StartExecution's answer, or DescribeExecution's for `.sync`).
+fn child_executions(events: &[Value]) -> String {
+    let mut children: Vec<String> = Vec::new();
+    for event in events.iter().filter(|e| text(e, "type").starts_with("Task")) {
+        let output = event
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, v)| v))
+            .and_then(|d| d.get("output"))
+            .and_then(Value::as_str)
+            .and_then(|o| serde_json::from_str::<Value>(o).ok());
+        let arn = output.as_ref().and_then(|o| o.get("ExecutionArn")).and_then(Value::as_str);
+        if let Some(arn) = arn.filter(|a| Arn::parse(a).is_some_and(|p| p.resource == "execution")) {
+            if !children.iter().any(|c| c == arn) {
+                children.push(arn.to_owned());
+            }
+        }
+    }
+    if children.is_empty() {
+        return String::new();
+    }
+    let rows: String = children.iter().map(|arn| format!("<li>{}</li>", link(&execution_href(arn), arn))).collect();
+    format!(r#"<section class="card" id="child-executions"><h2>Child executions</h2><ul>{rows}</ul></section>"#)
+}
+
 fn map_run_table(map_runs: &[Value]) -> String {
     let mut out = String::from(
         r#"<section class="card" id="map-runs"><h2>Map runs</h2><table><tr><th>Map run</th><th>Started</th><th>Stopped</th></tr>"#,
@@ -199,11 +240,16 @@ fn io_panel(execution: &Value) -> String {
 
 fn history_table(events: &[Value], steps: &[Option<String>]) -> String {
     let start = events.first().and_then(|e| crate::html::epoch(e.get("timestamp")));
+    let skipped = events.len().saturating_sub(HISTORY_ROWS);
+    let shown = if skipped > 0 {
+        format!("the latest {HISTORY_ROWS} of {} events", events.len())
+    } else {
+        format!("{} events", events.len())
+    };
     let mut out = format!(
-        r#"<section class="card"><h2>Event history <span class="muted">({} events)</span></h2><table class="history"><tr><th>ID</th><th>Type</th><th>Step</th><th>Elapsed</th><th>Details</th></tr>"#,
-        events.len()
+        r#"<section class="card"><h2>Event history <span class="muted">({shown})</span></h2><table class="history"><tr><th>ID</th><th>Type</th><th>Step</th><th>Elapsed</th><th>Details</th></tr>"#
     );
-    for (i, event) in events.iter().enumerate() {
+    for (i, event) in events.iter().enumerate().skip(skipped) {
         let kind = text(event, "type");
         let class = if kind.ends_with("Failed") || kind.ends_with("TimedOut") || kind.ends_with("Aborted") {
             "t-failed"
@@ -269,4 +315,25 @@ fn expand_payloads(details: &Value) -> Value {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_executions_link_both_ways() {
+        let child = "arn:aws:states:us-east-1:123456789012:execution:child:run-1";
+        let events = vec![
+            json!({"id": 1, "type": "TaskSucceeded", "taskSucceededEventDetails": {"output": format!(r#"{{"ExecutionArn":"{child}","StartDate":"x"}}"#)}}),
+            json!({"id": 2, "type": "TaskSucceeded", "taskSucceededEventDetails": {"output": r#"{"ExecutionArn":"<b>"}"#}}),
+        ];
+        let html = child_executions(&events);
+        assert!(html.contains(&execution_href(child)), "{html}");
+        assert!(!html.contains("&lt;b&gt;") && !html.contains("<b>"));
+        let started = json!({"input": format!(r#"{{"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "{child}"}}"#)});
+        assert_eq!(started_by(&started).as_deref(), Some(child));
+        assert_eq!(started_by(&json!({"input": "[]"})), None);
+    }
 }
