@@ -8,7 +8,7 @@ use super::{EdgeKind, End, Graph, Scope, StateKind};
 /// The DOT text of `graph`.
 pub fn render(graph: &Graph) -> String {
     let mut out = String::from(
-        "digraph \"state machine\" {\n  rankdir=TB;\n  compound=true;\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n",
+        "digraph \"state machine\" {\n  rankdir=TB;\n  compound=true;\n  fontname=\"sans-serif\";\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n",
     );
     let mut ids = Ids::default();
     scope(&mut out, &graph.root, &mut ids, "  ");
@@ -43,7 +43,8 @@ fn quote(text: &str) -> String {
     out
 }
 
-fn scope(out: &mut String, scope: &Scope, ids: &mut Ids, indent: &str) {
+/// Writes one scope; returns the id of its start marker.
+fn scope(out: &mut String, scope: &Scope, ids: &mut Ids, indent: &str) -> String {
     let start = ids.fresh("start");
     let _ = writeln!(
         out,
@@ -57,23 +58,29 @@ fn scope(out: &mut String, scope: &Scope, ids: &mut Ids, indent: &str) {
         );
     }
     let mut state_ids = Vec::new();
+    let mut clusters: Vec<Option<String>> = Vec::new();
     for state in &scope.states {
         let id = ids.fresh("state");
         if state.children.is_empty() {
+            clusters.push(None);
             let _ = writeln!(out, "{indent}{id} [label={}];", quote(&state.name));
         } else {
             let cluster = ids.fresh("cluster_");
+            clusters.push(Some(cluster.clone()));
             let kind =
                 if state.kind == StateKind::Map && state.distributed { "Distributed Map" } else { state.kind.name() };
             let _ = writeln!(out, "{indent}subgraph {cluster} {{");
             let inner = format!("{indent}  ");
             let _ = writeln!(out, "{inner}label={}; style=rounded;", quote(&format!("{kind} {}", state.name)));
-            let _ = writeln!(out, "{inner}{id} [label={}, shape=plaintext, style=\"\"];", quote(&state.name));
+            // The state's own node: an invisible point that edges of the state attach to.
+            let _ = writeln!(out, "{inner}{id} [label=\"\", shape=point, width=0.01, style=invis];");
             for child in &state.children {
                 let branch = ids.fresh("cluster_");
                 let _ = writeln!(out, "{inner}subgraph {branch} {{\n{inner}  label=\"\"; style=dashed;");
-                self::scope(out, child, ids, &format!("{inner}  "));
+                let child_start = self::scope(out, child, ids, &format!("{inner}  "));
                 let _ = writeln!(out, "{inner}}}");
+                // Keeps the state's name above its branches.
+                let _ = writeln!(out, "{inner}{id} -> {child_start} [style=invis];");
             }
             let _ = writeln!(out, "{indent}}}");
         }
@@ -94,9 +101,21 @@ fn scope(out: &mut String, scope: &Scope, ids: &mut Ids, indent: &str) {
             EdgeKind::Default => attrs.push("style=dotted".into()),
             _ => {}
         }
+        // An edge of a Parallel or Map state starts or ends on its cluster's border.
+        let cluster_of = |e: End| match e {
+            End::State(i) => clusters[i].clone(),
+            _ => None,
+        };
+        if let Some(c) = cluster_of(edge.from) {
+            attrs.push(format!("ltail={c}"));
+        }
+        if let Some(c) = cluster_of(edge.to) {
+            attrs.push(format!("lhead={c}"));
+        }
         let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
         let _ = writeln!(out, "{indent}{} -> {}{attrs};", name(edge.from), name(edge.to));
     }
+    start
 }
 
 #[cfg(test)]
@@ -117,8 +136,9 @@ mod tests {
         assert!(dot.contains("subgraph cluster_"));
         assert!(dot.contains(r#"label="Parallel Fan""#));
         assert!(dot.contains(r#"label="One""#));
-        assert!(dot.contains(r#"[label="$.x == \"a\\\\b\""]"#), "{dot}");
-        assert!(dot.contains(r#"[label="Default", style=dotted]"#));
+        assert!(dot.contains(r#"[label="$.x == \"a\\\\b\"", lhead=cluster_"#), "{dot}");
+        assert!(dot.contains(r#"[label="Default", style=dotted, lhead=cluster_"#));
+        assert!(dot.contains("-> end2 [ltail=cluster_"), "{dot}");
         assert_eq!(dot.matches('{').count(), dot.matches('}').count());
     }
 }
