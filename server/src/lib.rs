@@ -60,9 +60,18 @@ async fn callback(State(state): State<AppState>, uri: axum::http::Uri, headers: 
     (status, reply.message).into_response()
 }
 
-/// `GET /console…` goes to the web console; every other request to the API.
+/// `GET /console…` goes to the web console (and a browser's `GET /` is sent there); every other
+/// request to the API.
 async fn route(State(state): State<AppState>, console: Router, request: axum::extract::Request) -> Response {
     let path = request.uri().path();
+    let wants_html = request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if request.method() == Method::GET && path == "/" && wants_html {
+        return axum::response::Redirect::to("/console/").into_response();
+    }
     if request.method() == Method::GET && (path == "/console" || path.starts_with("/console/")) {
         use tower::ServiceExt;
         return match console.oneshot(request).await {

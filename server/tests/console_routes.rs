@@ -55,3 +55,14 @@ async fn posts_under_console_still_reach_the_api() {
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_browser_opening_the_root_is_sent_to_the_console() {
+    let router = app(AppState::new(Engine::builder().build()));
+    let request = Request::get("/").header("accept", "text/html,application/xhtml+xml").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/console/");
+    let response = router.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "other clients still get the API's answer");
+}

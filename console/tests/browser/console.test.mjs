@@ -83,6 +83,7 @@ before(async () => {
   const payments = await createMachine("payments", "payments.asl.json");
   arns.slowMachine = await createMachine("slow", "slow.asl.json");
   const checkout = await createMachine("checkout", "checkout.asl.json");
+  arns.steadyMachine = await createMachine("steady", "steady.asl.json");
 
   const items = Array.from({ length: 20 }, (_, i) => ({ order: `order-${i + 1}`, qty: i % 4 === 3 ? 9 : 1 + (i % 4) }));
   arns.orders = (await call("StartExecution", { stateMachineArn: orders, name: "nightly-batch", input: JSON.stringify({ orders: items }) })).executionArn;
@@ -137,7 +138,7 @@ test("the home page lists the state machines and filters executions by status", 
   const { page, response } = await open("/console/");
   assert.equal(response.status(), 200);
   const machines = await page.$$eval("#machines tr td:first-child", (tds) => tds.map((t) => t.textContent));
-  assert.deepEqual(machines.sort(), ["checkout", "orders", "payments", "slow"]);
+  assert.deepEqual(machines.sort(), ["checkout", "orders", "payments", "slow", "steady"]);
   const recent = await page.$$eval("#recent tr td:first-child", (tds) => tds.map((t) => t.textContent));
   assert.ok(recent.includes("nightly-batch") && recent.includes("order-1042"), recent.join(","));
   await page.click(".filters a[href$='status=FAILED']");
@@ -281,6 +282,36 @@ test("a running execution updates live, and a state named <script> stays text", 
   await page.close();
 });
 
+test("a running map run's counts and progress bar update live", async () => {
+  const { executionArn } = await call("StartExecution", {
+    stateMachineArn: arns.steadyMachine,
+    name: "steady-1",
+    input: JSON.stringify({ items: [1, 2, 3, 4, 5, 6, 7, 8] }),
+  });
+  let mapRunArn;
+  for (let i = 0; i < 100 && !mapRunArn; i++) {
+    mapRunArn = (await call("ListMapRuns", { executionArn })).mapRuns[0]?.mapRunArn;
+    if (!mapRunArn) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(mapRunArn, "the map run started");
+  const { page } = await open(`/console/map-runs/${encoded(mapRunArn)}`);
+  assert.equal(await page.textContent("h1 .badge"), "RUNNING");
+  const running = Number(await page.textContent("#item-counts td[data-count='running']"));
+  assert.ok(running <= 2, `MaxConcurrency 2 bounds the running items: ${running}`);
+  assert.equal(await page.textContent("#item-counts td[data-count='succeeded']"), "0");
+  await page.evaluate(() => { window.__sameDocument = true; });
+  // Pairs of children end every second: the page shows some succeeded while the run still runs.
+  await page.waitForFunction(() => {
+    const done = Number(document.querySelector("#item-counts td[data-count='succeeded']")?.textContent);
+    return done > 0 && done < 8 && document.querySelector("h1 .badge")?.textContent === "RUNNING";
+  }, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector("h1 .badge")?.textContent === "SUCCEEDED", null, { timeout: 20000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "updated in place, not reloaded");
+  assert.equal(await page.textContent("#item-counts td[data-count='succeeded']"), "8");
+  assert.deepEqual(await page.$$eval("#progress div", (ds) => ds.map((d) => [d.className, d.style.width])), [["p-succeeded", "100%"]]);
+  await page.close();
+});
+
 test("unknown and malformed ARNs give a readable 404 page, and the API keeps its POST routes", async () => {
   const unknown = "arn:aws:states:us-east-1:123456789012:execution:payments:no-such-run";
   for (const url of [
@@ -303,5 +334,5 @@ test("unknown and malformed ARNs give a readable 404 page, and the API keeps its
     body: "{}",
   });
   assert.equal(response.status, 200);
-  assert.equal((await response.json()).stateMachines.length, 4);
+  assert.equal((await response.json()).stateMachines.length, 5);
 });
