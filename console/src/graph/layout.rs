@@ -27,6 +27,8 @@ const BRANCH_GAP: f64 = 14.0;
 const MARGIN: f64 = 12.0;
 /// `layout-rs` sizes a label as characters × font size: 7 keeps edge labels as wide as they draw.
 const LABEL_FONT: usize = 7;
+/// Scopes with more transitions than this skip `layout-rs`'s edge-crossing optimiser.
+const OPTIMISED_EDGES: usize = 60;
 
 /// One piece of a cubic Bézier path as `layout-rs` describes it: a point and a control point.
 pub type Segment = ((f64, f64), (f64, f64));
@@ -225,7 +227,10 @@ fn place_with_layout_rs(nodes: &[Node], edges: &[Edge]) -> Placed {
         vg.add_edge(arrow, handles[&edge.from], handles[&edge.to]);
     }
     let mut capture = Capture::default();
-    vg.do_it(false, false, false, &mut capture);
+    // The crossing optimiser grows fast with the number of edges (150 Choice rules took 30 s in a
+    // debug build): large scopes are laid out without it.
+    let optimise = edges.len() <= OPTIMISED_EDGES;
+    vg.do_it(false, !optimise, false, &mut capture);
     let rect_of = |end: End| capture.rects.get(&node_id(end)).copied();
     let states = (0..nodes.len()).map(|i| rect_of(End::State(i)).unwrap_or((0.0, 0.0))).collect();
     let edges_drawn = capture
