@@ -539,6 +539,21 @@ mod tests {
     }
 
     #[test]
+    fn a_choice_of_many_rules_with_loops_is_laid_out() {
+        let mut body = serde_json::Map::new();
+        let rules: Vec<_> =
+            (0..150).map(|i| json!({"Variable": "$.x", "NumericEquals": i, "Next": format!("T{i}")})).collect();
+        body.insert("C".into(), json!({"Type": "Choice", "Choices": rules, "Default": "T0"}));
+        for i in 0..150 {
+            body.insert(format!("T{i}"), json!({"Type": "Pass", "Next": if i % 3 == 0 { "C" } else { "End" }}));
+        }
+        body.insert("End".into(), json!({"Type": "Succeed"}));
+        let g = Graph::from_definition(&json!({"StartAt": "C", "States": body})).unwrap();
+        let d = layout(&g);
+        assert_eq!(states(&d).len(), 152);
+    }
+
+    #[test]
     fn the_fallback_places_ranks_without_overlaps() {
         let g = Graph::from_definition(&json!({"StartAt": "C", "States": {
             "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "A"}], "Default": "B"},

@@ -149,6 +149,19 @@ test("the home page lists the state machines and filters executions by status", 
   await page.close();
 });
 
+test("a state machine's page draws its definition and shows a state's definition on selection", async () => {
+  const { page } = await open("/console/");
+  await page.click("#machines a:text-is('checkout')");
+  await page.waitForURL(/\/console\/state-machines\//);
+  const colours = await stateColours(page);
+  assert.equal(Object.keys(colours).length, 7);
+  assert.ok(Object.values(colours).every((c) => c === "st-none"), JSON.stringify(colours));
+  await page.click(".legion-graph .state[data-state='Charge card']");
+  assert.match(await page.textContent(".state-detail:not([hidden])"), /"FunctionName": "charge-card"/);
+  assert.match(await page.textContent("#executions"), /order-1043/);
+  await page.close();
+});
+
 test("a failed execution shows its states coloured, its error and cause, and a state's input", async () => {
   const { page, response } = await open(`/console/executions/${encoded(arns.payments)}`);
   assert.equal(response.status(), 200);
