@@ -270,7 +270,8 @@ test("the map run page shows counts, progress, configuration and failed children
 });
 
 test("a running execution updates live, and a state named <script> stays text", async () => {
-  const { executionArn } = await call("StartExecution", { stateMachineArn: arns.slowMachine, name: "live-one" });
+  const hostileInput = { note: "</pre><img src=x onerror=\"alert(2)\"><script>alert(3)</script>" };
+  const { executionArn } = await call("StartExecution", { stateMachineArn: arns.slowMachine, name: "live-one", input: JSON.stringify(hostileInput) });
   await waitForStatus(executionArn, "RUNNING");
   const { page, dialogs } = await open(`/console/executions/${encoded(executionArn)}`);
   await page.waitForFunction(() => document.querySelector(".legion-graph .state[data-state='Wait a moment']")?.classList.contains("st-running"));
@@ -289,6 +290,9 @@ test("a running execution updates live, and a state named <script> stays text", 
   assert.ok(hostile.includes("<script>alert(1)</script>"), hostile.join(","));
   assert.equal(await page.evaluate(() => document.scripts.length), 1, "only the console's own script");
   assert.equal(await page.evaluate(() => document.querySelectorAll("main script").length), 0);
+  assert.equal(await page.evaluate(() => document.querySelectorAll("main img").length), 0, "an input's markup stays text");
+  const shownInput = await page.$$eval("pre.json", (pres) => pres.map((p) => p.textContent).join("\n"));
+  assert.ok(shownInput.includes('"note": "</pre><img src=x onerror=\\"alert(2)\\"><script>alert(3)</script>"'), shownInput);
   assert.deepEqual(dialogs, []);
   await page.click(".legion-graph .state[data-state='<script>alert(1)</script>']");
   assert.match(await page.textContent(".state-detail:not([hidden]) h2"), /^<script>alert\(1\)<\/script>$/);
