@@ -217,6 +217,20 @@ mod tests {
     }
 
     #[test]
+    fn configuration_shows_the_reader_and_writer_escaped() {
+        let run = json!({"maxConcurrency": 0, "toleratedFailurePercentage": 5.0, "toleratedFailureCount": 2});
+        let state = json!({"ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "<b>", "Prefix": "in/"}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out"}}});
+        let html = configuration(&run, Some(&state));
+        assert!(html.contains("<dt>MaxConcurrency</dt><dd>0 (no limit set)</dd>"), "{html}");
+        assert!(html.contains("<dt>ToleratedFailureCount</dt><dd>2</dd>"));
+        assert!(html.contains("<h3>ItemReader</h3>") && html.contains("s3:listObjectsV2"));
+        assert!(html.contains("<h3>ResultWriter</h3>"));
+        assert!(html.contains("&quot;&lt;b&gt;&quot;") && !html.contains("<b>"));
+        assert!(configuration(&run, None).contains("could not be found"));
+    }
+
+    #[test]
     fn counts_show_a_bar_and_a_table() {
         let run = json!({"startDate": 100.0, "stopDate": 110.0,
             "itemCounts": {"pending": 0, "running": 0, "succeeded": 7, "failed": 3, "timedOut": 0, "aborted": 0, "total": 10, "resultsWritten": 10},
