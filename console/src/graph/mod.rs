@@ -146,6 +146,27 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// The states of Distributed Map item processors: they run in child executions, so the
+    /// parent's history says nothing of them.
+    pub fn child_execution_states(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        collect_distributed(&self.root, false, &mut out);
+        out
+    }
+}
+
+fn collect_distributed<'a>(scope: &'a Scope, inside: bool, out: &mut Vec<&'a str>) {
+    for state in &scope.states {
+        if inside {
+            out.push(&state.name);
+        }
+        for child in &state.children {
+            collect_distributed(child, inside || state.distributed, out);
+        }
+    }
+}
+
 fn collect_names<'a>(scope: &'a Scope, out: &mut Vec<&'a str>) {
     for state in &scope.states {
         out.push(&state.name);
@@ -352,6 +373,7 @@ mod tests {
         assert_eq!(g.root.states[1].children.len(), 1);
         assert!(g.root.states[1].distributed);
         assert_eq!(g.state_names(), vec!["P", "A", "B", "M", "I"]);
+        assert_eq!(g.child_execution_states(), vec!["I"]);
     }
 
     #[test]

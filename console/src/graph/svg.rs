@@ -14,6 +14,16 @@ pub const GRAPH_CSS: &str = include_str!("../../assets/graph.css");
 /// Renders `drawing`; `status` gives each state's colour (`None`: drawn without a status, as
 /// `legion graph` does). `standalone` adds the XML namespace, a white background and the styles.
 pub fn render(drawing: &Drawing, status: &dyn Fn(&str) -> Option<StateStatus>, standalone: bool) -> String {
+    render_with_captions(drawing, status, &|_| None, standalone)
+}
+
+/// [`render`], with a caption after the title of some groups (a Distributed Map's item counts).
+pub fn render_with_captions(
+    drawing: &Drawing,
+    status: &dyn Fn(&str) -> Option<StateStatus>,
+    caption: &dyn Fn(&str) -> Option<String>,
+    standalone: bool,
+) -> String {
     let (w, h) = (drawing.width.ceil(), drawing.height.ceil());
     let mut out = String::new();
     let _ = write!(
@@ -31,7 +41,7 @@ pub fn render(drawing: &Drawing, status: &dyn Fn(&str) -> Option<StateStatus>, s
     // states and labels on top.
     for item in &drawing.items {
         match item {
-            Item::State { group: true, .. } => state(&mut out, item, status),
+            Item::State { group: true, .. } => state(&mut out, item, status, caption),
             Item::Frame { rect } => {
                 let _ = write!(out, r#"<rect class="frame" {} rx="6"/>"#, rect_attrs(rect));
             }
@@ -43,7 +53,7 @@ pub fn render(drawing: &Drawing, status: &dyn Fn(&str) -> Option<StateStatus>, s
     }
     for item in &drawing.items {
         match item {
-            Item::State { group: false, .. } => state(&mut out, item, status),
+            Item::State { group: false, .. } => state(&mut out, item, status, caption),
             Item::Marker { start, rect } => marker(&mut out, *start, rect),
             _ => {}
         }
@@ -70,7 +80,12 @@ fn rect_attrs(r: &Rect) -> String {
     format!(r#"x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}""#, r.x, r.y, r.w, r.h)
 }
 
-fn state(out: &mut String, item: &Item, status: &dyn Fn(&str) -> Option<StateStatus>) {
+fn state(
+    out: &mut String,
+    item: &Item,
+    status: &dyn Fn(&str) -> Option<StateStatus>,
+    caption: &dyn Fn(&str) -> Option<String>,
+) {
     let Item::State { name, kind, rect, group, distributed } = item else { return };
     let st = status(name);
     let class = st.map(StateStatus::css_class).unwrap_or("st-none");
@@ -97,8 +112,17 @@ fn state(out: &mut String, item: &Item, status: &dyn Fn(&str) -> Option<StateSta
             out,
             r#"<text class="group-title" x="{:.1}" y="{:.1}"><tspan class="kind">{what}</tspan> {escaped}</text>"#,
             rect.x + 10.0,
-            rect.y + 21.0
+            rect.y + 21.0,
         );
+        if let Some(text) = caption(name) {
+            let _ = write!(
+                out,
+                r#"<text class="group-caption" x="{:.1}" y="{:.1}">{}</text>"#,
+                rect.x + 10.0,
+                rect.y + rect.h - 3.5,
+                escape(&text)
+            );
+        }
     } else {
         let (cx, cy) = rect.centre();
         let _ = write!(out, r#"<text x="{cx:.1}" y="{:.1}">{escaped}</text>"#, cy + 4.5);

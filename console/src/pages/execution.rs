@@ -44,11 +44,18 @@ pub async fn render(client: &Client<'_>, arn: &str) -> Page {
     let mut body = String::new();
     body.push_str(&summary(&execution, parsed.name(), parent.as_deref()));
     let details = state_details(&definition, runs, status);
-    body.push_str(&graph_panel(
-        &definition,
-        &|n| Some(runs.get(n).map(|r| r.status(status)).unwrap_or(StateStatus::NotReached)),
-        &details,
-    ));
+    let in_children: Vec<String> = crate::graph::Graph::from_text(&definition)
+        .map(|g| g.child_execution_states().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let colour = |n: &str| {
+        if in_children.iter().any(|c| c == n) {
+            return None;
+        }
+        Some(runs.get(n).map(|r| r.status(status)).unwrap_or(StateStatus::NotReached))
+    };
+    let captions = map_run_captions(client, &definition, &map_runs).await;
+    let caption = |n: &str| captions.get(n).cloned();
+    body.push_str(&graph_panel(&definition, &colour, &caption, &details));
     if !map_runs.is_empty() {
         body.push_str(&map_run_table(&map_runs));
     }
@@ -172,6 +179,44 @@ fn state_details(definition: &str, runs: &HashMap<String, StateRun>, status: &st
         out.push_str("</div>");
     }
     out
+}
+
+/// Per Map state name, its latest map run's item counts: `15 succeeded · 5 failed of 20 items`.
+async fn map_run_captions(client: &Client<'_>, definition: &str, map_runs: &[Value]) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = HashMap::new();
+    if let Ok(d) = serde_json::from_str::<Value>(definition) {
+        map_labels(&d, &mut labels);
+    }
+    let mut out = HashMap::new();
+    for run in map_runs {
+        let arn = text(run, "mapRunArn");
+        let Some(name) = Arn::parse(arn).and_then(|a| a.map_run_label()).and_then(|l| labels.get(l)) else { continue };
+        let Ok(described) = client.describe_map_run(arn).await else { continue };
+        let count = |k: &str| described.pointer(&format!("/itemCounts/{k}")).and_then(Value::as_u64).unwrap_or(0);
+        let failed = count("failed") + count("timedOut") + count("aborted");
+        out.insert(
+            name.clone(),
+            format!("{} succeeded · {failed} failed of {} items", count("succeeded"), count("total")),
+        );
+    }
+    out
+}
+
+/// Map states by the label their map runs carry (`Label`, or the state's name).
+fn map_labels(scope: &Value, out: &mut HashMap<String, String>) {
+    let Some(states) = scope.get("States").and_then(Value::as_object) else { return };
+    for (name, state) in states {
+        if state.get("Type").and_then(Value::as_str) == Some("Map") {
+            let label = state.get("Label").and_then(Value::as_str).unwrap_or(name);
+            out.insert(label.to_owned(), name.clone());
+        }
+        for branch in state.get("Branches").and_then(Value::as_array).into_iter().flatten() {
+            map_labels(branch, out);
+        }
+        if let Some(processor) = state.get("ItemProcessor").or_else(|| state.get("Iterator")) {
+            map_labels(processor, out);
+        }
+    }
 }
 
 /// The execution that started this one through the `states:startExecution` integration, which

@@ -36,11 +36,16 @@ impl Page {
     }
 }
 
-/// The graph with its legend beside the selected state's details (`details`: one hidden
+/// The graph (`caption`: text after a group's title) with its legend beside the selected state's details (`details`: one hidden
 /// `.state-detail` per state).
-pub fn graph_panel(definition: &str, status: &dyn Fn(&str) -> Option<StateStatus>, details: &str) -> String {
+pub fn graph_panel(
+    definition: &str,
+    status: &dyn Fn(&str) -> Option<StateStatus>,
+    caption: &dyn Fn(&str) -> Option<String>,
+    details: &str,
+) -> String {
     let drawing = match Graph::from_text(definition) {
-        Ok(graph) => svg::render(&layout(&graph), status, false),
+        Ok(graph) => svg::render_with_captions(&layout(&graph), status, caption, false),
         Err(e) => format!(r#"<p class="muted">The definition cannot be drawn: {}</p>"#, escape(&e.to_string())),
     };
     let mut legend = String::from(r#"<div class="legend">"#);

@@ -31,7 +31,7 @@ pub async fn render(client: &Client<'_>, arn: &str) -> Page {
         ])
     );
     let definition = text(&machine, "definition");
-    body.push_str(&graph_panel(definition, &|_| None, &state_definitions(definition)));
+    body.push_str(&graph_panel(definition, &|_| None, &|_| None, &state_definitions(definition)));
     body.push_str(r#"<section class="card"><h2>Executions</h2><table id="executions"><tr><th>Execution</th><th>Status</th><th>Started</th><th>Duration</th></tr>"#);
     for e in &executions {
         let took = elapsed_seconds(e.get("startDate"), e.get("stopDate")).map(duration).unwrap_or_default();
