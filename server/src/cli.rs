@@ -1,6 +1,6 @@
 //! Command-line parsing and the `validate`, `run`, `serve` and `conformance` commands.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -66,11 +66,29 @@ enum Command {
         /// The mock test case to run (from the mock configuration's `TestCases`).
         #[arg(long, value_name = "NAME")]
         test_case: Option<String>,
+        /// No progress lines for Distributed Map runs (they are drawn only when standard error is a
+        /// terminal).
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Draws a definition's graph (the drawing the console shows) as SVG or Graphviz DOT.
+    Graph {
+        /// The definition file (`-` for standard input).
+        file: PathBuf,
+        /// The output format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormat,
     },
     /// Runs conformance case files and reports pass/fail.
     Conformance(legion_conformance::cli::Args),
     /// Serves the AWS Step Functions API (AWS JSON 1.0) for the aws CLI, boto3 and the AWS SDKs.
     Serve(legion_server::serve::ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Svg,
+    Dot,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -117,6 +135,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             mock_config,
             test_case,
+            quiet,
         } => {
             let text = read_text(&file)?;
             let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
@@ -143,7 +162,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build();
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
-            let (execution, outcome) = runtime.block_on(engine.run(request))?;
+            let show_progress = !quiet && std::io::stderr().is_terminal();
+            let (execution, outcome) = runtime.block_on(run_with_progress(&engine, request, show_progress))?;
             if history {
                 let events: Vec<Value> = execution.history().iter().map(|e| e.to_json()).collect();
                 eprintln!("{}", serde_json::to_string_pretty(&json!({ "events": events }))?);
@@ -181,11 +201,55 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Graph { file, format } => graph(&file, format),
         Command::Conformance(args) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             Ok(ExitCode::from(runtime.block_on(conformance(args))))
         }
     }
+}
+
+/// Runs an execution to its end, drawing its map runs' progress on standard error when asked.
+async fn run_with_progress(
+    engine: &Engine,
+    request: StartRequest,
+    show_progress: bool,
+) -> anyhow::Result<(legion_engine::Execution, legion_engine::Outcome)> {
+    let execution = engine.start(request).await?;
+    if !show_progress {
+        let outcome = execution.outcome().await;
+        return Ok((execution, outcome));
+    }
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let progress = crate::progress::Progress::on_stderr(engine.clone(), execution.arn().to_owned());
+    let drawing = tokio::spawn(progress.follow(async move {
+        let _ = done_rx.await;
+    }));
+    let outcome = execution.outcome().await;
+    let _ = done_tx.send(());
+    let _ = drawing.await;
+    Ok((execution, outcome))
+}
+
+/// `legion graph`: the definition is validated first (both machine types' rules), then drawn.
+fn graph(file: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
+    let text = read_text(file)?;
+    let standard = parse_str(&text, ParseOptions { state_machine_type: StateMachineType::Standard });
+    let express = || parse_str(&text, ParseOptions { state_machine_type: StateMachineType::Express });
+    if let Err(diags) = standard {
+        if express().is_err() {
+            bail!("{}", invalid_definition_message(&diags));
+        }
+    }
+    let graph = legion_console::graph::Graph::from_text(&text)?;
+    let out = match format {
+        GraphFormat::Svg => {
+            legion_console::graph::svg::render(&legion_console::graph::layout::layout(&graph), &|_| None, true)
+        }
+        GraphFormat::Dot => legion_console::graph::dot::render(&graph),
+    };
+    println!("{out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// S3 for `legion run` and `legion serve`: the embedded endpoint over `root` when given (kept

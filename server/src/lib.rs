@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod conformance;
+pub mod console;
 pub mod error;
 pub mod protocol;
 pub mod registry;
@@ -41,9 +42,10 @@ pub fn app(state: AppState) -> Router {
 
 /// The router, refusing request bodies larger than `body_limit` bytes.
 pub fn app_with_limit(state: AppState, body_limit: usize) -> Router {
+    let console = legion_console::router(std::sync::Arc::new(console::InProcessApi(state.clone())));
     Router::new()
         .route(&format!("{CALLBACK_PATH}{{*token}}"), axum::routing::post(callback))
-        .fallback(handle)
+        .fallback(move |state: State<AppState>, request: axum::extract::Request| route(state, console.clone(), request))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -56,6 +58,28 @@ async fn callback(State(state): State<AppState>, uri: axum::http::Uri, headers: 
     let reply = complete_callback(state.engine().task_tokens(), path_and_query, &headers, &body);
     let status = axum::http::StatusCode::from_u16(reply.status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
     (status, reply.message).into_response()
+}
+
+/// `GET /console…` goes to the web console (and a browser's `GET /` is sent there); every other
+/// request to the API.
+async fn route(State(state): State<AppState>, console: Router, request: axum::extract::Request) -> Response {
+    let path = request.uri().path();
+    let wants_html = request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if request.method() == Method::GET && path == "/" && wants_html {
+        return axum::response::Redirect::to("/console/").into_response();
+    }
+    if request.method() == Method::GET && (path == "/console" || path.starts_with("/console/")) {
+        use tower::ServiceExt;
+        return match console.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+    }
+    axum::handler::Handler::call(handle, request, state).await
 }
 
 /// Every request: `POST` (any path, any host, including the `sync-` prefixed ones) with

@@ -1,6 +1,7 @@
 //! The `legion` command line: validate and run state machines, and run the conformance cases.
 
 mod cli;
+mod progress;
 
 use std::process::ExitCode;
 
