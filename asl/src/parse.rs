@@ -653,8 +653,14 @@ impl Parser {
                 _ => (rest, None),
             };
             if express && suffix.is_some() {
-                let what = if suffix == Some("waitForTaskToken") { "'.waitForTaskToken'" } else { "'.sync'" };
-                self.err(format!("Express state machine does not support {what} service integration"), location);
+                // AWS's message for '.waitForTaskToken' ends with a space, so that its diagnostic reads
+                // "service integration  at /States/…" (two spaces); the '.sync' one does not.
+                let message = if suffix == Some("waitForTaskToken") {
+                    "Express state machine does not support '.waitForTaskToken' service integration "
+                } else {
+                    "Express state machine does not support '.sync' service integration"
+                };
+                self.err(message, location);
             }
             if !is_known_integration(integration) {
                 self.err(

@@ -12,7 +12,7 @@
 //! ```
 
 pub mod api;
-pub mod conformance;
+pub mod cfn;
 pub mod error;
 pub mod protocol;
 pub mod registry;

@@ -1,6 +1,7 @@
-//! The `legion` command line: validate and run state machines, and run the conformance cases.
+//! The `legion` command line: validate, run and serve state machines.
 
 mod cli;
+mod validate;
 
 use std::process::ExitCode;
 
