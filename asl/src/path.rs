@@ -438,6 +438,9 @@ fn find_bracket_end(s: &str) -> Option<usize> {
 }
 
 /// The name in `'name'` or `"name"` when `inner` is exactly one quoted string.
+///
+/// As in Jayway, a backslash escapes the quote that delimits the name; before any other character it
+/// stays, with that character (AWS reads `$['Test\"']` as the member `Test\"`).
 fn quoted(inner: &str) -> Option<String> {
     let q = inner.chars().next().filter(|c| *c == '\'' || *c == '"')?;
     let body = inner.strip_prefix(q)?.strip_suffix(q)?;
@@ -445,7 +448,13 @@ fn quoted(inner: &str) -> Option<String> {
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => out.push(chars.next()?),
+            '\\' => match chars.next()? {
+                next if next == q => out.push(next),
+                next => {
+                    out.push('\\');
+                    out.push(next);
+                }
+            },
             c if c == q => return None,
             c => out.push(c),
         }
@@ -579,6 +588,13 @@ mod tests {
         assert_eq!(get("$['a'][1]['b']", data.clone()).unwrap(), json!(2));
         assert!(Path::parse_reference("$.a ").is_ok());
         assert_eq!(Path::parse("$.a[0]b").unwrap().steps().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_backslash_in_a_bracketed_name_escapes_only_its_quote() {
+        assert_eq!(get(r#"$['Test\""Name"']"#, json!({r#"Test\""Name""#: 1})).unwrap(), json!(1));
+        assert_eq!(get(r"$['it\'s']", json!({"it's": 2})).unwrap(), json!(2));
+        assert_eq!(get(r#"$["say \"hi\""]"#, json!({r#"say "hi""#: 3})).unwrap(), json!(3));
     }
 
     #[test]
