@@ -77,3 +77,25 @@ fn unresolved_placeholders_in_a_template_are_named() {
     assert_eq!(text(&o.stderr), "");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sam_definition_uri_is_read_beside_the_template() {
+    let dir = std::env::temp_dir().join(format!("legion-validate-uri-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("statemachine")).expect("a temporary folder");
+    std::fs::write(
+        dir.join("statemachine/flow.asl.yaml"),
+        "StartAt: Work\nStates:\n  Work:\n    Type: Task\n    Resource: ${WorkerArn}\n    Nxet: Done\n    End: true\n",
+    )
+    .expect("the definition");
+    std::fs::write(
+        dir.join("template.yaml"),
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Worker:\n    Type: AWS::Serverless::Function\n  Flow:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n      DefinitionUri: statemachine/flow.asl.yaml\n      DefinitionSubstitutions:\n        WorkerArn: !GetAtt Worker.Arn\n",
+    )
+    .expect("the template");
+    let template = dir.join("template.yaml").to_string_lossy().into_owned();
+    let o = legion(&["validate", &template]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "Flow: SCHEMA_VALIDATION_FAILED: Field 'Nxet' is not supported at /States/Work");
+    assert_eq!(text(&o.stderr), "");
+    let _ = std::fs::remove_dir_all(&dir);
+}

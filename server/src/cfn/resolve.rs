@@ -67,6 +67,20 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Replaces every intrinsic inside `value` (an object whose only member is `Ref` or `Fn::…`) by
+    /// the text it resolves to, as CloudFormation does in a `Definition` property.
+    pub fn resolve_within(&self, value: &mut Value) -> Result<(), Unresolved> {
+        match value {
+            Value::Object(map) if map.len() == 1 && map.keys().all(|k| k == "Ref" || k.starts_with("Fn::")) => {
+                *value = Value::String(self.text(value)?);
+                Ok(())
+            }
+            Value::Object(map) => map.values_mut().try_for_each(|v| self.resolve_within(v)),
+            Value::Array(items) => items.iter_mut().try_for_each(|v| self.resolve_within(v)),
+            _ => Ok(()),
+        }
+    }
+
     /// `Fn::Sub`: `${Name}` from `vars`, a parameter, a pseudo parameter or a resource; `${!Name}`
     /// is the literal `${Name}`. A name that resolves to nothing stays as it is, for
     /// `DefinitionSubstitutions` or `--subst` to fill.

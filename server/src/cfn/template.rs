@@ -103,6 +103,8 @@ fn definition_text(
     base: &Path,
 ) -> Result<String, MachineError> {
     if let Some(definition) = properties.get("Definition").or_else(|| properties.get("DefinitionBody")) {
+        let mut definition = definition.clone();
+        resolver.resolve_within(&mut definition)?;
         return Ok(definition.to_string());
     }
     if let Some(string) = properties.get("DefinitionString").filter(|_| ty == STEP_FUNCTIONS) {
@@ -180,6 +182,26 @@ mod tests {
         let b: Value = serde_json::from_str(machines[1].definition.as_ref().unwrap()).unwrap();
         assert_eq!(b["States"]["P"]["Result"], json!("hi"));
         assert!(matches!(machines[2].definition, Err(MachineError::InS3(_))));
+    }
+
+    #[test]
+    fn intrinsics_inside_a_definition_object_are_resolved() {
+        let template = json!({"Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function"},
+            "M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"Definition": {
+                "StartAt": "T",
+                "States": {"T": {"Type": "Task", "Resource": {"Fn::GetAtt": ["Fn", "Arn"]},
+                    "Parameters": {"Region": {"Ref": "AWS::Region"}, "Keep": {"Key": "v"}}, "End": true}}
+            }}},
+            "Bad": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"Definition": {
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"Fn::ImportValue": "x"}, "End": true}}
+            }}},
+        }});
+        let machines = state_machines(&template, Path::new("."), &[]);
+        let m: Value = serde_json::from_str(machines[0].definition.as_ref().unwrap()).unwrap();
+        assert_eq!(m["States"]["T"]["Resource"], json!("arn:aws:lambda:us-east-1:123456789012:function:Fn"));
+        assert_eq!(m["States"]["T"]["Parameters"], json!({"Region": "us-east-1", "Keep": {"Key": "v"}}));
+        assert_eq!(machines[1].definition.as_ref().unwrap_err().to_string(), "cannot resolve Fn::ImportValue");
     }
 
     #[test]
