@@ -6,6 +6,7 @@
 pub mod choice;
 pub mod diagnostic;
 pub mod error;
+pub mod integrations;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod model;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::choice::Condition;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::integrations::{self, Pattern};
 use crate::model::*;
 use crate::path::{is_variable_name, Path};
 use crate::template::Template;
@@ -522,7 +523,12 @@ impl Parser {
             }
         }
         if ty != "Map" {
-            io.parameters = obj.get("Parameters").map(|v| self.payload(v, &format!("{loc}/Parameters")));
+            io.parameters = obj.get("Parameters").map(|v| match v {
+                // AWS accepts an array as a Pass state's Parameters (the specification says object):
+                // each element is a payload template.
+                Value::Array(_) if ty == "Pass" => Template::jsonpath(v, &format!("{loc}/Parameters"), &mut self.diags),
+                _ => self.payload(v, &format!("{loc}/Parameters")),
+            });
         }
         io.result_selector = obj.get("ResultSelector").map(|v| self.payload(v, &format!("{loc}/ResultSelector")));
         io
@@ -631,32 +637,60 @@ impl Parser {
                 self.err("HeartbeatSeconds must be smaller than TimeoutSeconds", format!("{loc}/HeartbeatSeconds"));
             }
         }
-        let credentials = obj.get("Credentials").map(|c| {
-            if c.get("RoleArn").is_none() && c.get("RoleArn.$").is_none() && language == QueryLanguage::JsonPath {
-                self.err("The field 'RoleArn' is required but was missing", format!("{loc}/Credentials"));
-            }
-            match language {
-                QueryLanguage::JsonPath => Template::jsonpath(c, &format!("{loc}/Credentials"), &mut self.diags),
-                QueryLanguage::Jsonata => {
-                    Template::jsonata(c, "Credentials", &format!("{loc}/Credentials"), &mut self.diags)
-                }
-            }
-        });
+        let credentials = obj.get("Credentials").map(|c| self.credentials(c, &format!("{loc}/Credentials"), language));
         Some(Task { resource: resource.to_owned(), timeout_seconds, heartbeat_seconds, credentials })
+    }
+
+    /// A Task's `Credentials`: an object with `RoleArn` (a string, or a JSONata expression) or, in
+    /// JSONPath, `RoleArn.$` (a path or an intrinsic), and nothing else.
+    fn credentials(&mut self, c: &Value, location: &str, language: QueryLanguage) -> Template {
+        let Some(obj) = c.as_object() else {
+            // The wording follows AWS's other type checks; AWS's own for this field is not confirmed.
+            self.err("Field 'Credentials' should be an object", location);
+            return Template::Literal(Value::Null);
+        };
+        let keys: &[&str] = match language {
+            QueryLanguage::JsonPath => &["RoleArn", "RoleArn.$"],
+            QueryLanguage::Jsonata => &["RoleArn"],
+        };
+        for key in obj.keys().filter(|k| !keys.contains(&k.as_str())) {
+            self.err(format!("Field '{key}' is not supported"), location);
+        }
+        match keys.iter().filter(|k| obj.contains_key(**k)).count() {
+            0 => self.err("The field 'RoleArn' is required but was missing", location),
+            1 => {}
+            _ => self.err("There should only be one of the following fields: [RoleArn, RoleArn.$]", location),
+        }
+        if obj.get("RoleArn").is_some_and(|r| !r.is_string()) {
+            self.err("Field 'RoleArn' should be a string", format!("{location}/RoleArn"));
+        }
+        match language {
+            QueryLanguage::JsonPath => Template::jsonpath(c, location, &mut self.diags),
+            QueryLanguage::Jsonata => Template::jsonata(c, "Credentials", location, &mut self.diags),
+        }
     }
 
     fn check_resource(&mut self, resource: &str, location: &str) {
         let express = self.options.state_machine_type == StateMachineType::Express;
         if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
-            let (integration, suffix) = match rest.rsplit_once('.') {
-                Some((i, s)) if s == "sync" || s == "waitForTaskToken" || s == "sync:2" => (i, Some(s)),
-                _ => (rest, None),
-            };
-            if express && suffix.is_some() {
-                let what = if suffix == Some("waitForTaskToken") { "'.waitForTaskToken'" } else { "'.sync'" };
-                self.err(format!("Express state machine does not support {what} service integration"), location);
+            let (_, pattern) = integrations::split_pattern(rest);
+            if express {
+                // AWS's message for '.waitForTaskToken' ends with a space, so that its diagnostic reads
+                // "service integration  at /States/…" (two spaces); the '.sync' one does not.
+                let message = match pattern {
+                    Some(Pattern::WaitForTaskToken) => {
+                        Some("Express state machine does not support '.waitForTaskToken' service integration ")
+                    }
+                    Some(Pattern::Sync | Pattern::Sync2) => {
+                        Some("Express state machine does not support '.sync' service integration")
+                    }
+                    _ => None,
+                };
+                if let Some(message) = message {
+                    self.err(message, location);
+                }
             }
-            if !is_known_integration(integration) {
+            if !integrations::is_recognised(rest) {
                 self.err(
                     format!(
                         "The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."
@@ -1083,47 +1117,6 @@ fn fmt_num(n: f64) -> String {
     } else {
         format!("{n}")
     }
-}
-
-/// Optimised integrations and SDK integrations that Step Functions recognises.
-fn is_known_integration(integration: &str) -> bool {
-    if integration.starts_with("aws-sdk:") {
-        return true;
-    }
-    const KNOWN: &[&str] = &[
-        "lambda:invoke",
-        "http:invoke",
-        "sns:publish",
-        "sqs:sendMessage",
-        "dynamodb:getItem",
-        "dynamodb:putItem",
-        "dynamodb:updateItem",
-        "dynamodb:deleteItem",
-        "states:startExecution",
-        "events:putEvents",
-        "ecs:runTask",
-        "batch:submitJob",
-        "glue:startJobRun",
-        "athena:startQueryExecution",
-        "athena:getQueryExecution",
-        "athena:getQueryResults",
-        "athena:stopQueryExecution",
-        "codebuild:startBuild",
-        "eks:call",
-        "eks:runJob",
-        "elasticmapreduce:addStep",
-        "emr-serverless:startJobRun",
-        "sagemaker:createTrainingJob",
-        "sagemaker:createTransformJob",
-        "apigateway:invoke",
-        "bedrock:invokeModel",
-        "mediaconvert:createJob",
-        "s3:getObject",
-        "s3:putObject",
-        "s3:listObjectsV2",
-        "openfaas:invoke",
-    ];
-    KNOWN.contains(&integration)
 }
 
 /// Returns true when the only diagnostics are about a JSON value that was not an object.

@@ -43,6 +43,9 @@ enum PathKind {
     Definite(Vec<Step>),
     /// The query rewritten with `$` as its root.
     Indefinite(Box<serde_json_path::JsonPath>),
+    /// A filter that does not compile (`[?(@.Lang==es)]`, a bare word where a literal belongs): AWS
+    /// accepts the definition and fails when the path is evaluated.
+    BadFilter(String),
 }
 
 /// A path string that does not parse.
@@ -55,16 +58,30 @@ pub struct PathSyntaxError {
     pub reason: String,
 }
 
-/// A path that selected nothing at run time.
+/// A path that selected nothing at run time, or could not be evaluated at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid path '{path}' : {} {normalized}", if *.intermediate { "Missing property in path" } else { "No results for path:" })]
+#[error("Invalid path '{path}' : {kind}")]
 pub struct PathMiss {
     /// The path as written.
     pub path: String,
-    /// The Jayway-normalised path (`$['a'][0]`) up to and including the step that missed.
-    pub normalized: String,
-    /// Whether the miss happened before the last step (Jayway words that "Missing property in path").
-    pub intermediate: bool,
+    /// What went wrong.
+    pub kind: MissKind,
+}
+
+/// Why a path yielded nothing, in Jayway's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MissKind {
+    /// The last step found nothing; the Jayway-normalised path (`$['a'][0]`) up to that step.
+    #[error("No results for path: {0}")]
+    NoResults(String),
+    /// A step before the last found nothing; the normalised path up to that step.
+    #[error("Missing property in path {0}")]
+    MissingProperty(String),
+    /// A filter that does not compile.
+    // The wording follows Jayway's InvalidPathException for filters; AWS's exact cause for this case
+    // could not be confirmed.
+    #[error("Failed to parse filter: {0}")]
+    BadFilter(String),
 }
 
 /// Why setting a value at a reference path failed.
@@ -122,20 +139,29 @@ pub enum PathError {
 
 impl Path {
     /// Parses any ASL path (`$...`, `$$...`, `$name...`).
+    ///
+    /// Paths are read as AWS's Jayway-based parser reads them: spaces around the path are ignored,
+    /// a `.` before a bracket is dropped (`$.[0]` is `$[0]`), and a name right after a bracket is a
+    /// member (`$.a[0]b` is `$.a[0].b`).
     pub fn parse(source: &str) -> Result<Path, PathSyntaxError> {
         let err = |reason: &str| PathSyntaxError { path: source.to_owned(), reason: reason.to_owned() };
-        let (root, rest) = split_root(source).ok_or_else(|| err("a path must start with '$'"))?;
-        match parse_definite(rest) {
-            Ok(steps) => Ok(Path { source: source.to_owned(), root, kind: PathKind::Definite(steps) }),
+        let (root, rest) = split_root(source.trim_matches(' ')).ok_or_else(|| err("a path must start with '$'"))?;
+        let rest = jayway_canonical(rest);
+        let kind = match parse_definite(&rest) {
+            Ok(steps) => PathKind::Definite(steps),
             Err(DefiniteError::Indefinite) => {
                 let query = format!("${rest}");
                 let compiled = serde_json_path::JsonPath::parse(&query)
-                    .or_else(|_| serde_json_path::JsonPath::parse(&jayway_to_rfc(&query)))
-                    .map_err(|e| err(&e.to_string()))?;
-                Ok(Path { source: source.to_owned(), root, kind: PathKind::Indefinite(Box::new(compiled)) })
+                    .or_else(|_| serde_json_path::JsonPath::parse(&jayway_to_rfc(&query)));
+                match (compiled, first_filter(&rest)) {
+                    (Ok(compiled), _) => PathKind::Indefinite(Box::new(compiled)),
+                    (Err(_), Some(filter)) => PathKind::BadFilter(filter),
+                    (Err(e), None) => return Err(err(&e.to_string())),
+                }
             }
-            Err(DefiniteError::Syntax(reason)) => Err(err(&reason)),
-        }
+            Err(DefiniteError::Syntax(reason)) => return Err(err(&reason)),
+        };
+        Ok(Path { source: source.to_owned(), root, kind })
     }
 
     /// Parses a reference path: definite, no wildcards, filters or unions.
@@ -167,7 +193,7 @@ impl Path {
     pub fn steps(&self) -> Option<&[Step]> {
         match &self.kind {
             PathKind::Definite(steps) => Some(steps),
-            PathKind::Indefinite(_) => None,
+            PathKind::Indefinite(_) | PathKind::BadFilter(_) => None,
         }
     }
 
@@ -202,10 +228,14 @@ impl Path {
                         }
                         _ => None,
                     };
-                    current = next.ok_or_else(|| PathMiss {
-                        path: self.source.clone(),
-                        normalized: normalize(&steps[..=i]),
-                        intermediate: i + 1 < steps.len(),
+                    current = next.ok_or_else(|| {
+                        let normalized = normalize(&steps[..=i]);
+                        let kind = if i + 1 < steps.len() {
+                            MissKind::MissingProperty(normalized)
+                        } else {
+                            MissKind::NoResults(normalized)
+                        };
+                        PathMiss { path: self.source.clone(), kind }
                     })?;
                 }
                 Ok(Cow::Borrowed(current))
@@ -213,6 +243,9 @@ impl Path {
             PathKind::Indefinite(query) => {
                 let nodes = query.query(root).all().into_iter().cloned().collect();
                 Ok(Cow::Owned(Value::Array(nodes)))
+            }
+            PathKind::BadFilter(filter) => {
+                Err(PathMiss { path: self.source.clone(), kind: MissKind::BadFilter(filter.clone()) })
             }
         }
     }
@@ -224,7 +257,7 @@ impl Path {
     pub fn set(&self, target: &mut Value, value: Value) -> Result<(), PathSetError> {
         let steps = match &self.kind {
             PathKind::Definite(steps) => steps,
-            PathKind::Indefinite(_) => return Err(self.set_error(target)),
+            PathKind::Indefinite(_) | PathKind::BadFilter(_) => return Err(self.set_error(target)),
         };
         let Some((last, parents)) = steps.split_last() else {
             *target = value;
@@ -405,6 +438,9 @@ fn find_bracket_end(s: &str) -> Option<usize> {
 }
 
 /// The name in `'name'` or `"name"` when `inner` is exactly one quoted string.
+///
+/// As in Jayway, a backslash escapes the quote that delimits the name; before any other character it
+/// stays, with that character (AWS reads `$['Test\"']` as the member `Test\"`).
 fn quoted(inner: &str) -> Option<String> {
     let q = inner.chars().next().filter(|c| *c == '\'' || *c == '"')?;
     let body = inner.strip_prefix(q)?.strip_suffix(q)?;
@@ -412,12 +448,68 @@ fn quoted(inner: &str) -> Option<String> {
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => out.push(chars.next()?),
+            '\\' => match chars.next()? {
+                next if next == q => out.push(next),
+                next => {
+                    out.push('\\');
+                    out.push(next);
+                }
+            },
             c if c == q => return None,
             c => out.push(c),
         }
     }
     Some(out)
+}
+
+/// Rewrites what Jayway tolerates outside brackets into the canonical form: `.[` becomes `[` (but
+/// `..[` stays a deep scan) and `]name` becomes `].name`.
+fn jayway_canonical(rest: &str) -> String {
+    let mut out = String::with_capacity(rest.len() + 4);
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+                continue;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') if depth > 0 => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => {
+                depth = depth.saturating_sub(1);
+                out.push(c);
+                if depth == 0 && chars.peek().is_some_and(|n| !matches!(n, '.' | '[')) {
+                    out.push('.');
+                }
+                continue;
+            }
+            (None, '.') if depth == 0 && chars.peek() == Some(&'[') && !out.ends_with('.') => continue,
+            (None, '\\') if depth == 0 => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The first filter (`[?(…)]`) of a path, brackets included.
+fn first_filter(rest: &str) -> Option<String> {
+    let start = rest.find("[?")?;
+    let end = find_bracket_end(&rest[start + 1..])?;
+    Some(rest[start..start + end + 2].to_owned())
 }
 
 /// Rewrites Jayway-only syntax into RFC 9535: `[?(@.a)]` stays, `.*` stays; `&&`/`||` stay;
@@ -481,6 +573,41 @@ mod tests {
         let mut w = json!(1);
         Path::parse("$").unwrap().set(&mut w, json!({"r": 1})).unwrap();
         assert_eq!(w, json!({"r": 1}));
+    }
+
+    #[test]
+    fn jayway_forms() {
+        let data = json!({"a": [{"b": 1}, {"b": 2}], "c": [5]});
+        assert_eq!(get("$.[0]", json!([7, 8])).unwrap(), json!(7));
+        assert_eq!(get("$.c.[0]", data.clone()).unwrap(), json!(5));
+        assert_eq!(get("$.a ", data.clone()).unwrap(), data["a"]);
+        assert_eq!(get("  $.a[1].b  ", data.clone()).unwrap(), json!(2));
+        assert_eq!(get("$.a[0]b", data.clone()).unwrap(), json!(1));
+        assert_eq!(get("$.a[*]b", data.clone()).unwrap(), json!([1, 2]));
+        assert_eq!(get("$..[0]", json!({"x": [3]})).unwrap(), json!([3]));
+        assert_eq!(get("$['a'][1]['b']", data.clone()).unwrap(), json!(2));
+        assert!(Path::parse_reference("$.a ").is_ok());
+        assert_eq!(Path::parse("$.a[0]b").unwrap().steps().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_backslash_in_a_bracketed_name_escapes_only_its_quote() {
+        assert_eq!(get(r#"$['Test\""Name"']"#, json!({r#"Test\""Name""#: 1})).unwrap(), json!(1));
+        assert_eq!(get(r"$['it\'s']", json!({"it's": 2})).unwrap(), json!(2));
+        assert_eq!(get(r#"$["say \"hi\""]"#, json!({r#"say "hi""#: 3})).unwrap(), json!(3));
+    }
+
+    #[test]
+    fn a_filter_that_does_not_compile_fails_when_evaluated() {
+        let p = Path::parse("$.items[?(@.Lang==es)].text").unwrap();
+        assert!(!p.is_definite());
+        let err = get("$.items[?(@.Lang==es)].text", json!({"items": []})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid path '$.items[?(@.Lang==es)].text' : Failed to parse filter: [?(@.Lang==es)]"
+        );
+        assert_eq!(get("$.items[?(@.Lang=='es')].t", json!({"items": [{"Lang": "es", "t": 1}]})).unwrap(), json!([1]));
+        assert!(Path::parse_reference("$.items[?(@.Lang==es)]").is_err());
     }
 
     #[test]

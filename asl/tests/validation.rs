@@ -110,7 +110,7 @@ fn express_restrictions() {
     let d = parse(&def, ParseOptions { state_machine_type: StateMachineType::Express }).unwrap_err();
     assert_eq!(
         invalid_definition_message(&d),
-        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '.waitForTaskToken' service integration at /States/A/Resource'"
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '.waitForTaskToken' service integration  at /States/A/Resource'"
     );
     assert!(parse(&def, ParseOptions::default()).is_ok());
 }
@@ -120,4 +120,85 @@ fn text_that_is_not_json() {
     let d = parse_str("{\"StartAt\": ", ParseOptions::default()).unwrap_err();
     assert_eq!(d.len(), 1);
     assert!(d[0].to_string().starts_with("INVALID_JSON_DESCRIPTION: "), "{}", d[0]);
+}
+
+fn task(resource: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut state = json!({"Type": "Task", "Resource": resource, "End": true});
+    if let (Some(s), Some(e)) = (state.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    json!({"StartAt": "T", "States": {"T": state}})
+}
+
+#[test]
+fn every_documented_optimized_integration_is_accepted() {
+    for resource in [
+        "arn:aws:states:::elasticmapreduce:createCluster.sync",
+        "arn:aws:states:::elasticmapreduce:setClusterTerminationProtection",
+        "arn:aws:states:::elasticmapreduce:terminateCluster",
+        "arn:aws:states:::sagemaker:createModel",
+        "arn:aws:states:::bedrock:createModelCustomizationJob",
+        "arn:aws:states:::emr-containers:startJobRun.sync",
+        "arn:aws:states:::eks:runJob.sync",
+        "arn:aws:states:::codebuild:startBuildBatch.sync",
+        "arn:aws:states:::databrew:startJobRun.sync",
+        "arn:aws:states:::mediaconvert:createJob.sync",
+        "arn:aws:states:::states:startExecution.sync:2",
+    ] {
+        assert_eq!(diagnostics(task(resource, json!({}))), Vec::<String>::new(), "{resource}");
+    }
+}
+
+#[test]
+fn a_pattern_the_api_does_not_support_is_not_recognised() {
+    assert_eq!(
+        diagnostics(task("arn:aws:states:::dynamodb:getItem.sync", json!({}))),
+        vec!["SCHEMA_VALIDATION_FAILED: The resource provided arn:aws:states:::dynamodb:getItem.sync is not recognized. The value is not a valid resource ARN, or the resource is not available in this region. at /States/T/Resource"]
+    );
+}
+
+#[test]
+fn credentials_need_one_role_arn_and_nothing_else() {
+    let lambda = "arn:aws:states:::lambda:invoke";
+    assert_eq!(
+        diagnostics(task(lambda, json!({"Credentials": {"RoleArn": "arn:aws:iam::1:role/r"}}))),
+        Vec::<String>::new()
+    );
+    assert_eq!(diagnostics(task(lambda, json!({"Credentials": {"RoleArn.$": "$.role"}}))), Vec::<String>::new());
+    assert_eq!(
+        diagnostics(task(lambda, json!({"Credentials": {}}))),
+        vec!["SCHEMA_VALIDATION_FAILED: The field 'RoleArn' is required but was missing at /States/T/Credentials"]
+    );
+    assert_eq!(
+        diagnostics(task(lambda, json!({"Credentials": {"RoleArn": "r", "Other": 1}}))),
+        vec!["SCHEMA_VALIDATION_FAILED: Field 'Other' is not supported at /States/T/Credentials"]
+    );
+    assert_eq!(
+        diagnostics(task(lambda, json!({"Credentials": {"RoleArn.$": "not a path"}}))),
+        vec!["SCHEMA_VALIDATION_FAILED: The value for the field 'RoleArn.$' must be a valid JSONPath or a valid intrinsic function call at /States/T/Credentials"]
+    );
+    let jsonata = json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": lambda,
+        "Credentials": {"RoleArn.$": "$.role"}, "End": true}}});
+    assert_eq!(
+        diagnostics(jsonata),
+        vec![
+            "SCHEMA_VALIDATION_FAILED: Field 'RoleArn.$' is not supported at /States/T/Credentials",
+            "SCHEMA_VALIDATION_FAILED: The field 'RoleArn' is required but was missing at /States/T/Credentials",
+        ]
+    );
+}
+
+#[test]
+fn jayway_path_forms_and_pass_parameter_arrays_are_accepted() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.[0] ",
+        "Parameters": [{"a.$": "$.x[0]y"}, 1], "ResultPath": "$.r ", "End": true}}});
+    assert_eq!(diagnostics(def), Vec::<String>::new());
+    let filter = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+        "Parameters": {"es.$": "$.items[?(@.Lang==es)]"}, "End": true}}});
+    assert_eq!(diagnostics(filter), Vec::<String>::new());
+    let task_array = task("arn:aws:states:::lambda:invoke", json!({"Parameters": [1]}));
+    assert_eq!(
+        diagnostics(task_array),
+        vec!["SCHEMA_VALIDATION_FAILED: Field should be an object at /States/T/Parameters"]
+    );
 }

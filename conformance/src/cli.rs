@@ -1,13 +1,18 @@
-//! `legion conformance`: command-line arguments and the entry point.
+//! `legion-conformance`: command-line arguments and the entry point.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::engine_runner::EngineRunner;
-use crate::report::{run_cli, Options};
+use legion_engine::Engine;
 
-/// Arguments of `legion conformance`.
-#[derive(Debug, clap::Args)]
+use crate::case::{ACCOUNT_ID, REGION};
+use crate::report::{run_cli, Options};
+use crate::{ApiRunner, RouterTestState};
+
+/// Runs recorded AWS Step Functions behaviours (case files) against Legion and reports how closely
+/// it matches them.
+#[derive(Debug, clap::Parser)]
+#[command(name = "legion-conformance", version)]
 pub struct Args {
     /// Folders (or case files) to run.
     #[arg(required = true)]
@@ -32,7 +37,8 @@ pub struct Args {
     pub timeout: u64,
 }
 
-/// Runs the cases and prints the report; returns the process exit code.
+/// Runs the cases and prints the report; returns the process exit code. TestState cases go through
+/// the API's router, the others through the engine.
 pub async fn run(args: Args) -> u8 {
     let options = Options {
         filter: args.filter,
@@ -42,6 +48,8 @@ pub async fn run(args: Args) -> u8 {
         concurrency: args.concurrency.max(1),
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    let code = run_cli(&args.dirs, &EngineRunner, &options).await;
+    let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(0.0).build();
+    let runner = ApiRunner::new(RouterTestState::new(legion_server::app(legion_server::AppState::new(engine))));
+    let code = run_cli(&args.dirs, &runner, &options).await;
     u8::try_from(code).unwrap_or(2)
 }

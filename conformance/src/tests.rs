@@ -1,4 +1,5 @@
-//! Tests of the whole harness over the real case files, with fake runners.
+//! Tests of the whole harness with fake runners: over the small case files in `fixtures/`, and (when
+//! they are there) over every recorded case.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,9 @@ use crate::case::{self, Case, Spec, TestRule};
 use crate::compare::HistoryCheck;
 use crate::{run, run_cli, Actual, ApiError, BoxFuture, ExecutionStatus, Options, Outcome, Report, Runner};
 
+/// The harness's own case files, one or two of each kind.
 fn cases_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 fn load(category: &str, key: &str) -> Case {
@@ -142,34 +144,52 @@ fn outcome<'r>(report: &'r Report, key: &str) -> (&'r Outcome, Option<&'r str>) 
     (&r.outcome, r.reason.as_deref())
 }
 
-const CATCH: &str = "error_handling_test_task_lambda__TestTaskLambda__test_raise_exception_catch";
-const CAUSE_JSON: &str = "scenarios_test_base_scenarios__TestBaseScenarios__test_lambda_empty_retry";
-const CONTEXT: &str =
-    "assign_test_assign_reference_variables__TestAssignReferenceVariables__test_assign_from_value__BASE_ASSIGN_FROM_INTRINSIC_FUNCTION";
-const VALIDATION_ARN: &str = "services_test_dynamodb_task_service__TestTaskServiceDynamoDB__test_invalid_integration";
-const TEST_STATE_OK: &str =
-    "test_state_test_state_context_object__TestStateContextObject__test_state_context_object_edge_cases__EMPTY";
-const TEST_STATE_API: &str =
-    "test_state_test_field_validation_mode__TestFieldValidationMode__test_strict_mode_aws_sdk_s3_task__non_existent_enum_value";
+const CATCH: &str = "lambda_catch_exception";
+const CAUSE_JSON: &str = "lambda_fail_exception";
+const CONTEXT: &str = "pass_context_object";
+const CHOICE_TRUE: &str = "choice_assign_true";
+const CHOICE_FALSE: &str = "choice_assign_false";
+const VALIDATION_ARN: &str = "validation_unknown_integration";
+const TEST_STATE_OK: &str = "test_state_pass_next";
+const TEST_STATE_API: &str = "test_state_mock_on_pass";
 
-#[test]
-fn every_case_file_loads() {
-    let (found, errors) = case::discover(&[cases_root()]);
+/// Every case file under `root` loads, in the folder its category names.
+fn check_every_case_file_loads(root: PathBuf) -> Vec<case::Discovered> {
+    let (found, errors) = case::discover(&[root]);
     assert!(errors.is_empty(), "{errors:?}");
-    assert!(found.len() > 900, "only {} case files", found.len());
     for d in &found {
         let case = d.case.as_ref().unwrap_or_else(|e| panic!("{}: {e}", d.key));
         assert_eq!(case.category, d.category, "{}", d.key);
     }
-    let kinds = |k| found.iter().filter(|d| d.case.as_ref().is_ok_and(|c| c.kind() == k)).count();
-    assert!(kinds(case::CaseKind::Execution) > 700);
-    assert!(kinds(case::CaseKind::TestState) > 100);
-    assert!(kinds(case::CaseKind::Validation) >= 10);
+    found
 }
 
-#[tokio::test]
-async fn a_faithful_runner_passes_every_case() {
-    let report = run(&[cases_root()], &faithful(), &Options::default()).await;
+fn count_kind(found: &[case::Discovered], kind: case::CaseKind) -> usize {
+    found.iter().filter(|d| d.case.as_ref().is_ok_and(|c| c.kind() == kind)).count()
+}
+
+#[test]
+fn every_fixture_loads() {
+    let found = check_every_case_file_loads(cases_root());
+    assert_eq!(found.len(), 8);
+    assert_eq!(count_kind(&found, case::CaseKind::Execution), 5);
+    assert_eq!(count_kind(&found, case::CaseKind::TestState), 2);
+    assert_eq!(count_kind(&found, case::CaseKind::Validation), 1);
+}
+
+#[test]
+fn every_recorded_case_file_loads() {
+    let Some(root) = crate::corpus::for_test("every_recorded_case_file_loads") else { return };
+    let found = check_every_case_file_loads(root);
+    assert!(found.len() > 900, "only {} case files", found.len());
+    assert!(count_kind(&found, case::CaseKind::Execution) > 700);
+    assert!(count_kind(&found, case::CaseKind::TestState) > 100);
+    assert!(count_kind(&found, case::CaseKind::Validation) >= 10);
+}
+
+/// A runner answering what AWS answered passes every case under `root`, history included.
+async fn check_faithful_runner(root: PathBuf) -> usize {
+    let report = run(&[root], &faithful(), &Options::default()).await;
     let failures: Vec<String> = report
         .results
         .iter()
@@ -178,11 +198,22 @@ async fn a_faithful_runner_passes_every_case() {
         .collect();
     assert!(failures.is_empty(), "{} failures, first: {:#?}", failures.len(), &failures[..failures.len().min(10)]);
     let (matched, compared) = report.history_counts();
-    assert!(compared > 400);
     assert_eq!(matched, compared);
     assert_eq!(report.exit_code(), 0);
     let last = report.render().lines().last().unwrap_or_default().to_owned();
     assert_eq!(last, format!("{} passed, 0 failed, 0 skipped", report.results.len()));
+    compared
+}
+
+#[tokio::test]
+async fn a_faithful_runner_passes_every_fixture() {
+    assert_eq!(check_faithful_runner(cases_root()).await, 3);
+}
+
+#[tokio::test]
+async fn a_faithful_runner_passes_every_recorded_case() {
+    let Some(root) = crate::corpus::for_test("a_faithful_runner_passes_every_recorded_case") else { return };
+    assert!(check_faithful_runner(root).await > 400);
 }
 
 #[tokio::test]
@@ -229,7 +260,7 @@ async fn output_error_and_cause_differences_are_reported() {
         },
         other => other,
     });
-    let report = run(&[cases_root()], &runner, &options("_test_")).await;
+    let report = run(&[cases_root()], &runner, &Options::default()).await;
     let (o, why) = outcome(&report, CONTEXT);
     assert_eq!((o, why), (&Outcome::Fail, Some("output.extra: expected nothing, got 1")));
     let (o, why) = outcome(&report, CAUSE_JSON);
@@ -257,9 +288,10 @@ async fn lambda_error_causes_match_with_other_spacing_and_real_request_ids() {
     let actual = |first: &str, second: &str| Actual::Execution {
         status: ExecutionStatus::Succeeded,
         output: Some(json!({
+            "FunctionName": "fixture_fn_0001",
             "Error": "Exception",
             "Cause": cause(first),
-            "task_failed_error": {"Error": "Exception", "Cause": cause(second)},
+            "caught": {"Error": "Exception", "Cause": cause(second)},
         })),
         error: None,
         cause: None,
@@ -287,10 +319,10 @@ async fn test_state_and_validation_cases_compare_responses_and_messages() {
         Actual::Validation(Err(m)) if case.key == VALIDATION_ARN => Actual::Validation(Err(m + ".")),
         other => other,
     });
-    let report = run(&[cases_root()], &runner, &options("test_")).await;
+    let report = run(&[cases_root()], &runner, &Options::default()).await;
     assert_eq!(
         outcome(&report, TEST_STATE_OK),
-        (&Outcome::Fail, Some("response.nextState: expected nothing, got \"Elsewhere\""))
+        (&Outcome::Fail, Some("response.nextState: expected \"Later\", got \"Elsewhere\""))
     );
     let (o, why) = outcome(&report, TEST_STATE_API);
     assert_eq!(o, &Outcome::Fail);
@@ -378,7 +410,7 @@ async fn updating_the_known_failures_list() {
     let text = fs::read_to_string(&list).unwrap();
     assert_eq!(
         text,
-        format!("# kept header\n\n{CONTEXT}  # status: expected SUCCEEDED, got ABORTED\n{CATCH}  # still failing\n")
+        format!("# kept header\n\n{CATCH}  # still failing\n{CONTEXT}  # status: expected SUCCEEDED, got ABORTED\n")
     );
     let results: Value = serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(results["summary"]["failed"], json!(0));
@@ -400,10 +432,10 @@ async fn skips_timeouts_and_panics() {
     impl Runner for Odd {
         fn run<'a>(&'a self, case: &'a Case) -> BoxFuture<'a, Actual> {
             Box::pin(async move {
-                if case.key.contains("test_assign_in_choice__CONDITION_TRUE") {
+                if case.key == CHOICE_TRUE {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                 }
-                if case.key.contains("test_assign_in_choice__CONDITION_FALSE") {
+                if case.key == CHOICE_FALSE {
                     panic!("engine bug");
                 }
                 Actual::Skipped("no such integration".into())
@@ -412,12 +444,8 @@ async fn skips_timeouts_and_panics() {
     }
     let opts = Options { timeout: Duration::from_millis(100), ..Options::default() };
     let dirs = [
-        cases_root()
-            .join("pure")
-            .join("assign_test_assign_base__TestAssignBase__test_assign_in_choice__CONDITION_TRUE.json"),
-        cases_root()
-            .join("pure")
-            .join("assign_test_assign_base__TestAssignBase__test_assign_in_choice__CONDITION_FALSE.json"),
+        cases_root().join("pure").join(format!("{CHOICE_TRUE}.json")),
+        cases_root().join("pure").join(format!("{CHOICE_FALSE}.json")),
         cases_root().join("pure").join(format!("{CONTEXT}.json")),
         cases_root().join("lambda").join(format!("{CATCH}.json")),
     ];
@@ -445,8 +473,7 @@ async fn history_differences_are_counted_apart_from_failures() {
         }
         other => other,
     });
-    let key = "assign_test_assign_base__TestAssignBase__test_assign_in_choice__CONDITION_FALSE";
-    let report = run(&[cases_root()], &runner, &options(key)).await;
+    let report = run(&[cases_root()], &runner, &options(CHOICE_FALSE)).await;
     assert_eq!(report.tally().passed, 1);
     assert_eq!(
         report.results[0].history,

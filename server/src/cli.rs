@@ -1,4 +1,4 @@
-//! Command-line parsing and the `validate`, `run`, `serve` and `conformance` commands.
+//! Command-line parsing and the `validate`, `run` and `serve` commands.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -24,13 +24,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Checks a definition; prints its diagnostics and exits 1 when it is invalid.
+    /// Checks a definition (JSON or YAML), or every state machine of a CloudFormation or SAM
+    /// template; prints the diagnostics and exits 1 when one is invalid.
     Validate {
-        /// The definition file (`-` for standard input).
+        /// The definition or template file (`-` for standard input).
         file: PathBuf,
-        /// The state machine type the definition is meant for.
-        #[arg(long = "type", value_enum, default_value = "standard")]
-        machine_type: MachineType,
+        /// The state machine type (default: standard, or the type a template gives).
+        #[arg(long = "type", value_enum)]
+        machine_type: Option<MachineType>,
+        /// Replaces `${KEY}` in the definition by VALUE (repeatable).
+        #[arg(long = "subst", value_name = "KEY=VALUE", value_parser = legion_server::cfn::parse_substitution)]
+        substitutions: Vec<(String, String)>,
     },
     /// Runs a definition to its end and prints the output.
     Run {
@@ -79,8 +83,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "svg")]
         format: GraphFormat,
     },
-    /// Runs conformance case files and reports pass/fail.
-    Conformance(legion_conformance::cli::Args),
     /// Serves the AWS Step Functions API (AWS JSON 1.0) for the aws CLI, boto3 and the AWS SDKs.
     Serve(legion_server::serve::ServeArgs),
 }
@@ -109,20 +111,9 @@ impl From<MachineType> for StateMachineType {
 /// Runs the parsed command and returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate { file, machine_type } => {
+        Command::Validate { file, machine_type, substitutions } => {
             let text = read_text(&file)?;
-            match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
-                Ok(_) => {
-                    println!("valid");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(diags) => {
-                    for d in &diags {
-                        println!("{d}");
-                    }
-                    Ok(ExitCode::from(1))
-                }
-            }
+            crate::validate::run(&file, &text, machine_type.map(Into::into), &substitutions)
         }
         Command::Run {
             file,
@@ -202,10 +193,6 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, format } => graph(&file, format),
-        Command::Conformance(args) => {
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            Ok(ExitCode::from(runtime.block_on(conformance(args))))
-        }
     }
 }
 
@@ -320,23 +307,4 @@ fn abbreviate(s: &str) -> String {
     } else {
         short
     }
-}
-
-/// `legion conformance`: TestState cases go through the API's router, the others through the engine.
-async fn conformance(args: legion_conformance::cli::Args) -> u8 {
-    use legion_conformance::case::{ACCOUNT_ID, REGION};
-    let options = legion_conformance::Options {
-        filter: args.filter,
-        known_failures: args.known_failures,
-        update_known_failures: args.update_known_failures,
-        json: args.json,
-        concurrency: args.concurrency.max(1),
-        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
-    };
-    let engine = Engine::builder().account(ACCOUNT_ID, REGION).time_scale(0.0).build();
-    let api =
-        legion_server::conformance::RouterTestState::new(legion_server::app(legion_server::AppState::new(engine)));
-    let runner = legion_conformance::ApiRunner::new(api);
-    let code = legion_conformance::run_cli(&args.dirs, &runner, &options).await;
-    u8::try_from(code).unwrap_or(2)
 }

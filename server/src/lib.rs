@@ -12,7 +12,7 @@
 //! ```
 
 pub mod api;
-pub mod conformance;
+pub mod cfn;
 pub mod console;
 pub mod error;
 pub mod protocol;

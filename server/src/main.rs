@@ -1,7 +1,8 @@
-//! The `legion` command line: validate and run state machines, and run the conformance cases.
+//! The `legion` command line: validate, run and serve state machines.
 
 mod cli;
 mod progress;
+mod validate;
 
 use std::process::ExitCode;
 

@@ -1,14 +1,15 @@
-//! `legion conformance` through the API: TestState cases are sent to the router of `legion serve` as
-//! HTTP requests, so they check the wire format as well as the engine.
+//! TestState through the API: cases are sent to the router of `legion serve` as HTTP requests, so
+//! they check the wire format as well as the engine.
 
 use axum::body::{to_bytes, Body};
 use axum::http::Request;
 use axum::Router;
-use legion_conformance::{ApiError, BoxFuture, TestStateApi};
+use legion_server::protocol::{CONTENT_TYPE, TARGET_PREFIX};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::protocol::{CONTENT_TYPE, TARGET_PREFIX};
+use crate::runner::{ApiError, BoxFuture};
+use crate::test_state_runner::TestStateApi;
 
 /// Calls TestState on a router, without a socket.
 #[derive(Clone)]
@@ -17,7 +18,7 @@ pub struct RouterTestState {
 }
 
 impl RouterTestState {
-    /// Calls `router` (see [`crate::app`]).
+    /// Calls `router` (see [`legion_server::app`]).
     pub fn new(router: Router) -> RouterTestState {
         RouterTestState { router }
     }
