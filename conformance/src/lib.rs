@@ -36,6 +36,7 @@ pub mod normalize;
 pub mod report;
 mod runner;
 mod s3_setup;
+mod service_setup;
 pub mod test_state_runner;
 
 pub use case::{Case, CaseError, CaseKind, Spec};

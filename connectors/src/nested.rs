@@ -375,6 +375,7 @@ async fn sdk(a: &Attached, action: &str, params: &Value) -> Result<Value, TaskEr
             Ok(json!({"ExecutionArn": arn, "StartDate": iso(start_date)}))
         }
         "sendTaskSuccess" => {
+            let token = token()?;
             let output = match params.get("Output") {
                 Some(Value::String(s)) => serde_json::from_str(s).map_err(|_| {
                     api_error(Naming::Sdk, "InvalidOutputException", &format!("Invalid Output: '{s}'"))
@@ -382,7 +383,7 @@ async fn sdk(a: &Attached, action: &str, params: &Value) -> Result<Value, TaskEr
                 Some(v) => v.clone(),
                 None => Value::Null,
             };
-            a.engine.send_task_success(&token()?, output).map_err(token_error)?;
+            a.engine.send_task_success(&token, output).map_err(token_error)?;
             Ok(json!({}))
         }
         "sendTaskFailure" => {

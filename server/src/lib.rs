@@ -12,6 +12,7 @@
 //! ```
 
 pub mod api;
+pub mod catalog;
 pub mod conformance;
 pub mod error;
 pub mod protocol;

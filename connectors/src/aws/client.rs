@@ -285,10 +285,15 @@ fn decode(model: &ServiceModel, operation: &str, op: &Operation, response: HttpR
             codec::xml_result(model, output.map(|o| o.shape.as_str()), doc.as_ref().and_then(|d| d.child(&wrapper)))
         }
         _ => {
-            let body: Value = if text.trim().is_empty() {
-                Value::Object(Default::default())
-            } else {
-                serde_json::from_str(&text).map_err(|e| CallError::Client(format!("the answer is not JSON: {e}")))?
+            let body: Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(_) if text.trim().is_empty() => Value::Object(Default::default()),
+                // An error page that is not AWS JSON (a proxy's, a crashed handler's).
+                Err(_) if status >= 300 => {
+                    let code = if status >= 500 { "InternalFailure" } else { "UnknownError" }.to_owned();
+                    return Err(service_error(model, op, status, code, text.trim().to_owned(), request_id));
+                }
+                Err(e) => return Err(CallError::Client(format!("the answer is not JSON: {e}"))),
             };
             if status >= 300 {
                 let raw = header(&headers, "x-amzn-errortype")
