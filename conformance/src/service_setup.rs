@@ -5,7 +5,8 @@
 //! machines its executions may start, and its Lambda functions run on the stand-in of
 //! `legion-testkit`. Without `AWS_ENDPOINT_URL`, cases that need another AWS service are skipped.
 //!
-//! These cases run in real time: their task timeouts bound real calls.
+//! These cases run in real time: their task timeouts bound real calls. They share one server, so run
+//! them one at a time (`--concurrency 1`) when a case lists what others create (`listSecrets`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,7 +64,8 @@ fn failed(error: &str, cause: String) -> Actual {
 
 /// Runs one case.
 pub(crate) async fn run(case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
-    if let Some(service) = case.needs.iter().find(|n| AWS_SERVICES.contains(&n.as_str())) {
+    let from_setup = spec.resources.setup_calls.iter().map(|c| &c.service);
+    if let Some(service) = case.needs.iter().chain(from_setup).find(|n| AWS_SERVICES.contains(&n.as_str())) {
         if endpoint().is_none() {
             return Actual::Skipped(format!(
                 "needs the '{service}' integration: set AWS_ENDPOINT_URL to an AWS-compatible server (moto_server)"
@@ -127,6 +129,26 @@ impl Setup {
     }
 
     async fn run(self, case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
+        // Secrets are account-wide and listed by other cases: those a case makes are removed after it.
+        let secrets = case.needs.iter().any(|n| n == "secretsmanager");
+        let before = if secrets { self.secret_names().await } else { Vec::new() };
+        let actual = self.run_case(case, spec, request).await;
+        if secrets {
+            for name in self.secret_names().await.into_iter().filter(|n| !before.contains(n)) {
+                let params = json!({"SecretId": name, "ForceDeleteWithoutRecovery": true});
+                let _ = self.aws_call("secretsmanager", "DeleteSecret", &params, &[]).await;
+            }
+        }
+        actual
+    }
+
+    async fn secret_names(&self) -> Vec<String> {
+        let listed = self.aws_call("secretsmanager", "ListSecrets", &json!({}), &[]).await.unwrap_or_default();
+        let list = listed.get("SecretList").and_then(Value::as_array).cloned().unwrap_or_default();
+        list.iter().filter_map(|s| s.get("Name").and_then(Value::as_str).map(str::to_owned)).collect()
+    }
+
+    async fn run_case(&self, case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
         let mut helpers = Vec::new();
         for call in &spec.resources.setup_calls {
             match self.setup_call(call).await {

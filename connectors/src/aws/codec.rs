@@ -132,7 +132,8 @@ fn from_json(model: &ServiceModel, member: &Member, value: &Value) -> Value {
     match (s.kind, value) {
         (ShapeType::Structure, Value::Object(fields)) => {
             let mut out = Map::new();
-            for (key, v) in fields {
+            // A member sent as null is absent, as the SDKs read it.
+            for (key, v) in fields.iter().filter(|(_, v)| !v.is_null()) {
                 match s.members.get(key) {
                     Some(m) => out.insert(pascal(key), from_json(model, m, v)),
                     None => out.insert(pascal(key), v.clone()),
