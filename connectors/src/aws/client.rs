@@ -67,6 +67,9 @@ pub enum CallError {
     Unsupported(String),
 }
 
+/// An encoded request: its content type, its other headers, its body.
+type Encoded = (String, Vec<(String, String)>, Vec<u8>);
+
 /// Calls AWS services.
 #[derive(Debug)]
 pub struct AwsClient {
@@ -163,7 +166,7 @@ impl AwsClient {
         operation: &str,
         op: &Operation,
         params: &Value,
-    ) -> Result<(String, Vec<(String, String)>, Vec<u8>), CallError> {
+    ) -> Result<Encoded, CallError> {
         let meta = &model.metadata;
         match meta.protocol {
             Protocol::Json => {
