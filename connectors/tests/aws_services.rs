@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use legion_asl::parse::{parse_str, ParseOptions};
-use legion_connectors::config::ServiceConfig;
+use legion_connectors::config::{LimitConfig, ServiceConfig};
 use legion_connectors::{Config, Router};
 use legion_engine::{Engine, ExecutionStatus, Outcome, StartRequest, TaskTokens};
 use serde_json::{json, Value};
@@ -34,11 +34,15 @@ fn endpoint() -> Option<String> {
 /// An engine whose Router sends every modeled service to `url` (through the task-targets file's
 /// per-service endpoints, so the test does not touch the environment).
 async fn engine(url: &str) -> Engine {
+    engine_with_limits(url, Vec::new()).await
+}
+
+async fn engine_with_limits(url: &str, limits: Vec<LimitConfig>) -> Engine {
     let services: BTreeMap<String, ServiceConfig> = ["sqs", "sns", "dynamodb", "eventbridge", "secretsmanager"]
         .iter()
         .map(|s| ((*s).to_owned(), ServiceConfig { endpoint: Some(url.to_owned()), region: Some("us-east-1".into()) }))
         .collect();
-    let config = Config { services, ..Config::default() };
+    let config = Config { services, limits, ..Config::default() };
     let tokens = TaskTokens::new();
     let router = Router::builder(config, tokens.clone()).build().await.expect("router");
     Engine::builder().task_tokens(tokens).dispatcher(Arc::new(router)).build()
@@ -261,4 +265,23 @@ async fn parameters_outside_the_model_are_refused_before_any_call() {
     failed(&out, "States.Runtime");
     let out = task(&e, "arn:aws:states:::aws-sdk:nosuchservice:doIt", json!({})).await;
     failed(&out, "States.Runtime");
+}
+
+#[tokio::test]
+async fn limits_hold_calls_to_other_services() {
+    let Some(url) = endpoint() else { return };
+    let limit = LimitConfig { target: "sqs:SendMessage".into(), max_concurrency: Some(1), per_second: Some(2) };
+    let e = engine_with_limits(&url, vec![limit]).await;
+    let q = queue(&e).await;
+    let def = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 0,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Send", "States": {"Send": {
+            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {"QueueUrl": q, "MessageBody.$": "States.Format('{}', $)"}, "ResultSelector": {"id.$": "$.MessageId"}, "End": true}}},
+        "End": true}}});
+    let started = std::time::Instant::now();
+    let (_, outcome) = run(&e, def, json!({"items": [1, 2, 3, 4, 5, 6]})).await;
+    let out = ok(outcome);
+    assert_eq!(out.as_array().map(Vec::len), Some(6));
+    // Two calls a second, the first two at once: the last starts 2 s after the first.
+    assert!(started.elapsed() >= Duration::from_millis(1900), "took {:?}", started.elapsed());
 }
