@@ -36,6 +36,17 @@ impl Runner for EngineRunner {
                     )
                 }
                 Spec::TestState(_) => Actual::Skipped("the TestState API is served by `legion serve`".to_owned()),
+                Spec::Execution(e) if crate::service_setup::handles(case) => {
+                    let options = ParseOptions { state_machine_type: machine_type(&e.state_machine) };
+                    let machine = match parse(&e.definition, options) {
+                        Ok(m) => Arc::new(m),
+                        Err(d) => return Actual::Validation(Err(invalid_definition_message(&d))),
+                    };
+                    let mut request = StartRequest::new(machine, e.state_machine.name.clone(), e.input.clone());
+                    request.execution_name = e.state_machine.execution_name.clone();
+                    request.machine_type = options.state_machine_type;
+                    crate::service_setup::run(case, e, request).await
+                }
                 Spec::Execution(e) => {
                     let activity = case.needs.iter().any(|n| n == "activity");
                     let known = |n: &str| matches!(n, "none" | "s3" | "lambda") || (activity && n == "activity");

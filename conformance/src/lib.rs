@@ -38,6 +38,7 @@ pub mod report;
 mod router_api;
 mod runner;
 mod s3_setup;
+mod service_setup;
 pub mod test_state_runner;
 
 pub use case::{Case, CaseError, CaseKind, Spec};

@@ -75,6 +75,22 @@ pub struct Config {
     /// The mock test case every execution uses unless told otherwise.
     #[serde(default)]
     pub test_case: Option<String>,
+    /// Other AWS services by Step Functions' name (`sqs`, `sns`, `dynamodb`, `eventbridge`,
+    /// `secretsmanager`…): where their calls go.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceConfig>,
+}
+
+/// Where the calls to one AWS service go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The endpoint (else `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, then AWS).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The region (else `AWS_REGION`, else the engine's).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// The Lambda client.
@@ -171,7 +187,8 @@ pub struct HttpRoute {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitConfig {
-    /// A target pattern: `lambda:<function>`, `openfaas:<function>` or `http:<host>`, `*` wildcards.
+    /// A target pattern: `lambda:<function>`, `openfaas:<function>`, `http:<host>` or
+    /// `<service>:<Operation>` for other AWS services (`sqs:SendMessage`), `*` wildcards.
     pub target: String,
     /// At most this many calls in flight per target.
     #[serde(default)]

@@ -179,7 +179,7 @@ pub fn envelope(payload: Value, status: u16, headers: &[(String, String)], reque
 
 /// `SdkHttpMetadata` as Step Functions reports it: header names as Lambda spells them, `HttpHeaders`
 /// sorted case-insensitively.
-fn sdk_http_metadata(status: u16, headers: &[(String, String)]) -> Value {
+pub(crate) fn sdk_http_metadata(status: u16, headers: &[(String, String)]) -> Value {
     let mut all: Map<String, Value> = Map::new();
     let mut single: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {

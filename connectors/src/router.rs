@@ -8,6 +8,9 @@
 //! | `arn:aws:states:::http:invoke` | HTTP Task |
 //! | `arn:legion:states:::openfaas:invoke[.sync | .waitForTaskToken]` | OpenFaaS |
 //! | `arn:aws:states:::aws-sdk:s3:<action>` | S3, when [`RouterBuilder::s3`] is set |
+//! | `arn:aws:states:::states:startExecution[.sync | .sync:2 | .waitForTaskToken]`, `aws-sdk:sfn:*` | the same engine ([`crate::nested`]), once [`Router::step_functions`] is attached |
+//! | `arn:aws:states:::sqs:sendMessage`, `sns:publish`, `dynamodb:*Item`, `events:putEvents` | the service, through [`crate::aws`] |
+//! | `arn:aws:states:::aws-sdk:<service>:<action>` | the service, through [`crate::aws`] (AWS JSON and Query services whose model ships) |
 //! | anything else | the fallback dispatcher, if one is set; else the task fails with `States.TaskFailed` |
 //!
 //! A routed Lambda call keeps Lambda's result shape (the envelope for `lambda:invoke`, the answer for
@@ -26,12 +29,14 @@ use legion_engine::dispatch::BoxFuture;
 use legion_engine::{Dispatched, TaskDispatcher, TaskError, TaskRequest, TaskTokens};
 use serde_json::Value;
 
+use crate::aws::{AwsClient, Optimized};
 use crate::callback::CallbackListener;
 use crate::config::{Config, ConfigError};
 use crate::http::{body_value, HttpClient, HttpTask};
 use crate::lambda::{envelope, payload_bytes, Invoke, LambdaConnector, Shape};
 use crate::limits::Limits;
 use crate::mock::{MockAnswer, MockConfig, Mocks};
+use crate::nested::{SfnTarget, StepFunctions};
 use crate::openfaas::{FunctionCall, OpenFaas, ResultShape};
 use crate::routing::{function_short_name, RouteTarget, Routes};
 use crate::s3::S3Tasks;
@@ -56,13 +61,16 @@ enum Mode {
 }
 
 /// What a resource names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     LambdaInvoke { wait: bool },
     LambdaArn,
     HttpInvoke,
     OpenFaas(Mode),
     S3Sdk,
+    StepFunctions(SfnTarget),
+    Optimized(Optimized),
+    AwsSdk,
     Other,
 }
 
@@ -76,7 +84,12 @@ fn target(resource: &str) -> Target {
         "arn:legion:states:::openfaas:invoke.waitForTaskToken" => Target::OpenFaas(Mode::WaitForToken),
         r if r.starts_with("arn:aws:lambda:") && r.contains(":function:") => Target::LambdaArn,
         r if S3Tasks::handles(r) => Target::S3Sdk,
-        _ => Target::Other,
+        r => match (SfnTarget::parse(r), Optimized::parse(r), crate::aws::sdk_resource(r)) {
+            (Some(sfn), _, _) => Target::StepFunctions(sfn),
+            (_, Some(o), _) => Target::Optimized(o),
+            (_, _, Some(_)) => Target::AwsSdk,
+            _ => Target::Other,
+        },
     }
 }
 
@@ -89,6 +102,8 @@ struct Inner {
     limits: Limits,
     mocks: Option<Arc<Mocks>>,
     s3: Option<S3Tasks>,
+    aws: AwsClient,
+    sfn: StepFunctions,
     fallback: Option<Arc<dyn TaskDispatcher>>,
     listener: Option<CallbackListener>,
 }
@@ -170,6 +185,7 @@ impl RouterBuilder {
         let openfaas =
             OpenFaas::new(&config.openfaas, http.clone(), listener.as_ref().map(|l| l.base_url().to_owned()));
         let lambda = LambdaConnector::new(&config.lambda, &self.region).await;
+        let aws = AwsClient::new(http.clone(), config.services.clone(), &self.region);
         Ok(Router {
             inner: Arc::new(Inner {
                 lambda,
@@ -180,6 +196,8 @@ impl RouterBuilder {
                 limits: Limits::new(config.limits.clone()),
                 mocks: mocks.map(Arc::new),
                 s3: self.s3,
+                aws,
+                sfn: StepFunctions::new(),
                 fallback: self.fallback,
                 listener,
             }),
@@ -197,6 +215,12 @@ impl Router {
     /// The mocks in use, to assign test cases to executions.
     pub fn mocks(&self) -> Option<&Arc<Mocks>> {
         self.inner.mocks.as_ref()
+    }
+
+    /// The Step Functions connector: attach the engine and its machines to it
+    /// ([`StepFunctions::attach`]) to run nested executions.
+    pub fn step_functions(&self) -> &StepFunctions {
+        &self.inner.sfn
     }
 
     /// The base URL of the callback listener, when one runs.
@@ -281,7 +305,29 @@ impl Inner {
                 Some(s3) => s3.dispatch(request).await,
                 None => self.fallback_or_unknown(request).await,
             },
+            Target::StepFunctions(t) => self.inner_sfn(&t, request).await,
+            Target::Optimized(o) => {
+                let _permit = self.limits.acquire(&format!("{}:{}", o.service(), o.operation())).await;
+                let result = o.call(&self.aws, &request.input).await?;
+                Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
+            }
+            Target::AwsSdk => {
+                let Some((service, action)) = crate::aws::sdk_resource(&request.resource) else {
+                    return self.fallback_or_unknown(request).await;
+                };
+                let _permit = self.limits.acquire(&format!("{service}:{}", crate::aws::names::pascal(action))).await;
+                let result = crate::aws::sdk_call(&self.aws, service, action, &request.input).await?;
+                Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
+            }
             Target::Other => self.fallback_or_unknown(request).await,
+        }
+    }
+
+    /// Step Functions tasks: on the attached engine, else the fallback's (embedders' own handlers).
+    async fn inner_sfn(&self, target: &SfnTarget, request: TaskRequest) -> Result<Dispatched, TaskError> {
+        match (&self.fallback, self.sfn.is_attached()) {
+            (Some(f), false) => f.dispatch(request).await,
+            _ => self.sfn.dispatch(target, request).await,
         }
     }
 
@@ -397,6 +443,7 @@ impl TaskDispatcher for Router {
                 matches!(self.inner.routes.route(resource), Some(RouteTarget::OpenFaas { asynchronous: true, .. }))
             }
             Target::LambdaInvoke { wait: false } => self.inner.routes.any_asynchronous(),
+            Target::StepFunctions(t) if self.inner.sfn.is_attached() => t.completes_by_callback(),
             _ => self.inner.fallback.as_ref().is_some_and(|f| f.completes_by_callback(resource)),
         }
     }
@@ -412,7 +459,9 @@ mod tests {
         assert_eq!(target("arn:aws:states:::lambda:invoke.waitForTaskToken"), Target::LambdaInvoke { wait: true });
         assert_eq!(target("arn:aws:lambda:us-east-1:1:function:f:prod"), Target::LambdaArn);
         assert_eq!(target("arn:legion:states:::openfaas:invoke.sync"), Target::OpenFaas(Mode::Async));
-        assert_eq!(target("arn:aws:states:::sqs:sendMessage"), Target::Other);
+        assert_eq!(target("arn:aws:states:::sqs:sendMessage"), Target::Optimized(Optimized::SqsSendMessage));
+        assert_eq!(target("arn:aws:states:::aws-sdk:dynamodb:getItem"), Target::AwsSdk);
+        assert_eq!(target("arn:aws:states:::glue:startJobRun"), Target::Other);
     }
 
     #[test]

@@ -122,6 +122,18 @@ impl TaskTokens {
         self.lock().open.len()
     }
 
+    /// Resolves when the task waiting on `token` has closed it (it ended, timed out, or its execution
+    /// was stopped); at once when no task waits on it. Connectors that work on behalf of a task (a
+    /// nested execution) use it to stop when the task is gone.
+    pub fn closed(&self, token: &str) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let sender = self.lock().open.get(token).cloned();
+        async move {
+            if let Some(tx) = sender {
+                tx.closed().await;
+            }
+        }
+    }
+
     /// Completes the task of `token` with `output` (SendTaskSuccess).
     pub fn succeed(&self, token: &str, output: Value) -> Result<(), TokenError> {
         self.signal(token, TokenSignal::Success(output))

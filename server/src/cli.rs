@@ -70,6 +70,12 @@ enum Command {
         /// The mock test case to run (from the mock configuration's `TestCases`).
         #[arg(long, value_name = "NAME")]
         test_case: Option<String>,
+        /// A state machine the execution may start (`states:startExecution`, `aws-sdk:sfn`), as
+        /// `NAME=FILE`; its ARN is `arn:aws:states:us-east-1:123456789012:stateMachine:NAME`.
+        /// Repeatable; a folder instead of `NAME=FILE` adds each `*.asl.json` (or `*.json`) in it,
+        /// named by its file name.
+        #[arg(long = "machine", value_name = "NAME=FILE|DIR")]
+        machines: Vec<String>,
         /// No progress lines for Distributed Map runs (they are drawn only when standard error is a
         /// terminal).
         #[arg(long, short = 'q')]
@@ -127,6 +133,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             mock_config,
             test_case,
             quiet,
+            machines,
         } => {
             let text = read_text(&file)?;
             let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
@@ -149,8 +156,10 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .s3(s3)
                 .map_run_store(Arc::new(children))
                 .task_tokens(tokens)
-                .dispatcher(Arc::new(router))
+                .dispatcher(Arc::new(router.clone()))
                 .build();
+            let catalog = machine_catalog(&engine, &machines)?;
+            router.step_functions().attach(engine.clone(), Arc::new(catalog));
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
             let show_progress = !quiet && std::io::stderr().is_terminal();
@@ -185,9 +194,11 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                     .s3(s3)
                     .retention(args.retention())
                     .task_tokens(tokens)
-                    .dispatcher(Arc::new(router))
+                    .dispatcher(Arc::new(router.clone()))
                     .build();
-                let state = legion_server::AppState::with_mocks(engine, mocks);
+                let state = legion_server::AppState::with_mocks(engine.clone(), mocks);
+                let catalog = legion_server::catalog::RegistryCatalog::new(state.clone());
+                router.step_functions().attach(engine, Arc::new(catalog));
                 legion_server::serve::run(&args, state).await.context("serving the API")
             })?;
             Ok(ExitCode::SUCCESS)
@@ -281,6 +292,43 @@ async fn task_router(
         bail!("--test-case needs a mock configuration (--mock-config or SFN_MOCK_CONFIG)");
     }
     legion_connectors::Router::builder(config, tokens).s3(s3).build().await.context("setting up the task targets")
+}
+
+/// The machines of `legion run --machine NAME=FILE` (or a folder of definitions), by ARN.
+fn machine_catalog(engine: &Engine, specs: &[String]) -> anyhow::Result<legion_connectors::nested::StaticCatalog> {
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for spec in specs {
+        match spec.split_once('=') {
+            Some((name, file)) => files.push((name.to_owned(), PathBuf::from(file))),
+            None => {
+                let dir = Path::new(spec);
+                let entries =
+                    std::fs::read_dir(dir).with_context(|| format!("--machine {spec}: not NAME=FILE or a folder"))?;
+                for entry in entries {
+                    let path = entry?.path();
+                    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+                    if let Some(name) = file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json"))
+                    {
+                        files.push((name.to_owned(), path.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let mut catalog = legion_connectors::nested::StaticCatalog::new();
+    for (name, file) in files {
+        let text = read_text(&file)?;
+        let machine = parse_str(&text, ParseOptions::default())
+            .map_err(|d| anyhow::anyhow!("{}: {}", file.display(), invalid_definition_message(&d)))?;
+        let nested = legion_connectors::nested::NestedMachine {
+            machine: Arc::new(machine),
+            name: name.clone(),
+            machine_type: legion_asl::model::StateMachineType::Standard,
+            role_arn: None,
+        };
+        catalog.insert(engine.state_machine_arn(&name), nested);
+    }
+    Ok(catalog)
 }
 
 fn read_text(file: &Path) -> anyhow::Result<String> {

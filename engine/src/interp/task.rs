@@ -100,9 +100,10 @@ pub(crate) async fn run(
             if let Some(Value::Object(s)) = m.get_mut("State") {
                 s.entry("RetryCount").or_insert(json!(retry_count));
             }
-            // Only `.waitForTaskToken` tasks expose their token; a token minted for a target's own
-            // callback stays internal.
-            if let Some(w) = waiter.as_ref().filter(|_| task.resource.ends_with(".waitForTaskToken")) {
+            // `.waitForTaskToken` tasks expose their token, and so do AWS's `.sync` integrations
+            // (a nested execution may answer its parent's token); a token minted for another target's
+            // own callback stays internal.
+            if let Some(w) = waiter.as_ref().filter(|_| exposes_token(&task.resource)) {
                 m.insert("Task".into(), json!({"Token": w.token()}));
             }
         }
@@ -226,6 +227,12 @@ pub(crate) async fn run(
     recorder.record_with(|| fam.ended(TaskEnd::Succeeded(Payload::of(&result))));
     let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// True when the context object shows a callback task's token (`$$.Task.Token`).
+fn exposes_token(resource: &str) -> bool {
+    resource.ends_with(".waitForTaskToken")
+        || (resource.starts_with("arn:aws:states:::") && (resource.ends_with(".sync") || resource.ends_with(".sync:2")))
 }
 
 /// Waits for the answer to a callback task: `None` when `TimeoutSeconds` or `HeartbeatSeconds`

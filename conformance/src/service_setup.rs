@@ -1,0 +1,284 @@
+//! Runs the `other-service` cases: nested executions on the engine itself, other AWS services on the
+//! AWS-compatible server `AWS_ENDPOINT_URL` names (moto_server in CI). Each case's `setup_calls` are
+//! made there first (queues, topics, tables…), its helper fixtures run beside the execution (queue
+//! pollers answering task tokens as the recording's test did), its `other_state_machines` become the
+//! machines its executions may start, and its Lambda functions run on the stand-in of
+//! `legion-testkit`. Without `AWS_ENDPOINT_URL`, cases that need another AWS service are skipped.
+//!
+//! These cases run in real time: their task timeouts bound real calls. They share one server, so run
+//! them one at a time (`--concurrency 1`) when a case lists what others create (`listSecrets`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use legion_asl::model::StateMachineType;
+use legion_asl::parse::{parse, ParseOptions};
+use legion_connectors::aws::{model, names, AwsClient};
+use legion_connectors::config::LambdaConfig;
+use legion_connectors::http::HttpClient;
+use legion_connectors::nested::{NestedMachine, StaticCatalog};
+use legion_connectors::{Config, Router};
+use legion_engine::{Engine, StartRequest, TaskTokens};
+use legion_testkit::lambda::LambdaServer;
+use serde_json::{json, Value};
+
+use crate::case::{Case, ExecutionSpec, SetupCall, ACCOUNT_ID, REGION};
+use crate::runner::{Actual, ExecutionStatus};
+
+/// The needs this runner meets.
+pub(crate) const NEEDS: &[&str] = &[
+    "sqs",
+    "sns",
+    "dynamodb",
+    "events",
+    "secretsmanager",
+    "states",
+    "callback",
+    "iam-credentials",
+    "api:stop_execution",
+];
+
+/// The needs that take an AWS-compatible server.
+const AWS_SERVICES: &[&str] = &["sqs", "sns", "dynamodb", "events", "secretsmanager"];
+
+/// True when this runner should take the case.
+pub(crate) fn handles(case: &Case) -> bool {
+    case.needs.iter().any(|n| NEEDS.contains(&n.as_str())) && !case.needs.iter().any(|n| n == "activity")
+}
+
+/// The AWS-compatible server, if one is named.
+fn endpoint() -> Option<String> {
+    std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())
+}
+
+fn failed(error: &str, cause: String) -> Actual {
+    Actual::Execution {
+        status: ExecutionStatus::Failed,
+        output: None,
+        error: Some(error.to_owned()),
+        cause: Some(cause),
+        history: Vec::new(),
+    }
+}
+
+/// Runs one case.
+pub(crate) async fn run(case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
+    let from_setup = spec.resources.setup_calls.iter().map(|c| &c.service);
+    if let Some(service) = case.needs.iter().chain(from_setup).find(|n| AWS_SERVICES.contains(&n.as_str())) {
+        if endpoint().is_none() {
+            return Actual::Skipped(format!(
+                "needs the '{service}' integration: set AWS_ENDPOINT_URL to an AWS-compatible server (moto_server)"
+            ));
+        }
+    }
+    match Setup::start(spec).await {
+        Ok(setup) => setup.run(case, spec, request).await,
+        Err(e) => failed("Legion.Setup", e),
+    }
+}
+
+struct Setup {
+    engine: Engine,
+    aws: Arc<AwsClient>,
+    // Kept running while the case runs.
+    _lambda: Option<LambdaServer>,
+}
+
+impl Setup {
+    async fn start(spec: &ExecutionSpec) -> Result<Setup, String> {
+        let lambda = if spec.resources.lambda_functions.is_empty() {
+            None
+        } else {
+            let server = LambdaServer::start(ACCOUNT_ID, REGION).await.map_err(|e| e.to_string())?;
+            for f in &spec.resources.lambda_functions {
+                let b = crate::lambda_setup::behaviour(&f.behaviour)
+                    .ok_or_else(|| format!("{}: {}", f.function_name, f.behaviour))?;
+                server.add(&f.function_name, b);
+            }
+            Some(server)
+        };
+        let tokens = TaskTokens::new();
+        let config = Config {
+            lambda: LambdaConfig { endpoint: lambda.as_ref().map(LambdaServer::url), region: Some(REGION.to_owned()) },
+            ..Config::default()
+        };
+        let router = Router::builder(config, tokens.clone()).region(REGION).build().await.map_err(|e| e.to_string())?;
+        let engine = Engine::builder()
+            .account(ACCOUNT_ID, REGION)
+            .time_scale(1.0)
+            .task_tokens(tokens)
+            .dispatcher(Arc::new(router.clone()))
+            .build();
+        let mut catalog = StaticCatalog::new();
+        for m in &spec.resources.other_state_machines {
+            let machine_type = if m.machine_type.eq_ignore_ascii_case("EXPRESS") {
+                StateMachineType::Express
+            } else {
+                StateMachineType::Standard
+            };
+            let parsed = parse(&m.definition, ParseOptions { state_machine_type: machine_type })
+                .map_err(|d| legion_asl::diagnostic::invalid_definition_message(&d))?;
+            let machine =
+                NestedMachine { machine: Arc::new(parsed), name: m.name.clone(), machine_type, role_arn: None };
+            catalog.insert(m.arn.clone(), machine);
+        }
+        router.step_functions().attach(engine.clone(), Arc::new(catalog));
+        let aws = Arc::new(AwsClient::new(HttpClient::new(), BTreeMap::new(), REGION));
+        Ok(Setup { engine, aws, _lambda: lambda })
+    }
+
+    async fn run(self, case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
+        // Secrets are account-wide and listed by other cases: those a case makes are removed after it.
+        let secrets = case.needs.iter().any(|n| n == "secretsmanager");
+        let before = if secrets { self.secret_names().await } else { Vec::new() };
+        let actual = self.run_case(case, spec, request).await;
+        if secrets {
+            for name in self.secret_names().await.into_iter().filter(|n| !before.contains(n)) {
+                let params = json!({"SecretId": name, "ForceDeleteWithoutRecovery": true});
+                let _ = self.aws_call("secretsmanager", "DeleteSecret", &params, &[]).await;
+            }
+        }
+        actual
+    }
+
+    async fn secret_names(&self) -> Vec<String> {
+        let listed = self.aws_call("secretsmanager", "ListSecrets", &json!({}), &[]).await.unwrap_or_default();
+        let list = listed.get("SecretList").and_then(Value::as_array).cloned().unwrap_or_default();
+        list.iter().filter_map(|s| s.get("Name").and_then(Value::as_str).map(str::to_owned)).collect()
+    }
+
+    async fn run_case(&self, case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
+        let mut helpers = Vec::new();
+        for call in &spec.resources.setup_calls {
+            match self.setup_call(call).await {
+                Ok(Some(helper)) => helpers.push(helper),
+                Ok(None) => {}
+                Err(e) => return failed("Legion.Setup", format!("{} {}: {e}", call.service, call.op)),
+            }
+        }
+        let execution = match self.engine.start(request).await {
+            Ok(e) => e,
+            Err(e) => return failed("Legion.Setup", e.to_string()),
+        };
+        if case.needs.iter().any(|n| n == "api:stop_execution") {
+            let _ = self.engine.stop_execution(execution.arn(), None, None).await;
+        }
+        let outcome = execution.outcome().await;
+        for h in helpers {
+            h.abort();
+        }
+        crate::engine_runner::actual(&execution, outcome)
+    }
+
+    /// Makes one setup call; a fixture that keeps working beside the execution comes back as a task.
+    async fn setup_call(&self, call: &SetupCall) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+        let args: Vec<Value> = match &call.args {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let queue = || args.first().and_then(Value::as_str).map(str::to_owned).ok_or("no queue URL".to_owned());
+        match (call.service.as_str(), call.op.as_str()) {
+            ("fixture", "sqs_send_task_success_state_machine") => Ok(Some(self.answer(queue()?, Answer::Message))),
+            ("fixture", "sqs_send_task_failure_state_machine") => Ok(Some(self.answer(queue()?, Answer::Failure))),
+            ("fixture", "sqs_receive_num_messages") => Ok(Some(self.answer(queue()?, Answer::Empty))),
+            // Queue policies, event rules delivering to a queue and cross-account roles change
+            // nothing in what these cases record: Legion checks no permissions and the results do
+            // not depend on delivery.
+            (
+                "fixture",
+                "sns_allow_topic_sqs_queue" | "events_to_sqs_queue" | "create_cross_account_admin_role_and_policy",
+            ) => Ok(None),
+            ("fixture", other) => Err(format!("the fixture '{other}' is not reproduced")),
+            ("dynamodb", "create_table") => {
+                let kwargs = call.kwargs.clone().unwrap_or_default();
+                let table = kwargs.get("table_name").and_then(Value::as_str).unwrap_or_default();
+                let key = kwargs.get("partition_key").and_then(Value::as_str).unwrap_or("id");
+                let params = json!({
+                    "TableName": table,
+                    "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+                    "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                });
+                self.aws_call("dynamodb", "CreateTable", &params, &["ResourceInUseException"]).await.map(|_| None)
+            }
+            (service, op) => {
+                let params = call.kwargs.clone().unwrap_or_else(|| json!({}));
+                let operation: String = op.split('_').map(names::pascal).collect();
+                self.aws_call(service, &operation, &params, &[]).await.map(|_| None)
+            }
+        }
+    }
+
+    async fn aws_call(
+        &self,
+        service: &str,
+        operation: &str,
+        params: &Value,
+        tolerated: &[&str],
+    ) -> Result<Value, String> {
+        let name = if service == "events" { "eventbridge" } else { service };
+        let m = model::model(name).ok_or_else(|| format!("no model of {service}"))?;
+        match self.aws.call(name, m, operation, params).await {
+            Ok(a) => Ok(a.result),
+            Err(legion_connectors::aws::CallError::Service { code, .. }) if tolerated.contains(&code.as_str()) => {
+                Ok(Value::Null)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Polls a queue for task tokens and answers them, as the recording's helper did.
+    fn answer(&self, queue_url: String, answer: Answer) -> tokio::task::JoinHandle<()> {
+        let (aws, engine) = (self.aws.clone(), self.engine.clone());
+        tokio::spawn(async move {
+            let Some(m) = model::model("sqs") else { return };
+            loop {
+                let params = json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1});
+                let messages = match aws.call("sqs", m, "ReceiveMessage", &params).await {
+                    Ok(a) => a.result.get("Messages").and_then(Value::as_array).cloned().unwrap_or_default(),
+                    Err(_) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                for message in messages {
+                    let body = message.get("Body").and_then(Value::as_str).unwrap_or_default();
+                    let Some((token, content)) = token_of(body) else { continue };
+                    let _ = match answer {
+                        Answer::Message => {
+                            engine.send_task_success(&token, content.get("Message").cloned().unwrap_or(Value::Null))
+                        }
+                        Answer::Empty => engine.send_task_success(&token, json!({})),
+                        Answer::Failure => engine.send_task_failure(
+                            &token,
+                            Some("Failure error".to_owned()),
+                            Some("Failure cause".to_owned()),
+                        ),
+                    };
+                }
+            }
+        })
+    }
+}
+
+/// How a queue helper answers the token it finds.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// SendTaskSuccess with the message's `Message` field.
+    Message,
+    /// SendTaskSuccess with `{}`.
+    Empty,
+    /// SendTaskFailure with `Failure error` / `Failure cause`.
+    Failure,
+}
+
+/// The task token in a message body (directly, or inside an SNS notification's `Message`).
+fn token_of(body: &str) -> Option<(String, Value)> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    if let Some(t) = v.get("TaskToken").and_then(Value::as_str) {
+        return Some((t.to_owned(), v.clone()));
+    }
+    let inner: Value = serde_json::from_str(v.get("Message")?.as_str()?).ok()?;
+    let t = inner.get("TaskToken")?.as_str()?.to_owned();
+    Some((t, inner))
+}
