@@ -65,6 +65,9 @@ pub enum ApiError {
     /// The body is larger than the service accepts.
     #[error("{0}")]
     RequestEntityTooLarge(String),
+    /// The request (its body) was not received in time: AWS's common `RequestTimeoutException` (408).
+    #[error("{0}")]
+    RequestTimeoutException(String),
     /// A fault of this server.
     #[error("{0}")]
     InternalFailure(String),
@@ -121,15 +124,18 @@ impl ApiError {
             ApiError::SerializationException(_) => "SerializationException",
             ApiError::UnknownOperationException(_) => "UnknownOperationException",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::RequestTimeoutException(_) => "RequestTimeoutException",
             ApiError::InternalFailure(_) => "InternalFailure",
         }
     }
 
-    /// The HTTP status: 400 for every modelled exception, 413 for an oversized body, 500 for faults.
+    /// The HTTP status: 400 for every modelled exception, 413 for an oversized body, 408 for a body not
+    /// received in time, 500 for faults.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InternalFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestEntityTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeoutException(_) => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

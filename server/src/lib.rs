@@ -14,6 +14,7 @@
 pub mod api;
 pub mod conformance;
 pub mod error;
+pub mod limits;
 pub mod protocol;
 pub mod registry;
 pub mod serve;
@@ -41,10 +42,16 @@ pub fn app(state: AppState) -> Router {
 
 /// The router, refusing request bodies larger than `body_limit` bytes.
 pub fn app_with_limit(state: AppState, body_limit: usize) -> Router {
+    app_with_limits(state, limits::Limits::with_body_bytes(body_limit))
+}
+
+/// The router, reading each request body within `limits` (size and deadline) before routing it.
+pub fn app_with_limits(state: AppState, limits: limits::Limits) -> Router {
     Router::new()
         .route(&format!("{CALLBACK_PATH}{{*token}}"), axum::routing::post(callback))
         .fallback(handle)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn(move |request, next| limits::read_body(limits, request, next)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
