@@ -242,10 +242,9 @@ impl Inner {
             _ => {}
         }
         let mut forward = Request::builder().method(parts.method).uri(format!("{}{path}", self.target));
+        // Every header goes through unchanged, `Host` included, so signed requests stay valid.
         for (name, value) in &parts.headers {
-            if name != hyper::header::HOST {
-                forward = forward.header(name, value);
-            }
+            forward = forward.header(name, value);
         }
         let forward = forward.body(Full::new(body)).map_err(|_| Dropped)?;
         self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
