@@ -68,6 +68,18 @@ pub enum ApiError {
     /// The request (its body) was not received in time: AWS's common `RequestTimeoutException` (408).
     #[error("{0}")]
     RequestTimeoutException(String),
+    /// No `Authorization` header on a server that requires signed requests (`--auth`).
+    #[error("{0}")]
+    MissingAuthenticationTokenException(String),
+    /// The access key id is not one the server knows.
+    #[error("{0}")]
+    UnrecognizedClientException(String),
+    /// The signature does not match, or it expired.
+    #[error("{0}")]
+    InvalidSignatureException(String),
+    /// The `Authorization` header lacks a part of a signature.
+    #[error("{0}")]
+    IncompleteSignatureException(String),
     /// A fault of this server.
     #[error("{0}")]
     InternalFailure(String),
@@ -125,11 +137,16 @@ impl ApiError {
             ApiError::UnknownOperationException(_) => "UnknownOperationException",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
             ApiError::RequestTimeoutException(_) => "RequestTimeoutException",
+            ApiError::MissingAuthenticationTokenException(_) => "MissingAuthenticationTokenException",
+            ApiError::UnrecognizedClientException(_) => "UnrecognizedClientException",
+            ApiError::InvalidSignatureException(_) => "InvalidSignatureException",
+            ApiError::IncompleteSignatureException(_) => "IncompleteSignatureException",
             ApiError::InternalFailure(_) => "InternalFailure",
         }
     }
 
-    /// The HTTP status: 400 for every modelled exception, 413 for an oversized body, 408 for a body not
+    /// The HTTP status: 400 for every modelled exception and the authentication ones (as AWS JSON
+    /// services such as Step Functions answer them; the status of those is not documented, a guess), 413 for an oversized body, 408 for a body not
     /// received in time, 500 for faults.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod api;
+pub mod auth;
 pub mod conformance;
 pub mod error;
 pub mod limits;
@@ -47,10 +48,22 @@ pub fn app_with_limit(state: AppState, body_limit: usize) -> Router {
 
 /// The router, reading each request body within `limits` (size and deadline) before routing it.
 pub fn app_with_limits(state: AppState, limits: limits::Limits) -> Router {
-    Router::new()
+    app_with_options(state, limits, None)
+}
+
+/// The router with `limits`, and with `keys` requiring every request to be signed (SigV4) by one of
+/// them.
+pub fn app_with_options(state: AppState, limits: limits::Limits, keys: Option<auth::Keys>) -> Router {
+    let mut router = Router::new()
         .route(&format!("{CALLBACK_PATH}{{*token}}"), axum::routing::post(callback))
         .fallback(handle)
-        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(DefaultBodyLimit::max(limits.body_bytes));
+    if let Some(keys) = keys {
+        router = router.layer(axum::middleware::from_fn(move |request, next| {
+            auth::require_signature(keys.clone(), request, next)
+        }));
+    }
+    router
         .layer(axum::middleware::from_fn(move |request, next| limits::read_body(limits, request, next)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -15,8 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Keys;
 use crate::limits::Limits;
-use crate::{app_with_limits, AppState};
+use crate::{app_with_limits, app_with_options, AppState};
 
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -136,6 +137,10 @@ pub struct ServeArgs {
     /// The largest number of connections served at once; more wait to be accepted.
     #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Require every request to be signed (AWS Signature Version 4) with a key of this file, a JSON
+    /// object of access key ids to secret access keys.
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<std::path::PathBuf>,
 }
 
 impl ServeArgs {
@@ -172,13 +177,17 @@ pub async fn run(args: &ServeArgs, state: AppState) -> std::io::Result<()> {
         eprintln!("legion serve: listening on http://{addr} (account {account}, region {region})");
     };
     let limits = args.limits();
+    let keys = match &args.auth {
+        Some(path) => Some(Keys::load(path).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?),
+        None => None,
+    };
     let listener = TcpListener::bind(args.bind).await?;
     let addr = listener.local_addr()?;
     bound(addr);
-    if let Some(warning) = exposure_warning(addr, false) {
+    if let Some(warning) = exposure_warning(addr, keys.is_some()) {
         eprintln!("{warning}");
     }
-    serve_router(listener, app_with_limits(state, limits), limits, shutdown_signal()).await
+    serve_router(listener, app_with_options(state, limits, keys), limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
