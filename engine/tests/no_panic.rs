@@ -115,7 +115,48 @@ fn number() -> impl Strategy<Value = Value> {
         prop::sample::select(vec![0.0, -0.0, 1.0, -1.0, 0.5, 2.5, 1e300, -1e300, 1e-300, 9007199254740993.0])
             .prop_map(|f| json!(f)),
         (-3i64..40).prop_map(|n| json!(n)),
+        extreme_number(),
     ]
+}
+
+/// Numbers at the edges: the largest and smallest integers and floats, the smallest subnormal,
+/// values just past what a `Duration`, an `i64` or a `u32` holds, and products that overflow.
+fn extreme_number() -> impl Strategy<Value = Value> {
+    prop::sample::select(vec![
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(i64::MAX),
+        json!(u64::from(u32::MAX) + 1),
+        json!(10_000_000_000_000_000_000u64),
+        json!(f64::MAX),
+        json!(-f64::MAX),
+        json!(f64::MIN_POSITIVE),
+        json!(5e-324),
+        json!(1e308),
+        json!(-1e308),
+        json!(1.7976931348623157e308),
+        json!(99999999.999),
+        json!(-0.000001),
+    ])
+}
+
+/// A string of 10,000 to 100,000 characters.
+fn long_string() -> impl Strategy<Value = String> {
+    (10_000usize..100_000, prop::sample::select(vec!["a", "$", "{}", "é", "\\", "%", "$.a"]))
+        .prop_map(|(n, s)| s.repeat(n / s.len()))
+}
+
+/// A value nested 64 to 128 levels deep in arrays or objects: 128 is as deep as any JSON text gets
+/// once parsed (serde_json's recursion limit), which bounds every input, task result and
+/// `States.StringToJson` value that reaches the engine from outside.
+fn deep_json() -> impl Strategy<Value = Value> {
+    (64usize..=128, any::<bool>()).prop_map(|(depth, arrays)| {
+        let mut v = json!(1);
+        for _ in 0..depth {
+            v = if arrays { json!([v]) } else { json!({"a": v}) };
+        }
+        v
+    })
 }
 
 fn key() -> impl Strategy<Value = String> {
@@ -129,6 +170,7 @@ fn short_string() -> impl Strategy<Value = String> {
         2 => prop::sample::select(PATHS).prop_map(str::to_owned),
         1 => prop::sample::select(TIMESTAMPS).prop_map(str::to_owned),
         1 => prop::sample::select(vec!["{\"a\": 1}", "[1, 2]", "{", "aGVsbG8=", "%%%", "a,b,,c"]).prop_map(str::to_owned),
+        1 => long_string(),
     ]
 }
 
@@ -154,7 +196,8 @@ fn input() -> BoxedStrategy<Value> {
     let items = prop::collection::vec(any_json(), 0..12).prop_map(Value::Array);
     let object = (any_json(), any_json(), items, short_string(), number(), any_json())
         .prop_map(|(a, b, items, s, n, x)| json!({"a": a, "b": b, "items": items, "s": s, "n": n, "x": x}));
-    prop_oneof![4 => object, 1 => any_json()].boxed()
+    let deep = (deep_json(), number()).prop_map(|(a, n)| json!({"a": a, "b": a, "items": [a], "n": n}));
+    prop_oneof![8 => object, 2 => any_json(), 1 => deep].boxed()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +501,10 @@ fn next_mark() -> impl Strategy<Value = Value> {
 /// A whole number of seconds, or a JSONata expression in JSONata states.
 fn seconds(jsonata_state: bool) -> BoxedStrategy<Value> {
     let good = (1i64..3).prop_map(|n| json!(n));
-    let bad = prop::sample::select(vec![json!(0), json!(-1), json!(0.5), json!(99999999), json!(1e300), json!("1")]);
+    let bad = prop_oneof![
+        prop::sample::select(vec![json!(0), json!(-1), json!(0.5), json!(99999999), json!(1e300), json!("1")]),
+        extreme_number(),
+    ];
     if jsonata_state {
         prop_oneof![12 => good, 4 => jsonata(), 1 => bad].boxed()
     } else {
@@ -520,6 +566,7 @@ fn retriers() -> BoxedStrategy<Value> {
     let backoff = prop_oneof![
         12 => prop::sample::select(vec![json!(1), json!(2.0), json!(1.5), json!(1e9)]),
         1 => Just(json!(0.5)),
+        1 => extreme_number(),
     ];
     let jitter = prop_oneof![12 => prop::sample::select(vec!["FULL", "NONE"]), 1 => Just("bad")];
     let retrier = (

@@ -65,6 +65,21 @@ pub enum ApiError {
     /// The body is larger than the service accepts.
     #[error("{0}")]
     RequestEntityTooLarge(String),
+    /// The request (its body) was not received in time: AWS's common `RequestTimeoutException` (408).
+    #[error("{0}")]
+    RequestTimeoutException(String),
+    /// No `Authorization` header on a server that requires signed requests (`--auth`).
+    #[error("{0}")]
+    MissingAuthenticationTokenException(String),
+    /// The access key id is not one the server knows.
+    #[error("{0}")]
+    UnrecognizedClientException(String),
+    /// The signature does not match, or it expired.
+    #[error("{0}")]
+    InvalidSignatureException(String),
+    /// The `Authorization` header lacks a part of a signature.
+    #[error("{0}")]
+    IncompleteSignatureException(String),
     /// A fault of this server.
     #[error("{0}")]
     InternalFailure(String),
@@ -121,15 +136,23 @@ impl ApiError {
             ApiError::SerializationException(_) => "SerializationException",
             ApiError::UnknownOperationException(_) => "UnknownOperationException",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::RequestTimeoutException(_) => "RequestTimeoutException",
+            ApiError::MissingAuthenticationTokenException(_) => "MissingAuthenticationTokenException",
+            ApiError::UnrecognizedClientException(_) => "UnrecognizedClientException",
+            ApiError::InvalidSignatureException(_) => "InvalidSignatureException",
+            ApiError::IncompleteSignatureException(_) => "IncompleteSignatureException",
             ApiError::InternalFailure(_) => "InternalFailure",
         }
     }
 
-    /// The HTTP status: 400 for every modelled exception, 413 for an oversized body, 500 for faults.
+    /// The HTTP status: 400 for every modelled exception and the authentication ones (as AWS JSON
+    /// services such as Step Functions answer them; the status of those is not documented, a guess), 413 for an oversized body, 408 for a body not
+    /// received in time, 500 for faults.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InternalFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestEntityTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeoutException(_) => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -12,10 +12,12 @@
 //! ```
 
 pub mod api;
+pub mod auth;
 pub mod catalog;
 pub mod cfn;
 pub mod console;
 pub mod error;
+pub mod limits;
 pub mod protocol;
 pub mod registry;
 pub mod serve;
@@ -43,11 +45,29 @@ pub fn app(state: AppState) -> Router {
 
 /// The router, refusing request bodies larger than `body_limit` bytes.
 pub fn app_with_limit(state: AppState, body_limit: usize) -> Router {
+    app_with_limits(state, limits::Limits::with_body_bytes(body_limit))
+}
+
+/// The router, reading each request body within `limits` (size and deadline) before routing it.
+pub fn app_with_limits(state: AppState, limits: limits::Limits) -> Router {
+    app_with_options(state, limits, None)
+}
+
+/// The router with `limits`, and with `keys` requiring every request to be signed (SigV4) by one of
+/// them.
+pub fn app_with_options(state: AppState, limits: limits::Limits, keys: Option<auth::Keys>) -> Router {
     let console = legion_console::router(std::sync::Arc::new(console::InProcessApi(state.clone())));
-    Router::new()
+    let mut router = Router::new()
         .route(&format!("{CALLBACK_PATH}{{*token}}"), axum::routing::post(callback))
         .fallback(move |state: State<AppState>, request: axum::extract::Request| route(state, console.clone(), request))
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(limits.body_bytes));
+    if let Some(keys) = keys {
+        router = router.layer(axum::middleware::from_fn(move |request, next| {
+            auth::require_signature(keys.clone(), request, next)
+        }));
+    }
+    router
+        .layer(axum::middleware::from_fn(move |request, next| limits::read_body(limits, request, next)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,10 +1,23 @@
 //! `legion serve`: the API on a TCP listener, until interrupted.
+//!
+//! Each connection is served by hyper's HTTP/1.1 server with a header read timeout, and at most
+//! [`Limits::max_connections`] are open at once, so clients that open connections and never finish
+//! a request cannot keep others from being served.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
-use crate::{app_with_limit, AppState};
+use crate::auth::Keys;
+use crate::limits::Limits;
+use crate::{app_with_limits, app_with_options, AppState};
 
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -13,7 +26,63 @@ pub async fn serve(
     body_limit: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app_with_limit(state, body_limit)).with_graceful_shutdown(shutdown).await
+    let limits = Limits::with_body_bytes(body_limit);
+    serve_router(listener, app_with_limits(state, limits), limits, shutdown).await
+}
+
+/// Serves `router` on `listener` with `limits` until `shutdown` completes; then stops accepting and
+/// waits for the requests in progress.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let stopping = CancellationToken::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let socket = match accepted {
+            Ok((socket, _)) => socket,
+            Err(e) => {
+                // Out of file descriptors or a connection reset before it was accepted: wait a
+                // little instead of spinning, then go on.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let stopping = stopping.clone();
+        let header_timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+            let connection = builder.serve_connection(TokioIo::new(socket), service).with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = &mut connection => {}
+                _ = stopping.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    stopping.cancel();
+    // Every connection holds a permit until it ends.
+    let _ = permits.acquire_many(u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX)).await;
+    Ok(())
 }
 
 /// Binds `addr` and serves until `shutdown` completes; returns the bound address through `bound`.
@@ -66,6 +135,19 @@ pub struct ServeArgs {
     /// Keep at most this many closed executions; the ones that closed first are removed first.
     #[arg(long, value_name = "COUNT")]
     pub retention_count: Option<usize>,
+    /// Seconds a client has to send a request's headers (and an idle connection stays open).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::limits::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
+    pub header_timeout: f64,
+    /// Seconds a client has to send a request's body once its headers are in.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::limits::DEFAULT_BODY_TIMEOUT.as_secs_f64())]
+    pub body_timeout: f64,
+    /// The largest number of connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Require every request to be signed (AWS Signature Version 4) with a key of this file, a JSON
+    /// object of access key ids to secret access keys.
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<std::path::PathBuf>,
 }
 
 impl ServeArgs {
@@ -80,6 +162,30 @@ impl ServeArgs {
         }
         r
     }
+
+    /// The request and connection limits these arguments set.
+    pub fn limits(&self) -> Limits {
+        let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::MAX);
+        Limits {
+            body_bytes: self.max_body_bytes,
+            header_timeout: seconds(self.header_timeout),
+            body_timeout: seconds(self.body_timeout),
+            max_connections: self.max_connections.max(1),
+        }
+    }
+}
+
+/// The warning printed when the API listens on an address other hosts can reach.
+pub fn exposure_warning(addr: SocketAddr, authenticated: bool) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let access = if authenticated {
+        "requests must be signed with a key from the --auth file"
+    } else {
+        "anyone who can reach it can create and run state machines (use --auth FILE to require signed requests)"
+    };
+    Some(format!("legion serve: WARNING: listening on {addr}, which is reachable from other hosts: {access}"))
 }
 
 /// A duration: whole seconds, or a number with `s`, `m`, `h` or `d`.
@@ -105,7 +211,18 @@ pub async fn run(args: &ServeArgs, state: AppState) -> std::io::Result<()> {
         tracing::info!(%addr, "listening");
         eprintln!("legion serve: listening on http://{addr} (account {account}, region {region})");
     };
-    bind_and_serve(args.bind, state, args.max_body_bytes, bound, shutdown_signal()).await
+    let limits = args.limits();
+    let keys = match &args.auth {
+        Some(path) => Some(Keys::load(path).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?),
+        None => None,
+    };
+    let listener = TcpListener::bind(args.bind).await?;
+    let addr = listener.local_addr()?;
+    bound(addr);
+    if let Some(warning) = exposure_warning(addr, keys.is_some()) {
+        eprintln!("{warning}");
+    }
+    serve_router(listener, app_with_options(state, limits, keys), limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -7,9 +7,12 @@
 //!   [`lambda::Behaviour`] is described in Rust (echo, raise, sleep, throttle…);
 //! - [`openfaas::Gateway`]: an OpenFaaS gateway (`/function/{name}`, `/async-function/{name}`) with
 //!   queue workers that post results to `X-Callback-Url`;
+//! - [`faults::FaultProxy`]: a proxy in front of any of them that injects HTTP errors, dropped
+//!   connections, stalls, truncated, non-JSON and trickled answers;
 //! - [`watchdog::Watchdog`]: a function as its own HTTP server (body in, body out), as OpenFaaS's
 //!   watchdog serves it behind the gateway.
 
+pub mod faults;
 pub mod http;
 pub mod lambda;
 pub mod openfaas;

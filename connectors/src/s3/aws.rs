@@ -127,22 +127,99 @@ impl AwsS3 {
         }
     }
 
-    /// An object's body as a stream of chunks.
+    /// An object's body as a stream of chunks. A body that breaks off is resumed where it stopped
+    /// (a ranged GetObject of the same version) up to [`RESUMES`] times; after that, or when the
+    /// object changed meanwhile, the stream ends with an error that says how far it got.
     async fn get(&self, bucket: &str, key: &str, version: Option<String>) -> Result<Chunks, ItemReaderError> {
         let out = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
-            .set_version_id(version)
+            .set_version_id(version.clone())
             .send()
             .await
             .map_err(|e| ItemReaderError::new(describe(&e).cause()))?;
-        let body = out.body;
-        let stream = futures::stream::unfold(body, |mut body| async move {
-            body.next().await.map(|r| (r.map_err(|e| ItemReaderError::new(e.to_string())), body))
-        });
-        Ok(Box::pin(stream))
+        let read = Resumable {
+            client: self.client.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version,
+            etag: out.e_tag,
+            offset: 0,
+            resumes_left: RESUMES,
+            body: Some(out.body),
+        };
+        Ok(Box::pin(futures::stream::unfold(read, Resumable::next_chunk)))
+    }
+}
+
+/// How many times one GetObject body that breaks off mid-stream is resumed.
+pub const RESUMES: u32 = 3;
+
+/// A GetObject body being read, with what is needed to resume it.
+struct Resumable {
+    client: Client,
+    bucket: String,
+    key: String,
+    version: Option<String>,
+    etag: Option<String>,
+    offset: u64,
+    resumes_left: u32,
+    /// `None` once the stream ended or failed.
+    body: Option<aws_sdk_s3::primitives::ByteStream>,
+}
+
+impl Resumable {
+    async fn next_chunk(mut self) -> Option<(Result<bytes::Bytes, ItemReaderError>, Resumable)> {
+        loop {
+            let broke = match self.body.as_mut()?.next().await {
+                None => return None,
+                Some(Ok(chunk)) => {
+                    self.offset += chunk.len() as u64;
+                    return Some((Ok(chunk), self));
+                }
+                Some(Err(e)) => aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            };
+            if let Err(cause) = self.resume(&broke).await {
+                self.body = None;
+                return Some((Err(ItemReaderError::new(cause)), self));
+            }
+        }
+    }
+
+    /// Asks for the rest of the object after a break; the cause when it cannot be had.
+    async fn resume(&mut self, broke: &str) -> Result<(), String> {
+        let location = format!("s3://{}/{}", self.bucket, self.key);
+        if self.resumes_left == 0 {
+            return Err(format!(
+                "Reading {location} broke off after {} bytes ({broke}), {RESUMES} times resumed",
+                self.offset
+            ));
+        }
+        self.resumes_left -= 1;
+        tracing::warn!(%location, offset = self.offset, cause = broke, "resuming an object read that broke off");
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_version_id(self.version.clone())
+            .range(format!("bytes={}-", self.offset))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "Reading {location} broke off after {} bytes ({broke}) and could not be resumed: {}",
+                    self.offset,
+                    describe(&e).cause()
+                )
+            })?;
+        if out.e_tag != self.etag {
+            return Err(format!("{location} changed while it was being read (after {} bytes)", self.offset));
+        }
+        self.body = Some(out.body);
+        Ok(())
     }
 }
 

@@ -5,6 +5,11 @@
 //! Object operations come from `s3s-fs`; ListObjectsV2 is served here by a walk in key order that
 //! starts where the previous page stopped and reads only what one page needs, so listing millions
 //! of objects costs time in proportion to the page, not to the bucket.
+//!
+//! The endpoint never reads or writes outside its folder: a key with a `.` or `..` segment, an
+//! absolute key, a key with a NUL or a backslash, and a key that reaches a symbolic link leading out
+//! of the folder are refused with `AccessDenied` before any file is touched (keys arrive already
+//! percent-decoded, so `%2E%2E%2F` is caught as `../`), and listings skip such links.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -65,7 +70,8 @@ impl LocalS3 {
         std::fs::create_dir_all(root).map_err(|e| root_error(e.to_string()))?;
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| root_error(format!("{e:?}")))?;
         let root = std::fs::canonicalize(root).map_err(|e| root_error(e.to_string()))?;
-        let backend = Folder { fs, root, index: Arc::default() };
+        let index = Arc::new(Index { root: root.clone(), ..Index::default() });
+        let backend = Folder { fs, root, index };
         let service = {
             let mut b = s3s::service::S3ServiceBuilder::new(backend);
             b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
@@ -124,6 +130,8 @@ struct Folder {
 /// Sorted directory listings, cached while a directory is unchanged.
 #[derive(Default)]
 struct Index {
+    /// The served folder, canonical: symbolic links leading outside it are not listed.
+    root: PathBuf,
     dirs: Mutex<HashMap<PathBuf, (SystemTime, SortedDir)>>,
 }
 
@@ -139,6 +147,57 @@ impl Folder {
             return Err(s3_error!(InvalidBucketName));
         }
         Ok(self.root.join(bucket))
+    }
+
+    /// The file of `key` in `bucket`, refused with `AccessDenied` unless it stays inside the folder.
+    fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
+        let bucket = self.bucket_path(bucket)?;
+        check_key(key)?;
+        let path = bucket.join(key);
+        if !inside(&self.root, &path) {
+            return Err(s3_error!(AccessDenied, "The key leads outside the served folder"));
+        }
+        Ok(path)
+    }
+
+    /// Checks an object named by a request before it is handed to `s3s-fs`.
+    fn check(&self, bucket: &str, key: &str) -> S3Result<()> {
+        self.object_path(bucket, key).map(drop)
+    }
+}
+
+/// Refuses keys that do not name a file below their bucket: empty, absolute, with a NUL or a
+/// backslash, or with a `.` or `..` segment. (S3 itself stores such keys as plain strings; a folder
+/// cannot, so the endpoint refuses them: `AccessDenied` is a choice, S3 has no error for this.)
+fn check_key(key: &str) -> S3Result<()> {
+    let refused = key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key.contains('\0')
+        || key.split('/').any(|segment| segment == "." || segment == "..");
+    if refused {
+        return Err(s3_error!(
+            AccessDenied,
+            "The key is not allowed by the embedded endpoint: it must be relative and have no '.' or '..' segment"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `path` (which may not exist yet) stays inside `root` once every symbolic link on its
+/// way is followed: the deepest part that exists is resolved and must be below `root`.
+fn inside(root: &Path, path: &Path) -> bool {
+    let mut existing = path;
+    loop {
+        match std::fs::canonicalize(existing) {
+            Ok(real) => return real.starts_with(root),
+            // A dangling link: refuse it rather than let a write follow it.
+            Err(_) if existing.symlink_metadata().is_ok() => return false,
+            Err(_) => match existing.parent() {
+                Some(parent) => existing = parent,
+                None => return false,
+            },
+        }
     }
 }
 
@@ -156,7 +215,16 @@ impl Index {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let Ok(name) = entry.file_name().into_string() else { continue };
-            entries.push((name, entry.file_type()?.is_dir()));
+            let mut kind = entry.file_type()?;
+            if kind.is_symlink() {
+                // A link is listed as what it leads to, and only when that is inside the folder.
+                let path = entry.path();
+                if !inside(&self.root, &path) {
+                    continue;
+                }
+                kind = std::fs::metadata(&path)?.file_type();
+            }
+            entries.push((name, kind.is_dir()));
         }
         entries.sort_by_key(sort_key);
         let entries = Arc::new(entries);
@@ -262,6 +330,11 @@ fn internal(e: std::io::Error) -> s3s::S3Error {
 #[async_trait::async_trait]
 impl S3 for Folder {
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        if let Some(prefix) = &req.input.prefix {
+            if prefix.starts_with('/') || prefix.split('/').any(|segment| segment == "." || segment == "..") {
+                return Err(s3_error!(AccessDenied, "The prefix leads outside the bucket"));
+            }
+        }
         if req.input.delimiter.is_some() {
             return self.fs.list_objects_v2(req).await;
         }
@@ -382,6 +455,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::GetObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::GetObjectOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.get_object(req).await
     }
 
@@ -389,6 +463,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::HeadObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::HeadObjectOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.head_object(req).await
     }
 
@@ -396,6 +471,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::PutObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::PutObjectOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         // Like S3, where every bucket has SSE-S3 default encryption and a checksummed single-part
         // upload reports a full-object checksum.
         let mut out = self.fs.put_object(req).await?;
@@ -418,6 +494,10 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::CopyObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::CopyObjectOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
+        if let s3s::dto::CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
+            self.check(bucket, key)?;
+        }
         self.fs.copy_object(req).await
     }
 
@@ -425,6 +505,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::DeleteObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::DeleteObjectOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.delete_object(req).await
     }
 
@@ -432,6 +513,9 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::DeleteObjectsInput>,
     ) -> S3Result<S3Response<s3s::dto::DeleteObjectsOutput>> {
+        for object in &req.input.delete.objects {
+            self.check(&req.input.bucket, &object.key)?;
+        }
         self.fs.delete_objects(req).await
     }
 
@@ -439,6 +523,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<s3s::dto::CreateMultipartUploadOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.create_multipart_upload(req).await
     }
 
@@ -446,6 +531,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::UploadPartInput>,
     ) -> S3Result<S3Response<s3s::dto::UploadPartOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.upload_part(req).await
     }
 
@@ -453,6 +539,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::ListPartsInput>,
     ) -> S3Result<S3Response<s3s::dto::ListPartsOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.list_parts(req).await
     }
 
@@ -460,6 +547,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<s3s::dto::CompleteMultipartUploadOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.complete_multipart_upload(req).await
     }
 
@@ -467,6 +555,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<s3s::dto::AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<s3s::dto::AbortMultipartUploadOutput>> {
+        self.check(&req.input.bucket, &req.input.key)?;
         self.fs.abort_multipart_upload(req).await
     }
 }

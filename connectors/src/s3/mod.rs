@@ -8,6 +8,6 @@ pub mod formats;
 mod local;
 mod tasks;
 
-pub use aws::{describe, AwsS3, LazyAwsS3, S3Failure, ENDPOINT_VARIABLES};
+pub use aws::{describe, AwsS3, LazyAwsS3, S3Failure, ENDPOINT_VARIABLES, RESUMES};
 pub use local::{LocalS3, LocalS3Error, ACCESS_KEY, SECRET_KEY};
 pub use tasks::{error_name, S3Tasks, RESOURCE_PREFIX};

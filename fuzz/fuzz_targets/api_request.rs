@@ -1,0 +1,4 @@
+//! Fuzz target `api_request`: see [`legion_fuzz::api_request`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| legion_fuzz::api_request(data));

@@ -1,0 +1,4 @@
+//! Fuzz target `run_execution`: see [`legion_fuzz::run_execution`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| legion_fuzz::run_execution(data));
