@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CASES = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "conformance", "cases")
 
-# Must match legion_fuzz::OPERATIONS.
+# Must match legion_fuzz::operation: the order of legion_server::Operation::ALL, then an unknown one.
 OPERATIONS = [
     "CreateStateMachine", "DescribeStateMachine", "UpdateStateMachine", "DeleteStateMachine", "ListStateMachines",
     "ValidateStateMachineDefinition", "PublishStateMachineVersion", "ListStateMachineVersions",

@@ -13,6 +13,7 @@ use legion_asl::parse::{parse_str, ParseOptions};
 use legion_asl::path::{NoVars, Path, Scope};
 use legion_asl::template::{Env, Template};
 use legion_engine::{Engine, LocalHandlers, StartRequest, TaskError};
+use legion_server::Operation;
 use serde_json::{json, Map, Value};
 
 /// Splits `data` at its first NUL byte.
@@ -177,47 +178,12 @@ pub fn run_execution(data: &[u8]) {
     });
 }
 
-/// The operations `api_request` sends, indexed by a request's first byte.
-pub const OPERATIONS: &[&str] = &[
-    "CreateStateMachine",
-    "DescribeStateMachine",
-    "UpdateStateMachine",
-    "DeleteStateMachine",
-    "ListStateMachines",
-    "ValidateStateMachineDefinition",
-    "PublishStateMachineVersion",
-    "ListStateMachineVersions",
-    "DeleteStateMachineVersion",
-    "CreateStateMachineAlias",
-    "DescribeStateMachineAlias",
-    "UpdateStateMachineAlias",
-    "DeleteStateMachineAlias",
-    "ListStateMachineAliases",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
-    "StartExecution",
-    "StartSyncExecution",
-    "DescribeExecution",
-    "StopExecution",
-    "ListExecutions",
-    "GetExecutionHistory",
-    "RedriveExecution",
-    "DescribeStateMachineForExecution",
-    "DescribeMapRun",
-    "ListMapRuns",
-    "UpdateMapRun",
-    "CreateActivity",
-    "DescribeActivity",
-    "DeleteActivity",
-    "ListActivities",
-    "GetActivityTask",
-    "SendTaskSuccess",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "TestState",
-    "NoSuchOperation",
-];
+/// The operation a request's first byte names: each of the API's, in declaration order, and then
+/// one the API does not have.
+pub fn operation(byte: u8) -> &'static str {
+    let i = usize::from(byte) % (Operation::ALL.len() + 1);
+    Operation::ALL.get(i).map_or("NoSuchOperation", |o| o.name())
+}
 
 /// The ARN of the state machine every `api_request` run starts with.
 pub const MACHINE_ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:fuzz";
@@ -246,7 +212,7 @@ pub fn api_request(data: &[u8]) {
         }
         for request in data.split(|b| *b == 0) {
             let Some((&op, body)) = request.split_first() else { continue };
-            let operation = OPERATIONS[usize::from(op) % OPERATIONS.len()];
+            let operation = operation(op);
             if let Some(status) = send(&router, operation, body.to_vec()).await {
                 assert!(status < 500, "{operation} answered {status} to {:?}", String::from_utf8_lossy(body));
             }

@@ -102,6 +102,9 @@ macro_rules! operations {
         pub enum Operation { $($name),* }
 
         impl Operation {
+            /// Every operation, in the order they are declared.
+            pub const ALL: &'static [Operation] = &[$(Operation::$name),*];
+
             /// The operation's name (`StartExecution`…).
             pub fn name(self) -> &'static str {
                 match self { $(Operation::$name => stringify!($name)),* }

@@ -3,7 +3,7 @@
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use legion_engine::Engine;
-use legion_server::{app, app_with_limit, AppState};
+use legion_server::{app, app_with_limit, AppState, Operation};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -84,45 +84,6 @@ async fn activities_round_trip() {
 
 #[tokio::test]
 async fn no_operation_fails_on_odd_input() {
-    const OPERATIONS: &[&str] = &[
-        "CreateStateMachine",
-        "DescribeStateMachine",
-        "UpdateStateMachine",
-        "DeleteStateMachine",
-        "ListStateMachines",
-        "ValidateStateMachineDefinition",
-        "PublishStateMachineVersion",
-        "ListStateMachineVersions",
-        "DeleteStateMachineVersion",
-        "CreateStateMachineAlias",
-        "DescribeStateMachineAlias",
-        "UpdateStateMachineAlias",
-        "DeleteStateMachineAlias",
-        "ListStateMachineAliases",
-        "TagResource",
-        "UntagResource",
-        "ListTagsForResource",
-        "StartExecution",
-        "StartSyncExecution",
-        "DescribeExecution",
-        "StopExecution",
-        "ListExecutions",
-        "GetExecutionHistory",
-        "RedriveExecution",
-        "DescribeStateMachineForExecution",
-        "DescribeMapRun",
-        "ListMapRuns",
-        "UpdateMapRun",
-        "CreateActivity",
-        "DescribeActivity",
-        "DeleteActivity",
-        "ListActivities",
-        "GetActivityTask",
-        "SendTaskSuccess",
-        "SendTaskFailure",
-        "SendTaskHeartbeat",
-        "TestState",
-    ];
     let bodies: Vec<Vec<u8>> = vec![
         b"{}".to_vec(),
         b"null".to_vec(),
@@ -140,7 +101,7 @@ async fn no_operation_fails_on_odd_input() {
             .into_bytes(),
     ];
     let r = router();
-    for op in OPERATIONS {
+    for op in Operation::ALL.iter().map(|o| o.name()) {
         for body in &bodies {
             let target = format!("AWSStepFunctions.{op}");
             let (status, answer) = call(r.clone(), Some(&target), "localhost", body.clone()).await;
