@@ -34,9 +34,10 @@ pub mod vars;
 pub use activities::ActivityTask;
 pub use dispatch::{Dispatched, LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
 pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, PurgeHook, StartRequest};
-pub use executions::{Redriven, StartOptions, Started, StopError};
+pub use executions::{RedriveError, Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{
-    ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, RedriveError, RedriveFilter, Retention, StoreError,
+    Commit, ExecutionRecord, ExecutionStore, Launch, ListQuery, MemoryStore, Page, Recovered, RedriveFilter,
+    Reservation, Retention, SavedCheckpoint, StoreError,
 };
 pub use tokens::{TaskTokens, TokenError};

@@ -294,17 +294,30 @@ impl Registry {
         }
     }
 
-    /// Remembers what an execution ran. Once the snapshots have doubled since the last prune, the
-    /// ones of executions that `exists` no longer knows (removed by retention) are dropped, so that
-    /// they stay bounded by the executions kept, at an amortised constant cost.
-    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot, exists: impl Fn(&str) -> bool) {
+    /// Remembers what an execution ran. Returns true once the snapshots have doubled since the last
+    /// prune: the caller then drops the ones of executions the store no longer knows
+    /// ([`Registry::prune_snapshots`]), so that they stay bounded by the executions kept, at an
+    /// amortised constant cost.
+    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> bool {
         use std::sync::atomic::Ordering;
         let mut snapshots = write(&self.snapshots);
         snapshots.insert(execution_arn.to_owned(), snapshot);
-        if snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024) {
-            snapshots.retain(|arn, _| exists(arn));
-            self.snapshots_kept.store(snapshots.len(), Ordering::Relaxed);
+        snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024)
+    }
+
+    /// The executions that have a snapshot.
+    pub fn snapshot_arns(&self) -> Vec<String> {
+        read(&self.snapshots).keys().cloned().collect()
+    }
+
+    /// Drops the snapshots of `gone` executions.
+    pub fn prune_snapshots(&self, gone: &[String]) {
+        use std::sync::atomic::Ordering;
+        let mut snapshots = write(&self.snapshots);
+        for arn in gone {
+            snapshots.remove(arn);
         }
+        self.snapshots_kept.store(snapshots.len(), Ordering::Relaxed);
     }
 
     /// What an execution ran.

@@ -21,7 +21,8 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::BoxFuture;
-use crate::engine::{ExecutionStatus, Outcome, Shared, StopSlot};
+use crate::engine::{ExecutionStatus, Outcome, RunMode, Shared, StopSlot};
+use crate::executions::Journal;
 use crate::history::{ErrorDetails, Event, History, Payload, Recorder, StateType};
 use crate::vars::Vars;
 use checkpoint::{BranchMemo, CheckpointSlot};
@@ -59,6 +60,18 @@ pub(crate) struct Exec {
     needs_context: bool,
     /// Where a redrive would resume (Standard executions only), with the machine it indexes into.
     top: Option<(Arc<StateMachine>, CheckpointSlot)>,
+    /// Where a durable store takes the execution's commits.
+    journal: Option<Arc<Journal>>,
+    /// When the checkpoint's state was first entered, for a Wait resumed after a restart.
+    resumed_entered_at: std::sync::Mutex<Option<OffsetDateTime>>,
+}
+
+/// How the top level of an execution runs: its checkpoints (Standard executions), the journal of a
+/// durable store, and whether it starts, is redriven or resumes after a restart.
+pub(crate) struct Top {
+    pub(crate) checkpoints: Option<CheckpointSlot>,
+    pub(crate) journal: Option<Arc<Journal>>,
+    pub(crate) mode: RunMode,
 }
 
 /// A failure travelling up to the nearest Catch (or ending the execution).
@@ -148,13 +161,20 @@ pub(crate) async fn run_execution(
     history: History,
     cancel: CancellationToken,
     stop: StopSlot,
-    checkpoints: Option<CheckpointSlot>,
+    top: Top,
 ) -> Outcome {
+    let Top { checkpoints, journal, mode } = top;
     let mut recorder = Recorder::new(history, info.record_history);
-    let resumed = match (&checkpoints, info.redrive_count) {
-        (Some(slot), n) if n > 0 => {
+    let mut resumed_entered_at = None;
+    let resumed = match (&checkpoints, mode) {
+        (Some(slot), RunMode::Redrive) => {
             recorder.follow_latest();
-            recorder.record(Event::ExecutionRedriven { redrive_count: n });
+            recorder.record(Event::ExecutionRedriven { redrive_count: info.redrive_count });
+            slot.resume()
+        }
+        (Some(slot), RunMode::Recover) if !recorder.history_is_empty() => {
+            recorder.follow_latest();
+            resumed_entered_at = slot.entered_at();
             slot.resume()
         }
         _ => {
@@ -167,6 +187,8 @@ pub(crate) async fn run_execution(
     };
     let mut exec = Exec::new(shared, &machine, info);
     exec.top = checkpoints.map(|slot| (machine.clone(), slot));
+    exec.journal = journal;
+    exec.resumed_entered_at = std::sync::Mutex::new(resumed_entered_at);
     // A redrive of an execution stopped before it entered any state starts from the beginning.
     let resuming = resumed.is_some();
     let (start, input, vars) = match resumed {
@@ -322,7 +344,15 @@ impl Exec {
     pub(crate) fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
         let needs_context = machine.reads_context;
         let context_base = if needs_context { Exec::context_base(&info) } else { Map::new() };
-        Exec { shared, info, context_base, needs_context, top: None }
+        Exec {
+            shared,
+            info,
+            context_base,
+            needs_context,
+            top: None,
+            journal: None,
+            resumed_entered_at: std::sync::Mutex::new(None),
+        }
     }
 
     /// The static part of `$$`: `Execution` and `StateMachine`.
@@ -345,6 +375,40 @@ impl Exec {
         base.insert("Execution".into(), execution);
         base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
         base
+    }
+
+    /// Commits a top-level state boundary to a durable store (nothing without one). A store that
+    /// fails ends the execution: running on without recording would lose what it does.
+    async fn commit(&self, slot: &CheckpointSlot) -> Result<(), Failure> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let entered_at = self.resumed_entered_at().unwrap_or_else(OffsetDateTime::now_utc);
+        let Some(checkpoint) = slot.saved(entered_at) else { return Ok(()) };
+        journal
+            .commit(checkpoint)
+            .await
+            .map_err(|e| Failure::new(names::RUNTIME, format!("The execution could not be recorded: {e}")))
+    }
+
+    /// When the state a restarted execution resumes in was first entered (until that state ends).
+    pub(crate) fn resumed_entered_at(&self) -> Option<OffsetDateTime> {
+        *self.resumed_entered_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state a restarted execution resumed in has ended: later states wait in full.
+    fn resumed_state_ended(&self) {
+        self.resumed_entered_at.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// How long ago `state` was first entered, when it is the top-level state a restarted execution
+    /// resumes in (a Wait then waits only for what was left); zero otherwise.
+    pub(crate) fn resumed_elapsed(&self, state: &State) -> Duration {
+        let Some(entered) = self.resumed_entered_at() else { return Duration::ZERO };
+        let Some((machine, slot)) = self.top.as_ref() else { return Duration::ZERO };
+        let current = slot.state().and_then(|i| machine.program.states.get(i));
+        if !current.is_some_and(|c| std::ptr::eq(c, state)) {
+            return Duration::ZERO;
+        }
+        (OffsetDateTime::now_utc() - entered).try_into().unwrap_or(Duration::ZERO)
     }
 
     /// The memo of branch outputs when `state` is the top-level state a redrive resumes (Standard
@@ -431,9 +495,13 @@ fn run_from<'a>(
                 if !std::mem::take(&mut resumed) {
                     slot.enter(current, &input, &thread.vars);
                 }
+                exec.commit(slot).await?;
             }
             match run_state(exec, state, &input, thread).await {
                 Ok(Flow::Next(next, output)) => {
+                    if checkpoints.is_some() {
+                        exec.resumed_state_ended();
+                    }
                     current = next;
                     input = Arc::new(output);
                 }

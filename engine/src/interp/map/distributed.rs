@@ -19,13 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformation};
 use super::{eval_number, input_items, limits, select_item, Limits};
-use crate::engine::{ExecutionStatus, Outcome, StopSlot};
+use crate::engine::{ExecutionStatus, Outcome, RunMode, StopSlot};
 use crate::history::{ErrorDetails, Event, History, Recorder};
 use crate::interp::checkpoint::{BranchMemo, MapRunMemo};
 use crate::interp::data::{self, input_path};
 use crate::interp::{
     env, next_flow, payload_too_large, run_execution, states_value, Exec, ExecutionInfo, Failure, StateError, Step,
-    Thread, MAX_PAYLOAD_BYTES,
+    Thread, Top, MAX_PAYLOAD_BYTES,
 };
 use crate::map_run::{
     ChildExecution, Counts, ItemSource, LiveRuns, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate, ReaderRequest,
@@ -242,6 +242,7 @@ pub(crate) async fn run(
         timeout_seconds: None,
         program: m.processor.clone(),
         reads_context: exec.needs_context,
+        source: None,
     });
     let mut runner = Runner {
         exec,
@@ -710,7 +711,8 @@ impl Runner<'_> {
         let (store, child_arn) = (self.store.clone(), arn.clone());
         // The child records its own end, even when the map run is dropped before it.
         let handle = tokio::spawn(async move {
-            let outcome = run_execution(shared, machine, info, history, cancel, stop, None).await;
+            let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
+            let outcome = run_execution(shared, machine, info, history, cancel, stop, top).await;
             store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
             outcome
         });
