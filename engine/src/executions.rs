@@ -261,10 +261,9 @@ impl Executions {
         record.machine_type = StateMachineType::Standard;
         record.start_date = info.start_time;
         let launch = match (&resumable, self.durable) {
-            (Some(r), true) => r.machine.source.clone().map(|definition| Launch {
-                definition,
-                role_arn: info.role_arn.clone(),
-            }),
+            (Some(r), true) => {
+                r.machine.source.clone().map(|definition| Launch { definition, role_arn: info.role_arn.clone() })
+            }
             _ => None,
         };
         self.store.insert(record, history, launch).await?;
@@ -341,8 +340,9 @@ impl Executions {
 
     /// What a redrive of an execution that ended in an earlier process needs, from a durable store.
     async fn resumable_from_store(&self, arn: &str) -> Result<Resumable, RedriveError> {
-        let not_here =
-            || RedriveError::NotRedrivable("Execution was not started by this engine and cannot be redriven".to_owned());
+        let not_here = || {
+            RedriveError::NotRedrivable("Execution was not started by this engine and cannot be redriven".to_owned())
+        };
         let saved = self.store.resumable(arn).await.map_err(RedriveError::Store)?.ok_or_else(not_here)?;
         Resumable::restore(saved).map_err(RedriveError::NotRedrivable)
     }
@@ -393,8 +393,9 @@ impl Resumable {
     pub(crate) fn restore(saved: crate::store::Recovered) -> Result<Resumable, String> {
         let record = saved.record;
         let options = legion_asl::parse::ParseOptions { state_machine_type: record.machine_type };
-        let machine = legion_asl::parse::parse_str(&saved.launch.definition, options)
-            .map_err(|d| format!("The stored definition no longer parses: {}", d.first().map(|d| d.message.as_str()).unwrap_or("")))?;
+        let machine = legion_asl::parse::parse_str(&saved.launch.definition, options).map_err(|d| {
+            format!("The stored definition no longer parses: {}", d.first().map(|d| d.message.as_str()).unwrap_or(""))
+        })?;
         let info = ExecutionInfo {
             arn: record.arn,
             name: record.name,

@@ -37,7 +37,7 @@ pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus
 pub use executions::{RedriveError, Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{
-    Commit, ExecutionRecord, ExecutionStore, Launch, ListQuery, MemoryStore, Page, Recovered, RedriveFilter,
-    Reservation, Retention, SavedCheckpoint, StoreError,
+    Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStore, Launch, ListQuery,
+    MemoryStore, Page, Recovered, RedriveFilter, Reservation, Retention, SavedCheckpoint, StoreError,
 };
 pub use tokens::{TaskTokens, TokenError};

@@ -69,7 +69,8 @@ async fn a_panic_in_a_task_fails_the_execution_and_finishes_its_record() {
     let cause = outcome.cause.unwrap_or_default();
     assert!(cause.contains("internal error") && cause.contains("handler exploded"), "{cause}");
     assert_eq!(event_types(&execution).last().map(String::as_str), Some("ExecutionFailed"));
-    let record = engine.describe_execution(execution.arn()).await.expect("the store answers").expect("the record is kept");
+    let record =
+        engine.describe_execution(execution.arn()).await.expect("the store answers").expect("the record is kept");
     assert_eq!(record.status, ExecutionStatus::Failed);
     assert!(record.stop_date.is_some());
     // The engine goes on running other executions.

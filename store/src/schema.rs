@@ -29,6 +29,12 @@ CREATE TABLE events (
     event TEXT NOT NULL,
     PRIMARY KEY (arn, id)
 ) WITHOUT ROWID;
+CREATE TABLE documents (
+    kind  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
 "#];
 
 /// Brings the schema up to [`VERSION`]; refuses a database written by a newer Legion.

@@ -5,8 +5,8 @@ use std::path::Path;
 use async_trait::async_trait;
 use legion_engine::history::{History, HistoryEvent};
 use legion_engine::{
-    Commit, ExecutionRecord, ExecutionStatus, ExecutionStore, Launch, ListQuery, Outcome, Page, Recovered, Reservation,
-    Retention, SavedCheckpoint, StoreError,
+    Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStatus, ExecutionStore, Launch,
+    ListQuery, Outcome, Page, Recovered, Reservation, Retention, SavedCheckpoint, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use time::OffsetDateTime;
@@ -163,9 +163,7 @@ impl ExecutionStore for SqliteStore {
     async fn reserve(&self, record: ExecutionRecord) -> Result<Reservation, StoreError> {
         self.writer
             .write(move |tx| match load(tx, &record.arn)? {
-                Some(existing) if existing.same_running_start(&record) => {
-                    Ok(Reservation::Existing(Box::new(existing)))
-                }
+                Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
                 Some(_) => Err(StoreError::AlreadyExists(record.arn)),
                 None => insert_row(tx, &record, false).map(|()| Reservation::Reserved),
             })
@@ -396,4 +394,38 @@ fn list(conn: &Connection, query: &ListQuery, after: Option<u64>) -> Result<Page
         items.push(record);
     }
     Ok(Page { items, next_token: None })
+}
+
+#[async_trait]
+impl DocumentStore for SqliteStore {
+    async fn apply(&self, changes: Vec<DocumentChange>) -> Result<(), StoreError> {
+        self.writer
+            .write(move |tx| {
+                for change in changes {
+                    match change {
+                        DocumentChange::Put { kind, key, value } => tx.execute(
+                            "INSERT OR REPLACE INTO documents (kind, key, value) VALUES (?1, ?2, ?3)",
+                            params![kind.as_str(), key, value],
+                        ),
+                        DocumentChange::Delete { kind, key } => tx
+                            .execute("DELETE FROM documents WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key]),
+                    }
+                    .map_err(unavailable)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn load(&self, kind: DocumentKind) -> Result<Vec<(String, String)>, StoreError> {
+        self.reader
+            .read(move |conn| {
+                let mut select = conn
+                    .prepare_cached("SELECT key, value FROM documents WHERE kind = ?1 ORDER BY key")
+                    .map_err(unavailable)?;
+                let rows = select.query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).map_err(unavailable)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+            })
+            .await
+    }
 }

@@ -11,6 +11,7 @@
 //! running execution under it ([`ExecutionStore::insert`]), commits at every top-level state boundary
 //! ([`ExecutionStore::commit`]) and reports its end ([`ExecutionStore::finish`]).
 
+mod documents;
 mod memory;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::engine::{ExecutionStatus, Outcome};
 use crate::executions::StartOptions;
 use crate::history::{History, HistoryEvent};
 
+pub use documents::{DocumentChange, DocumentKind, DocumentStore};
 pub use memory::MemoryStore;
 
 /// What the store knows about one execution (DescribeExecution's facts).

@@ -1,0 +1,128 @@
+//! `legion serve --store sqlite:PATH` survives `kill -9`: state machines, versions, aliases, tags and
+//! activities are there after a restart, and an execution that was RUNNING is RUNNING again and
+//! then finishes, its history continuing where the committed part ended. Driven with aws-sdk-sfn.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, RoutingConfigurationListItem};
+
+const DEFINITION: &str = r#"{
+  "StartAt": "Before",
+  "States": {
+    "Before": {"Type": "Pass", "Result": {"step": 1}, "ResultPath": "$.before", "Next": "Nap"},
+    "Nap": {"Type": "Wait", "Seconds": 2, "Next": "After"},
+    "After": {"Type": "Pass", "Parameters": {"done.$": "$.before.step", "name.$": "$$.Execution.Name"}, "End": true}
+  }
+}"#;
+
+fn store_args(dir: &std::path::Path) -> Vec<String> {
+    vec!["--store".to_owned(), format!("sqlite:{}", dir.join("legion.db").display())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+
+    // The first server: a machine with a version, an alias, tags, an activity, and an execution
+    // that is in its Wait when the server is killed.
+    let (first, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    let machine = common::create_machine(&client, "durable", DEFINITION, false).await;
+    let version = client.publish_state_machine_version().state_machine_arn(&machine).send().await.expect("publishes");
+    let route = RoutingConfigurationListItem::builder()
+        .state_machine_version_arn(&version.state_machine_version_arn)
+        .weight(100)
+        .build()
+        .expect("a route");
+    let alias = client
+        .create_state_machine_alias()
+        .name("live")
+        .routing_configuration(route)
+        .send()
+        .await
+        .expect("creates an alias");
+    let tag = aws_sdk_sfn::types::Tag::builder().key("team").value("core").build();
+    client.tag_resource().resource_arn(&machine).tags(tag).send().await.expect("tags");
+    let activity = client.create_activity().name("approve").send().await.expect("creates an activity");
+    let started = client
+        .start_execution()
+        .state_machine_arn(&alias.state_machine_alias_arn)
+        .name("survivor")
+        .input(r#"{"n": 1}"#)
+        .send()
+        .await
+        .expect("starts");
+    wait_for_event(&client, &started.execution_arn, HistoryEventType::WaitStateEntered).await;
+    drop(first); // SIGKILL: no shutdown path runs.
+
+    // The second server on the same file.
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_second, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    let d = client.describe_execution().execution_arn(&started.execution_arn).send().await.expect("describes");
+    assert_eq!(d.status, ExecutionStatus::Running, "RUNNING again after the restart");
+    let done = common::wait_until_done(&client, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"done":1,"name":"survivor"}"#));
+    assert_eq!(done.state_machine_alias_arn.as_deref(), Some(alias.state_machine_alias_arn.as_str()));
+
+    let history =
+        client.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("reads the history");
+    let types: Vec<_> = history.events.iter().map(|e| e.r#type.as_str().to_owned()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+
+    // The resources came back with it.
+    let m = client.describe_state_machine().state_machine_arn(&machine).send().await.expect("the machine is there");
+    assert_eq!(m.definition, DEFINITION);
+    let versions = client.list_state_machine_versions().state_machine_arn(&machine).send().await.expect("lists");
+    assert_eq!(versions.state_machine_versions.len(), 1);
+    let a = client
+        .describe_state_machine_alias()
+        .state_machine_alias_arn(&alias.state_machine_alias_arn)
+        .send()
+        .await
+        .expect("the alias is there");
+    assert_eq!(a.routing_configuration().len(), 1);
+    let tags = client.list_tags_for_resource().resource_arn(&machine).send().await.expect("lists tags");
+    assert_eq!(tags.tags().len(), 1);
+    client.describe_activity().activity_arn(&activity.activity_arn).send().await.expect("the activity is there");
+    let ran = client
+        .describe_state_machine_for_execution()
+        .execution_arn(&started.execution_arn)
+        .send()
+        .await
+        .expect("what the execution ran");
+    assert_eq!(ran.definition, DEFINITION);
+    // The name stays taken.
+    let again =
+        client.start_execution().state_machine_arn(&machine).name("survivor").input("{}").send().await.unwrap_err();
+    assert_eq!(aws_sdk_sfn::error::ProvideErrorMetadata::code(&again), Some("ExecutionAlreadyExists"));
+}
+
+async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: HistoryEventType) {
+    for _ in 0..500 {
+        let h = client.get_execution_history().execution_arn(arn).send().await.expect("reads the history");
+        if h.events.iter().any(|e| e.r#type == wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{arn} never reached {wanted:?}");
+}
