@@ -362,6 +362,8 @@ impl Engine {
             redrive_count: 0,
             redrive_time: None,
             record_history: true,
+            token_seed: (shared.executions.durable() && request.machine_type == StateMachineType::Standard)
+                .then(uuid::Uuid::new_v4),
         };
         // A Standard execution records where it stands, so that it can be redriven.
         let resumable = (!info.express).then(|| Resumable {

@@ -262,7 +262,12 @@ impl Executions {
         record.start_date = info.start_time;
         let launch = match (&resumable, self.durable) {
             (Some(r), true) => {
-                r.machine.source.clone().map(|definition| Launch { definition, role_arn: info.role_arn.clone() })
+                let token_seed = info.token_seed.map(|s| s.to_string());
+                r.machine.source.clone().map(|definition| Launch {
+                    definition,
+                    role_arn: info.role_arn.clone(),
+                    token_seed,
+                })
             }
             _ => None,
         };
@@ -271,6 +276,11 @@ impl Executions {
             lock(&self.resumable).insert(info.arn.clone(), r);
         }
         Ok(())
+    }
+
+    /// Whether executions commit at state boundaries.
+    pub(crate) fn durable(&self) -> bool {
+        self.durable
     }
 
     /// Registers the live handle of a run (the first one, a redrive, or a resumption after a restart).
@@ -408,6 +418,7 @@ impl Resumable {
             redrive_count: record.redrive_count,
             redrive_time: record.redrive_date,
             record_history: true,
+            token_seed: saved.launch.token_seed.as_deref().and_then(|s| uuid::Uuid::parse_str(s).ok()),
         };
         Ok(Resumable {
             machine: Arc::new(machine),

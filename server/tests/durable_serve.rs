@@ -126,3 +126,38 @@ async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: History
     }
     panic!("{arn} never reached {wanted:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_token_handed_out_before_a_kill_is_accepted_after_the_restart() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (first, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    let activity = client.create_activity().name("approve").send().await.expect("creates an activity");
+    let definition = format!(
+        r#"{{"StartAt": "Approve", "States": {{"Approve": {{"Type": "Task", "Resource": "{}", "End": true}}}}}}"#,
+        activity.activity_arn
+    );
+    let machine = common::create_machine(&client, "approval", &definition, false).await;
+    let started =
+        client.start_execution().state_machine_arn(&machine).input(r#"{"order": 7}"#).send().await.expect("starts");
+    let task = client.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    let token = task.task_token.expect("a task is handed out");
+    drop(first); // SIGKILL while the worker holds the token.
+
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_second, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    // The Task state runs again (at least once): its activity task is handed out again, same token.
+    let again = client.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    assert_eq!(again.task_token.as_deref(), Some(token.as_str()), "the same task token");
+    assert_eq!(again.input.as_deref(), Some(r#"{"order":7}"#));
+    client.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("accepted");
+    let done = common::wait_until_done(&client, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"approved":true}"#));
+    let history =
+        client.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("the history");
+    let scheduled = history.events.iter().filter(|e| e.r#type == HistoryEventType::ActivityScheduled).count();
+    assert_eq!(scheduled, 1, "the uncommitted first attempt left no event");
+}

@@ -18,6 +18,7 @@ CREATE TABLE executions (
     started           INTEGER NOT NULL DEFAULT 0,
     definition        TEXT,
     role_arn          TEXT,
+    token_seed        TEXT,
     checkpoint        TEXT
 );
 CREATE INDEX executions_by_status ON executions (status);

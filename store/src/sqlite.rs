@@ -134,7 +134,7 @@ fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreErr
 fn resumable_row(conn: &Connection, arn: &str) -> Result<Option<Recovered>, StoreError> {
     let row = conn
         .query_row(
-            "SELECT record, definition, role_arn, checkpoint FROM executions WHERE arn = ?1 AND definition IS NOT NULL",
+            "SELECT record, definition, role_arn, checkpoint, token_seed FROM executions WHERE arn = ?1 AND definition IS NOT NULL",
             [arn],
             |r| {
                 Ok((
@@ -142,17 +142,18 @@ fn resumable_row(conn: &Connection, arn: &str) -> Result<Option<Recovered>, Stor
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             },
         )
         .optional()
         .map_err(unavailable)?;
-    let Some((record, definition, role_arn, checkpoint)) = row else { return Ok(None) };
+    let Some((record, definition, role_arn, checkpoint, token_seed)) = row else { return Ok(None) };
     let checkpoint: Option<SavedCheckpoint> =
         checkpoint.as_deref().map(serde_json::from_str).transpose().map_err(corrupt)?;
     Ok(Some(Recovered {
         record: record_of(&record)?,
-        launch: Launch { definition: definition.into(), role_arn: role_arn.unwrap_or_default() },
+        launch: Launch { definition: definition.into(), role_arn: role_arn.unwrap_or_default(), token_seed },
         history: events_of(conn, arn)?,
         checkpoint,
     }))
@@ -186,13 +187,13 @@ impl ExecutionStore for SqliteStore {
                         record
                     }
                 };
-                let (definition, role_arn) = match launch {
-                    Some(l) => (Some(l.definition.to_string()), Some(l.role_arn)),
-                    None => (None, None),
+                let (definition, role_arn, token_seed) = match launch {
+                    Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
+                    None => (None, None, None),
                 };
                 tx.execute(
-                    "UPDATE executions SET started = 1, definition = ?2, role_arn = ?3 WHERE arn = ?1",
-                    params![record.arn, definition, role_arn],
+                    "UPDATE executions SET started = 1, definition = ?2, role_arn = ?3, token_seed = ?4 WHERE arn = ?1",
+                    params![record.arn, definition, role_arn, token_seed],
                 )
                 .map_err(unavailable)?;
                 Ok(())

@@ -48,6 +48,9 @@ pub(crate) struct ExecutionInfo {
     /// Whether anyone can read its history: a map-run child whose store does not keep children
     /// records none.
     pub(crate) record_history: bool,
+    /// The secret its task tokens derive from, kept by a durable store so that a token handed out
+    /// before a restart is still accepted after it (`None`: random tokens).
+    pub(crate) token_seed: Option<uuid::Uuid>,
 }
 
 /// Everything the states of one execution share.

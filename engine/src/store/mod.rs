@@ -294,6 +294,8 @@ pub struct Launch {
     pub definition: Arc<str>,
     /// The role ARN in the context object and history.
     pub role_arn: String,
+    /// The secret its task tokens derive from.
+    pub token_seed: Option<String>,
 }
 
 /// Where an execution stands at a top-level state boundary, in a form a durable store can write: the

@@ -703,6 +703,7 @@ impl Runner<'_> {
             redrive_count: 0,
             redrive_time: None,
             record_history: keep,
+            token_seed: None,
         };
         let shared = self.exec.shared.clone();
         let machine = self.machine.clone();
