@@ -161,3 +161,73 @@ fn set_schema_version(path: &std::path::Path, version: u32) {
     file.seek(SeekFrom::Start(60)).expect("seeks");
     file.write_all(&version.to_be_bytes()).expect("writes");
 }
+
+#[test]
+fn a_retry_back_off_resumes_where_it_was() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let path = dir.path().join("legion.db");
+    let definition = r#"{
+      "StartAt": "Flaky",
+      "States": {
+        "Flaky": {
+          "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky",
+          "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 1, "MaxAttempts": 3}],
+          "End": true
+        }
+      }
+    }"#;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = |calls: Arc<AtomicUsize>| {
+        let handlers =
+            LocalHandlers::new().resource("arn:aws:lambda:us-east-1:123456789012:function:flaky", move |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        Err(legion_engine::TaskError::new("Boom", format!("attempt {n}")))
+                    } else {
+                        Ok(json!({"attempt": n}))
+                    }
+                }
+            });
+        let store = SqliteStore::open(&path, Sync::Normal, Retention::forever()).expect("the store opens");
+        Engine::builder().time_scale(1.0).dispatcher(Arc::new(handlers)).store(Arc::new(store)).build()
+    };
+    let machine = Arc::new(parse_str(definition, ParseOptions::default()).expect("valid"));
+
+    let first = tokio::runtime::Runtime::new().expect("a runtime");
+    let (arn, failed_at) = first.block_on(async {
+        let engine = engine(calls.clone());
+        let execution = engine.start(StartRequest::new(machine, "flaky", json!({}))).await.expect("starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !execution.history().iter().any(|e| e.event_type().name() == "LambdaFunctionFailed") {
+            assert!(Instant::now() < deadline, "the first attempt fails");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let failed_at = Instant::now();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        (execution.arn().to_owned(), failed_at)
+    });
+    first.shutdown_background();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    let second = tokio::runtime::Runtime::new().expect("a runtime");
+    second.block_on(async {
+        let engine = engine(calls.clone());
+        assert_eq!(engine.recover().await.expect("recovers"), 1);
+        let outcome = engine.running_execution(&arn).expect("running again").outcome().await;
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+        assert_eq!(outcome.output, Some(json!({"attempt": 2})));
+        // Two back-offs of 2 s from the first failure: the restart neither restarted nor skipped the first.
+        let took = failed_at.elapsed();
+        assert!(took >= Duration::from_millis(3900) && took < Duration::from_millis(5500), "took {took:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "each attempt once");
+        let history = engine.execution_history(&arn).await.expect("the store answers").expect("kept");
+        let types: Vec<String> = history.iter().map(|e| e.event_type().name()).collect();
+        let entered = types.iter().filter(|t| *t == "TaskStateEntered").count();
+        assert_eq!(entered, 1, "{types:?}");
+        let failed = types.iter().filter(|t| *t == "LambdaFunctionFailed").count();
+        assert_eq!(failed, 2, "{types:?}");
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
+    });
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::store::SavedCheckpoint;
+use crate::store::{SavedCheckpoint, SavedRetry};
 use crate::vars::Vars;
 
 /// The top-level state an execution was in, with what it needs to run it again.
@@ -27,6 +27,8 @@ pub(crate) struct Checkpoint {
     pub(crate) vars: Vars,
     /// When the state was entered, for a checkpoint read back from a durable store.
     entered_at: Option<OffsetDateTime>,
+    /// The Retry back-off the state is in (committed to a durable store).
+    retry: Option<SavedRetry>,
     /// Outputs of the branches (or iterations) that succeeded in the state's latest attempt, by index.
     done: HashMap<usize, Value>,
     /// Outputs a redriven attempt reuses instead of running those branches again.
@@ -62,6 +64,7 @@ impl CheckpointSlot {
             input: input.clone(),
             vars: vars.clone(),
             entered_at: None,
+            retry: None,
             done: HashMap::new(),
             reuse: HashMap::new(),
             map_run: None,
@@ -76,6 +79,7 @@ impl CheckpointSlot {
             input: Arc::new(c.input),
             vars: Vars::from_map(c.vars),
             entered_at: Some(c.entered_at),
+            retry: c.retry,
             done: c.done,
             reuse: HashMap::new(),
             map_run: None,
@@ -92,7 +96,27 @@ impl CheckpointSlot {
             input: (*c.input).clone(),
             vars: c.vars.local().clone(),
             done: c.done.clone(),
+            retry: c.retry.clone(),
         })
+    }
+
+    /// Notes that the state waits out a Retry back-off (to be committed).
+    pub(crate) fn set_retry(&self, retry: SavedRetry) {
+        if let Some(c) = self.lock().as_mut() {
+            c.retry = Some(retry);
+        }
+    }
+
+    /// The Retry back-off the checkpoint's state was in.
+    pub(crate) fn retry(&self) -> Option<SavedRetry> {
+        self.lock().as_ref().and_then(|c| c.retry.clone())
+    }
+
+    /// Forgets the back-off (a redrive starts its retries afresh).
+    pub(crate) fn clear_retry(&self) {
+        if let Some(c) = self.lock().as_mut() {
+            c.retry = None;
+        }
     }
 
     /// The state failed in a way that a redrive must run in full (`States.DataLimitExceeded`).

@@ -24,6 +24,7 @@ use crate::dispatch::BoxFuture;
 use crate::engine::{ExecutionStatus, Outcome, RunMode, Shared, StopSlot};
 use crate::executions::Journal;
 use crate::history::{ErrorDetails, Event, History, Payload, Recorder, StateType};
+use crate::store::SavedRetry;
 use crate::vars::Vars;
 use checkpoint::{BranchMemo, CheckpointSlot};
 
@@ -171,6 +172,7 @@ pub(crate) async fn run_execution(
     let mut resumed_entered_at = None;
     let resumed = match (&checkpoints, mode) {
         (Some(slot), RunMode::Redrive) => {
+            slot.clear_retry();
             recorder.follow_latest();
             recorder.record(Event::ExecutionRedriven { redrive_count: info.redrive_count });
             slot.resume()
@@ -382,14 +384,26 @@ impl Exec {
 
     /// Commits a top-level state boundary to a durable store (nothing without one). A store that
     /// fails ends the execution: running on without recording would lose what it does.
-    async fn commit(&self, slot: &CheckpointSlot) -> Result<(), Failure> {
+    async fn commit(&self, slot: &CheckpointSlot, entered_at: Option<OffsetDateTime>) -> Result<(), Failure> {
         let Some(journal) = &self.journal else { return Ok(()) };
-        let entered_at = self.resumed_entered_at().unwrap_or_else(OffsetDateTime::now_utc);
+        let entered_at = entered_at.or_else(|| self.resumed_entered_at()).unwrap_or_else(OffsetDateTime::now_utc);
         let Some(checkpoint) = slot.saved(entered_at) else { return Ok(()) };
         journal
             .commit(checkpoint)
             .await
             .map_err(|e| Failure::new(names::RUNTIME, format!("The execution could not be recorded: {e}")))
+    }
+
+    /// Commits a Retry back-off of the top-level state a durable execution is in, so that a restart
+    /// waits out what is left of it instead of running the state again from its entry.
+    async fn commit_retry(&self, state: &State, entered_at: OffsetDateTime, retry: SavedRetry) -> Result<(), Failure> {
+        let Some((machine, slot)) = self.top.as_ref().filter(|_| self.journal.is_some()) else { return Ok(()) };
+        let current = slot.state().and_then(|i| machine.program.states.get(i));
+        if !current.is_some_and(|c| std::ptr::eq(c, state)) {
+            return Ok(());
+        }
+        slot.set_retry(retry);
+        self.commit(slot, Some(entered_at)).await
     }
 
     /// When the state a restarted execution resumes in was first entered (until that state ends).
@@ -494,13 +508,19 @@ fn run_from<'a>(
             // preempt it, so StopExecution and TimeoutSeconds can always end it.
             tokio::task::consume_budget().await;
             let state = &program.states[current];
+            let mut retry = None;
             if let Some(slot) = checkpoints {
-                if !std::mem::take(&mut resumed) {
+                if std::mem::take(&mut resumed) {
+                    // A restart resumes a Retry back-off that was committed (a redrive cleared it).
+                    retry = slot.retry();
+                } else {
                     slot.enter(current, &input, &thread.vars);
                 }
-                exec.commit(slot).await?;
+                if retry.is_none() {
+                    exec.commit(slot, None).await?;
+                }
             }
-            match run_state(exec, state, &input, thread).await {
+            match run_state(exec, state, &input, thread, retry).await {
                 Ok(Flow::Next(next, output)) => {
                     if checkpoints.is_some() {
                         exec.resumed_state_ended();
@@ -522,16 +542,34 @@ fn run_from<'a>(
 }
 
 /// Runs one state with its Retry and Catch.
-async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Thread) -> Result<Flow, Failure> {
+async fn run_state(
+    exec: &Exec,
+    state: &State,
+    input: &Value,
+    thread: &mut Thread,
+    resumed: Option<SavedRetry>,
+) -> Result<Flow, Failure> {
     let state_type = StateType::from_name(state.kind.type_name());
-    let entered_at = OffsetDateTime::now_utc();
-    let entered_id = thread.recorder.record_with(|| Event::StateEntered {
-        state_type,
-        name: state.name.clone(),
-        input: Payload::of(input),
-    });
-    let mut retry_counts = vec![0u64; state.retry.len()];
-    let mut retry_count = 0u64;
+    let (entered_at, entered_id, mut retry_counts, mut retry_count) = match resumed {
+        // Resumed in its Retry back-off after a restart: entered and failed already; wait out what
+        // is left, then try again.
+        Some(r) => {
+            let left = r.resume_at - OffsetDateTime::now_utc();
+            tokio::time::sleep(left.try_into().unwrap_or(Duration::ZERO)).await;
+            let mut counts = r.counts;
+            counts.resize(state.retry.len(), 0);
+            let entered_at = exec.resumed_entered_at().unwrap_or_else(OffsetDateTime::now_utc);
+            (entered_at, r.entered_id, counts, r.retry_count)
+        }
+        None => {
+            let entered_id = thread.recorder.record_with(|| Event::StateEntered {
+                state_type,
+                name: state.name.clone(),
+                input: Payload::of(input),
+            });
+            (OffsetDateTime::now_utc(), entered_id, vec![0u64; state.retry.len()], 0)
+        }
+    };
     loop {
         let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
         let attempt = flow::execute(exec, state, input, &ctx, thread, retry_count).await;
@@ -572,7 +610,11 @@ async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Threa
                 if retrier.full_jitter {
                     delay *= rand::random::<f64>();
                 }
-                tokio::time::sleep(exec.scaled(delay)).await;
+                let delay = exec.scaled(delay);
+                let resume_at = OffsetDateTime::now_utc() + delay;
+                let back_off = SavedRetry { entered_id, counts: retry_counts.clone(), retry_count, resume_at };
+                exec.commit_retry(state, entered_at, back_off).await?;
+                tokio::time::sleep(delay).await;
                 continue;
             }
         }

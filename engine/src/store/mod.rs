@@ -315,6 +315,24 @@ pub struct SavedCheckpoint {
     /// Outputs of branches or iterations that succeeded, by index.
     #[serde(default)]
     pub done: HashMap<usize, Value>,
+    /// The Retry back-off the state is in, when it has failed and waits to try again.
+    #[serde(default)]
+    pub retry: Option<SavedRetry>,
+}
+
+/// A state waiting out a Retry back-off: its entry and failures are committed, and it tries again at
+/// `resume_at` with these counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedRetry {
+    /// The id of the state's `…StateEntered` event.
+    pub entered_id: u64,
+    /// Attempts used per retrier, in the state's `Retry` order.
+    pub counts: Vec<u64>,
+    /// Retries so far (the context object's `RetryCount`).
+    pub retry_count: u64,
+    /// When the next attempt starts.
+    #[serde(with = "time::serde::timestamp::nanoseconds")]
+    pub resume_at: OffsetDateTime,
 }
 
 /// What the interpreter commits at a top-level state boundary, in one transaction.
