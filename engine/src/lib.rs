@@ -38,6 +38,7 @@ pub use executions::{RedriveError, Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{
     Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStore, Launch, ListQuery,
-    MemoryStore, Page, Recovered, RedriveFilter, Reservation, Retention, SavedCheckpoint, SavedRetry, StoreError,
+    MapProgress, MemoryStore, Page, Recovered, RedriveFilter, Reservation, Retention, SavedCheckpoint, SavedRetry,
+    StoreError,
 };
 pub use tokens::{TaskTokens, TokenError};

@@ -161,3 +161,81 @@ async fn an_activity_token_handed_out_before_a_kill_is_accepted_after_the_restar
     let scheduled = history.events.iter().filter(|e| e.r#type == HistoryEventType::ActivityScheduled).count();
     assert_eq!(scheduled, 1, "the uncommitted first attempt left no event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_result_once() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let s3_root = dir.path().join("s3");
+    std::fs::create_dir_all(s3_root.join("results")).expect("a bucket folder");
+    let mut args = store_args(dir.path());
+    args.extend(["--s3-root".to_owned(), s3_root.display().to_string()]);
+    let definition = r#"{
+      "StartAt": "Fan",
+      "States": {
+        "Fan": {
+          "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+          "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Slow",
+            "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Echo"}, "Echo": {"Type": "Pass", "End": true}}
+          },
+          "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "out"}},
+          "End": true
+        }
+      }
+    }"#;
+    let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    let input = format!(r#"{{"items":[{}]}}"#, items.join(","));
+
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (first, addr) = common::serve_binary(&args);
+    let client = common::client(&common::Server::at(addr, stop));
+    let machine = common::create_machine(&client, "fan", definition, false).await;
+    let started = client.start_execution().state_machine_arn(&machine).input(&input).send().await.expect("starts");
+    wait_for_event(&client, &started.execution_arn, HistoryEventType::MapRunStarted).await;
+    let runs = client.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
+    let map_run_arn = runs.map_runs[0].map_run_arn.clone();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before = client.describe_map_run().map_run_arn(&map_run_arn).send().await.expect("DescribeMapRun");
+    let succeeded_before = before.item_counts.map(|c| c.succeeded).unwrap_or_default();
+    assert!((2..10).contains(&succeeded_before), "killed mid-run: {succeeded_before} children had succeeded");
+    drop(first);
+
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_second, addr) = common::serve_binary(&args);
+    let client = common::client(&common::Server::at(addr, stop));
+    let done = common::wait_until_done(&client, &started.execution_arn, 1000).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    // The same map run, with every item counted once.
+    let runs = client.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
+    assert_eq!(runs.map_runs.len(), 1);
+    assert_eq!(runs.map_runs[0].map_run_arn, map_run_arn);
+    let run = client.describe_map_run().map_run_arn(&map_run_arn).send().await.expect("DescribeMapRun");
+    assert_eq!(run.item_counts.map(|c| (c.succeeded, c.total)), Some((10, 10)));
+    // The children that had succeeded did not run again.
+    let children = client.list_executions().map_run_arn(&map_run_arn).send().await.expect("lists children");
+    assert!(
+        children.executions.len() as i64 <= 10 - succeeded_before,
+        "{} children ran after the restart, {succeeded_before} had succeeded before",
+        children.executions.len()
+    );
+    // Each item's result is in the result files exactly once.
+    let output: serde_json::Value = serde_json::from_str(done.output.as_deref().unwrap_or("null")).expect("JSON");
+    let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
+    let manifest_path = s3_root.join("results").join(key);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("the manifest")).expect("JSON");
+    let mut seen = Vec::new();
+    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().expect("SUCCEEDED files") {
+        let path = s3_root.join("results").join(file["Key"].as_str().expect("a key"));
+        let records: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("a result file")).expect("JSON");
+        for record in records.as_array().expect("records") {
+            let input: serde_json::Value =
+                serde_json::from_str(record["Input"].as_str().expect("an input")).expect("JSON");
+            seen.push(input["n"].as_i64().expect("n"));
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
+}

@@ -19,6 +19,7 @@ CREATE TABLE executions (
     definition        TEXT,
     role_arn          TEXT,
     token_seed        TEXT,
+    map_run           TEXT,
     checkpoint        TEXT
 );
 CREATE INDEX executions_by_status ON executions (status);
@@ -29,6 +30,12 @@ CREATE TABLE events (
     id    INTEGER NOT NULL,
     event TEXT NOT NULL,
     PRIMARY KEY (arn, id)
+) WITHOUT ROWID;
+CREATE TABLE map_successes (
+    arn     TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    result  TEXT NOT NULL,
+    PRIMARY KEY (arn, ordinal)
 ) WITHOUT ROWID;
 CREATE TABLE documents (
     kind  TEXT NOT NULL,

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use legion_engine::history::{History, HistoryEvent};
 use legion_engine::{
     Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStatus, ExecutionStore, Launch,
-    ListQuery, Outcome, Page, Recovered, Reservation, Retention, SavedCheckpoint, StoreError,
+    ListQuery, MapProgress, Outcome, Page, Recovered, Reservation, Retention, SavedCheckpoint, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::schema;
@@ -207,13 +208,41 @@ impl ExecutionStore for SqliteStore {
             .write(move |tx| {
                 append(tx, &arn, &commit.events)?;
                 tx.execute(
-                    "UPDATE executions SET checkpoint = ?2 WHERE arn = ?1",
+                    "UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1",
                     params![arn, json(&commit.checkpoint)?],
                 )
                 .map_err(unavailable)?;
+                forget_map_progress(tx, &arn)
+            })
+            .await
+    }
+
+    async fn map_run_started(&self, arn: &str, map_run_arn: &str) -> Result<(), StoreError> {
+        let (arn, map_run_arn) = (arn.to_owned(), map_run_arn.to_owned());
+        self.writer
+            .write(move |tx| {
+                tx.execute("UPDATE executions SET map_run = ?2 WHERE arn = ?1", params![arn, map_run_arn])
+                    .map_err(unavailable)?;
                 Ok(())
             })
             .await
+    }
+
+    fn map_child_succeeded(&self, arn: &str, ordinal: u64, result: Value) {
+        let arn = arn.to_owned();
+        self.writer.queue(move |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO map_successes (arn, ordinal, result) VALUES (?1, ?2, ?3)",
+                params![arn, ordinal as i64, json(&result)?],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        });
+    }
+
+    async fn map_progress(&self, arn: &str) -> Result<Option<MapProgress>, StoreError> {
+        let arn = arn.to_owned();
+        self.reader.read(move |conn| map_progress(conn, &arn)).await
     }
 
     async fn redriven(&self, arn: &str, date: OffsetDateTime) -> Result<Option<u32>, StoreError> {
@@ -239,6 +268,7 @@ impl ExecutionStore for SqliteStore {
         self.writer
             .write(move |tx| {
                 append(tx, &arn, &events)?;
+                forget_map_progress(tx, &arn)?;
                 let Some(mut record) = load(tx, &arn)? else { return Ok(()) };
                 record.close(&outcome, stop_date);
                 save(tx, &record)
@@ -354,6 +384,28 @@ impl ExecutionStore for SqliteStore {
     fn durable(&self) -> bool {
         true
     }
+}
+
+fn forget_map_progress(tx: &Transaction<'_>, arn: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM map_successes WHERE arn = ?1", [arn]).map_err(unavailable)?;
+    Ok(())
+}
+
+fn map_progress(conn: &Connection, arn: &str) -> Result<Option<MapProgress>, StoreError> {
+    let map_run: Option<Option<String>> = conn
+        .query_row("SELECT map_run FROM executions WHERE arn = ?1", [arn], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    let Some(map_run_arn) = map_run.flatten() else { return Ok(None) };
+    let mut select =
+        conn.prepare_cached("SELECT ordinal, result FROM map_successes WHERE arn = ?1").map_err(unavailable)?;
+    let rows = select.query_map([arn], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(unavailable)?;
+    let mut succeeded = std::collections::HashMap::new();
+    for row in rows {
+        let (ordinal, text) = row.map_err(unavailable)?;
+        succeeded.insert(ordinal as u64, serde_json::from_str(&text).map_err(corrupt)?);
+    }
+    Ok(Some(MapProgress { map_run_arn, succeeded }))
 }
 
 fn arns(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> Result<Vec<String>, StoreError> {

@@ -57,6 +57,19 @@ impl Writer {
         Ok(Writer { jobs: Mutex::new(Some(tx)), thread: Some(thread) })
     }
 
+    /// Runs `f` in the next transaction without waiting for it (a write that may be lost in a crash).
+    pub(crate) fn queue(&self, f: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static) {
+        let job: Job = Box::new(move |tx| {
+            if let Err(e) = in_savepoint(tx, f) {
+                tracing::warn!(error = %e, "a queued write to the execution store failed");
+            }
+            Box::new(|_| {})
+        });
+        if let Some(jobs) = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = jobs.send(job);
+        }
+    }
+
     /// Runs `f` in the next transaction and returns its result once that transaction has committed.
     /// A write that fails is rolled back alone (a savepoint); the others in its batch still commit.
     pub(crate) async fn write<T: Send + 'static>(

@@ -397,11 +397,7 @@ impl Exec {
     /// Commits a Retry back-off of the top-level state a durable execution is in, so that a restart
     /// waits out what is left of it instead of running the state again from its entry.
     async fn commit_retry(&self, state: &State, entered_at: OffsetDateTime, retry: SavedRetry) -> Result<(), Failure> {
-        let Some((machine, slot)) = self.top.as_ref().filter(|_| self.journal.is_some()) else { return Ok(()) };
-        let current = slot.state().and_then(|i| machine.program.states.get(i));
-        if !current.is_some_and(|c| std::ptr::eq(c, state)) {
-            return Ok(());
-        }
+        let Some((_, slot)) = self.top.as_ref().filter(|_| self.durable_top_state(state)) else { return Ok(()) };
         slot.set_retry(retry);
         self.commit(slot, Some(entered_at)).await
     }
@@ -419,13 +415,26 @@ impl Exec {
     /// How long ago `state` was first entered, when it is the top-level state a restarted execution
     /// resumes in (a Wait then waits only for what was left); zero otherwise.
     pub(crate) fn resumed_elapsed(&self, state: &State) -> Duration {
-        let Some(entered) = self.resumed_entered_at() else { return Duration::ZERO };
-        let Some((machine, slot)) = self.top.as_ref() else { return Duration::ZERO };
-        let current = slot.state().and_then(|i| machine.program.states.get(i));
-        if !current.is_some_and(|c| std::ptr::eq(c, state)) {
+        let Some(entered) = self.resumed_entered_at().filter(|_| self.is_top_state(state)) else {
             return Duration::ZERO;
-        }
+        };
         (OffsetDateTime::now_utc() - entered).try_into().unwrap_or(Duration::ZERO)
+    }
+
+    /// Whether `state` is the top-level state a restarted execution resumes in.
+    pub(crate) fn resuming(&self, state: &State) -> bool {
+        self.resumed_entered_at().is_some() && self.is_top_state(state)
+    }
+
+    /// Whether `state` is the top-level state of an execution that commits to a durable store.
+    pub(crate) fn durable_top_state(&self, state: &State) -> bool {
+        self.journal.is_some() && self.is_top_state(state)
+    }
+
+    fn is_top_state(&self, state: &State) -> bool {
+        let Some((machine, slot)) = self.top.as_ref() else { return false };
+        let current = slot.state().and_then(|i| machine.program.states.get(i));
+        current.is_some_and(|c| std::ptr::eq(c, state))
     }
 
     /// The memo of branch outputs when `state` is the top-level state a redrive resumes (Standard
@@ -509,6 +518,7 @@ fn run_from<'a>(
             tokio::task::consume_budget().await;
             let state = &program.states[current];
             let mut retry = None;
+            let resuming_now = resumed;
             if let Some(slot) = checkpoints {
                 if std::mem::take(&mut resumed) {
                     // A restart resumes a Retry back-off that was committed (a redrive cleared it).
@@ -516,7 +526,8 @@ fn run_from<'a>(
                 } else {
                     slot.enter(current, &input, &thread.vars);
                 }
-                if retry.is_none() {
+                // A resumed state has nothing new to commit (a redrive's event goes with the next one).
+                if !resuming_now {
                     exec.commit(slot, None).await?;
                 }
             }

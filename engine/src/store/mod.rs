@@ -344,6 +344,17 @@ pub struct Commit {
     pub checkpoint: SavedCheckpoint,
 }
 
+/// A Distributed Map's progress in the top-level state a durable execution is in, so that a restart
+/// continues the same map run without running again the children that had succeeded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MapProgress {
+    /// The map run.
+    pub map_run_arn: String,
+    /// What each child that succeeded gave, by ordinal: its value in the state output, or (with a
+    /// `ResultWriter`) the array of records its success writes to the result files.
+    pub succeeded: HashMap<u64, Value>,
+}
+
 /// A RUNNING execution found in a durable store at start, with what resuming it needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recovered {
@@ -409,6 +420,18 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Writes the events and checkpoint of a state boundary in one transaction (durable stores).
     async fn commit(&self, _arn: &str, _commit: Commit) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// Notes the map run of the Distributed Map the execution's top-level state runs (durable
+    /// stores); the next commit forgets it.
+    async fn map_run_started(&self, _arn: &str, _map_run_arn: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Queues a child's success in that map run (durable stores). Not awaited: a success lost in a
+    /// crash only means that child runs again.
+    fn map_child_succeeded(&self, _arn: &str, _ordinal: u64, _result: Value) {}
+    /// The map run and successes noted since the last commit.
+    async fn map_progress(&self, _arn: &str) -> Result<Option<MapProgress>, StoreError> {
+        Ok(None)
     }
     /// Marks an ended execution as running again after a redrive at `date`; returns its new redrive
     /// count (`None` for an unknown execution).

@@ -134,6 +134,14 @@ pub(crate) async fn run(
         Some((run.clone(), count))
     });
     let earlier_files = redriven.as_ref().map(|(run, _)| run.succeeded_files.clone()).unwrap_or_default();
+    // After a restart, a durable execution continues the map run its state had started, without the
+    // children that had succeeded.
+    let durable = exec.durable_top_state(state);
+    let executions = exec.shared.executions.store.clone();
+    let recovered = match (durable && exec.resuming(state), &redriven) {
+        (true, None) => executions.map_progress(&exec.info.arn).await.map_err(store_failure)?,
+        _ => None,
+    };
     let map_run_arn = match redriven {
         Some((MapRunMemo { map_run_arn: arn, .. }, count)) => {
             store.update_limits(
@@ -146,9 +154,16 @@ pub(crate) async fn run(
             arn
         }
         None => {
-            let run_id = uuid::Uuid::new_v4().to_string();
-            let arn =
-                format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id);
+            let arn = match &recovered {
+                Some(progress) => progress.map_run_arn.clone(),
+                None => {
+                    let run_id = uuid::Uuid::new_v4();
+                    format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id)
+                }
+            };
+            if durable {
+                executions.map_run_started(&exec.info.arn, &arn).await.map_err(store_failure)?;
+            }
             thread.recorder.record_with(|| Event::MapRunStarted { map_run_arn: arn.clone() });
             store.insert_run(MapRunInfo {
                 map_run_arn: arn.clone(),
@@ -271,6 +286,8 @@ pub(crate) async fn run(
         keep_input: export.is_some() || transformation == WriterTransformation::None,
         memo,
         written: Vec::new(),
+        recovered: recovered.map(|p| p.succeeded).unwrap_or_default(),
+        journal: durable.then_some(executions),
     };
     let outcome = runner.drive(&mut guard).await;
     let mut failure = match outcome {
@@ -419,6 +436,11 @@ struct Batching {
     batch_input: Option<Value>,
 }
 
+/// A durable store that failed while the map run starts: the execution cannot go on unrecorded.
+fn store_failure(e: crate::store::StoreError) -> StateError {
+    StateError::Failed(Failure::new(names::RUNTIME, format!("The execution could not be recorded: {e}")))
+}
+
 /// Why the run stopped early.
 enum RunError {
     /// The run fails with this error (threshold, reader, writer).
@@ -525,6 +547,10 @@ struct Runner<'a> {
     /// With a `ResultWriter` and a memo: the ordinals whose successes this attempt's files hold (the
     /// memo learns them once the files are complete).
     written: Vec<usize>,
+    /// After a restart: what the children that had succeeded gave, by ordinal (they do not run again).
+    recovered: std::collections::HashMap<u64, Value>,
+    /// The durable store that notes each success, at the top level of a durable execution.
+    journal: Option<Arc<dyn crate::store::ExecutionStore>>,
 }
 
 impl Runner<'_> {
@@ -564,9 +590,16 @@ impl Runner<'_> {
                 _ = std::future::ready(()), if can_start => {
                     match self.next_work().await {
                         Ok(Some(work)) => {
-                            match self.memo.as_ref().and_then(|m| m.reused(ordinal)) {
-                                Some(result) => self.reuse(guard, ordinal, work.item_count, result),
-                                None => running.push(self.start_child(guard, ordinal, work)),
+                            if let Some(result) = self.recovered.remove(&(ordinal as u64)) {
+                                if let Err(f) = self.reuse_recovered(guard, ordinal, work.item_count, result).await {
+                                    failure = Some(f);
+                                    break;
+                                }
+                            } else {
+                                match self.memo.as_ref().and_then(|m| m.reused(ordinal)) {
+                                    Some(result) => self.reuse(guard, ordinal, work.item_count, result),
+                                    None => running.push(self.start_child(guard, ordinal, work)),
+                                }
                             }
                             ordinal += 1;
                         }
@@ -773,13 +806,9 @@ impl Runner<'_> {
                 },
                 _ => records.push(record),
             }
-            if let Some(files) = self.results.as_mut() {
-                for r in &records {
-                    files
-                        .write(kind, r)
-                        .await
-                        .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
-                }
+            self.write_records(kind, &records).await?;
+            if let (true, Some(store)) = (succeeded, &self.journal) {
+                store.map_child_succeeded(&self.exec.info.arn, done.ordinal as u64, Value::Array(records));
             }
             if succeeded && self.memo.is_some() {
                 self.written.push(done.ordinal);
@@ -802,6 +831,9 @@ impl Runner<'_> {
             } else {
                 if let (true, Some(memo)) = (succeeded, &self.memo) {
                     memo.succeeded(done.ordinal, &value);
+                }
+                if let (true, Some(store)) = (succeeded, &self.journal) {
+                    store.map_child_succeeded(&self.exec.info.arn, done.ordinal as u64, value.clone());
                 }
                 if let Some(slot) = self.collected.get_mut(done.ordinal) {
                     *slot = Some(value);
@@ -837,6 +869,42 @@ impl Runner<'_> {
         if let Some(slot) = self.collected.get_mut(ordinal) {
             *slot = Some(result);
         }
+    }
+
+    /// Counts a child that had succeeded before a restart as succeeded, without running it again: its
+    /// records go into this attempt's result files, or its value into the state output.
+    async fn reuse_recovered(
+        &mut self,
+        guard: &mut RunGuard,
+        ordinal: usize,
+        n: u64,
+        result: Value,
+    ) -> Result<(), RunError> {
+        if self.results.is_some() {
+            let records = match result {
+                Value::Array(records) => records,
+                other => vec![other],
+            };
+            self.write_records(RecordKind::Succeeded, &records).await?;
+            self.reuse(guard, ordinal, n, Value::Null);
+            // The files of this attempt hold it, not earlier ones: the memo learns it with them.
+            return Ok(());
+        }
+        self.reuse(guard, ordinal, n, result);
+        Ok(())
+    }
+
+    /// Writes records to the result files.
+    async fn write_records(&mut self, kind: RecordKind, records: &[Value]) -> Result<(), RunError> {
+        if let Some(files) = self.results.as_mut() {
+            for r in records {
+                files
+                    .write(kind, r)
+                    .await
+                    .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes UpdateMapRun's limits in place of the state's.
