@@ -239,3 +239,31 @@ async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_
     seen.sort_unstable();
     assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
 }
+
+/// Runs `legion serve --store URL`, which must exit at once with an error; its standard error.
+fn refused(url: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_legion"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", url])
+        .env_remove("LEGION_STORE")
+        .output()
+        .expect("legion runs");
+    assert!(!output.status.success(), "legion serve --store {url} must not start");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_that_cannot_be_used_stop_the_server_at_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    assert!(refused("mysql://nope").contains("unknown store 'mysql://nope'"));
+    let missing = dir.path().join("no/such/folder/legion.db");
+    let err = refused(&format!("sqlite:{}", missing.display()));
+    assert!(err.contains("opening the store") && err.contains("No such file or directory"), "{err}");
+    let not_a_database = dir.path().join("notes.txt");
+    std::fs::write(&not_a_database, "these are notes, not a database\n".repeat(200)).expect("writes");
+    let err = refused(&format!("sqlite:{}", not_a_database.display()));
+    assert!(err.contains("file is not a database"), "{err}");
+    // A second process on a file in use is refused: both would resume the same executions.
+    let (_first, _) = common::serve_binary(&store_args(dir.path()));
+    let err = refused(&format!("sqlite:{}", dir.path().join("legion.db").display()));
+    assert!(err.contains("is in use by another Legion process"), "{err}");
+}

@@ -32,6 +32,8 @@ pub struct SqliteStore {
     writer: Writer,
     reader: Reader,
     retention: Retention,
+    /// Held for the store's life: one process at a time runs a file's executions.
+    _lock: std::fs::File,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -59,10 +61,32 @@ impl SqliteStore {
     /// a newer Legion is refused with [`StoreError::Corrupt`].
     pub fn open(path: impl AsRef<Path>, sync: Sync, retention: Retention) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref();
+        let lock = lock(path)?;
         let mut conn = connect(path, sync)?;
         schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
         let reader = Reader::new(connect(path, sync)?);
-        Ok(SqliteStore { writer: Writer::start(conn)?, reader, retention })
+        Ok(SqliteStore { writer: Writer::start(conn)?, reader, retention, _lock: lock })
+    }
+}
+
+/// Locks `PATH.lock` for this process: two processes resuming the same RUNNING executions would run
+/// them twice.
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| unavailable(format!("{}: {e}", Path::new(&name).display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(unavailable(format!(
+            "{} is in use by another Legion process (a SQLite store serves one process at a time)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(unavailable(format!("{}: {e}", path.display()))),
     }
 }
 

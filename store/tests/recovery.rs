@@ -59,7 +59,8 @@ fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         (execution.arn().to_owned(), waiting_since)
     });
-    first.shutdown_background();
+    // Dropping every task of the runtime closes the store (and its lock) as a dead process would.
+    first.shutdown_timeout(Duration::from_secs(10));
 
     // The second process: the execution is RUNNING, resumes in the Wait and finishes.
     let second = tokio::runtime::Runtime::new().expect("a runtime");
@@ -207,7 +208,8 @@ fn a_retry_back_off_resumes_where_it_was() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         (execution.arn().to_owned(), failed_at)
     });
-    first.shutdown_background();
+    // Dropping every task of the runtime closes the store (and its lock) as a dead process would.
+    first.shutdown_timeout(Duration::from_secs(10));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     let second = tokio::runtime::Runtime::new().expect("a runtime");
