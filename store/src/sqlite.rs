@@ -36,6 +36,9 @@ pub struct SqliteStore {
     _lock: std::fs::File,
 }
 
+/// How many read connections a store opens.
+const READERS: usize = 4;
+
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
@@ -64,7 +67,8 @@ impl SqliteStore {
         let lock = lock(path)?;
         let mut conn = connect(path, sync)?;
         schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-        let reader = Reader::new(connect(path, sync)?);
+        let readers = (0..READERS).map(|_| connect(path, sync)).collect::<Result<Vec<_>, _>>()?;
+        let reader = Reader::new(readers);
         Ok(SqliteStore { writer: Writer::start(conn)?, reader, retention, _lock: lock })
     }
 }
@@ -104,10 +108,8 @@ fn status_text(status: ExecutionStatus) -> &'static str {
 
 /// The record of `arn`, read inside a write.
 fn load(tx: &Transaction<'_>, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-    let text: Option<String> = tx
-        .query_row("SELECT record FROM executions WHERE arn = ?1", [arn], |r| r.get(0))
-        .optional()
-        .map_err(unavailable)?;
+    let mut select = tx.prepare_cached("SELECT record FROM executions WHERE arn = ?1").map_err(unavailable)?;
+    let text: Option<String> = select.query_row([arn], |r| r.get(0)).optional().map_err(unavailable)?;
     text.as_deref().map(record_of).transpose()
 }
 
@@ -226,19 +228,23 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
+    /// Queued, not awaited: the writer applies writes in order, so the end of the execution (which
+    /// is awaited) confirms every commit before it. A crash loses at most the commits still queued;
+    /// the execution then resumes from the last one written, and runs its later states again (at
+    /// least once), recording their events again (exactly once, since events and checkpoint are
+    /// written together).
     async fn commit(&self, arn: &str, commit: Commit) -> Result<(), StoreError> {
         let arn = arn.to_owned();
-        self.writer
-            .write(move |tx| {
-                append(tx, &arn, &commit.events)?;
-                tx.execute(
-                    "UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1",
-                    params![arn, json(&commit.checkpoint)?],
-                )
-                .map_err(unavailable)?;
-                forget_map_progress(tx, &arn)
-            })
-            .await
+        self.writer.queue(move |tx| {
+            append(tx, &arn, &commit.events)?;
+            tx.execute(
+                "UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1",
+                params![arn, json(&commit.checkpoint)?],
+            )
+            .map_err(unavailable)?;
+            forget_map_progress(tx, &arn)
+        });
+        Ok(())
     }
 
     async fn map_run_started(&self, arn: &str, map_run_arn: &str) -> Result<(), StoreError> {

@@ -98,10 +98,13 @@ fn in_savepoint<T>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    tx.execute_batch("SAVEPOINT job").map_err(unavailable)?;
+    let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(unavailable);
+    run("SAVEPOINT job")?;
     let result = f(tx);
-    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-    tx.execute_batch(end).map_err(unavailable)?;
+    if result.is_err() {
+        run("ROLLBACK TO job")?;
+    }
+    run("RELEASE job")?;
     result
 }
 
@@ -132,26 +135,36 @@ fn reject(job: Job, e: StoreError) {
     tracing::warn!(error = %e, "a write to the execution store was rejected");
 }
 
-/// The read side: a connection of its own (WAL lets it read while the writer writes), used on the
-/// blocking pool.
+/// The read side: connections of their own (WAL lets them read while the writer writes), each used
+/// by one blocking task at a time, so that waiting readers hold no thread of the blocking pool.
 #[derive(Clone)]
 pub(crate) struct Reader {
-    conn: Arc<Mutex<Connection>>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Reader {
-    pub(crate) fn new(conn: Connection) -> Reader {
-        Reader { conn: Arc::new(Mutex::new(conn)) }
+    pub(crate) fn new(connections: Vec<Connection>) -> Reader {
+        let permits = Arc::new(tokio::sync::Semaphore::new(connections.len()));
+        Reader { idle: Arc::new(Mutex::new(connections)), permits }
     }
 
-    /// Runs `f` on the read connection without blocking the async runtime.
+    /// Runs `f` on a read connection without blocking the async runtime.
     pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || f(&conn.lock().unwrap_or_else(|e| e.into_inner())))
-            .await
-            .map_err(unavailable)?
+        let _permit = self.permits.acquire().await.map_err(unavailable)?;
+        let idle = self.idle.clone();
+        tokio::task::spawn_blocking(move || {
+            // A permit guarantees an idle connection.
+            let conn = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some(conn) = conn else { return Err(unavailable("no read connection is idle")) };
+            let result = f(&conn);
+            idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            result
+        })
+        .await
+        .map_err(unavailable)?
     }
 }

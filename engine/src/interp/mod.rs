@@ -527,7 +527,7 @@ fn run_from<'a>(
                     slot.enter(current, &input, &thread.vars);
                 }
                 // A resumed state has nothing new to commit (a redrive's event goes with the next one).
-                if !resuming_now {
+                if !resuming_now && acts(state) {
                     exec.commit(slot, None).await?;
                 }
             }
@@ -550,6 +550,14 @@ fn run_from<'a>(
             }
         }
     })
+}
+
+/// Whether a state can wait or act on the world (Task, Wait, Parallel, Map): a durable execution
+/// commits before each such state. Pass, Choice, Succeed and Fail are instant and depend only on
+/// their input and variables, so a restart that runs them again from the previous commit records the
+/// same events (none of which had been committed) and reaches the same state.
+fn acts(state: &State) -> bool {
+    matches!(state.kind, StateKind::Task(_) | StateKind::Wait(_) | StateKind::Parallel(_) | StateKind::Map(_))
 }
 
 /// Runs one state with its Retry and Catch.

@@ -417,7 +417,8 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// `launch` is given when the store is durable and the definition text is known.
     async fn insert(&self, record: ExecutionRecord, history: History, launch: Option<Launch>)
         -> Result<(), StoreError>;
-    /// Writes the events and checkpoint of a state boundary in one transaction (durable stores).
+    /// Writes the events and checkpoint of a state boundary in one transaction (durable stores). A
+    /// store may return once the write is queued, provided it applies an execution's writes in order.
     async fn commit(&self, _arn: &str, _commit: Commit) -> Result<(), StoreError> {
         Ok(())
     }

@@ -105,14 +105,16 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
         let snapshot =
             Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision };
         if state.registry().record_snapshot(started.arn(), snapshot) {
-            prune_snapshots(state).await;
+            // Off the request's path: it reads every execution that has a snapshot.
+            tokio::spawn(prune_snapshots(state.clone()));
         }
     }
     Ok(Launched { started, name, state_machine_arn, input: execution_input })
 }
 
 /// Drops the definition snapshots of executions that retention has removed from the store.
-async fn prune_snapshots(state: &AppState) {
+async fn prune_snapshots(state: AppState) {
+    let Some(_pruning) = state.registry().begin_pruning() else { return };
     let mut gone = Vec::new();
     for arn in state.registry().snapshot_arns() {
         if let Ok(None) = state.engine().describe_execution(&arn).await {

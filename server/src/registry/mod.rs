@@ -147,6 +147,8 @@ pub struct Registry {
     dirty: Mutex<Vec<(DocumentKind, String)>>,
     /// Held while a flush writes, so that flushes land in the order they read.
     flushing: tokio::sync::Mutex<()>,
+    /// Held while the snapshots are pruned.
+    pruning: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -237,6 +239,7 @@ impl Registry {
             store: Some(store),
             dirty: Mutex::default(),
             flushing: tokio::sync::Mutex::default(),
+            pruning: tokio::sync::Mutex::default(),
         })
     }
 
@@ -250,6 +253,13 @@ impl Registry {
     /// Writes every change since the last flush to the store, in one transaction.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let Some(store) = &self.store else { return Ok(()) };
+        // Most operations change nothing: with nothing noted and no flush under way (which might hold
+        // this operation's change), there is nothing to wait for.
+        if self.dirty.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            if let Ok(_idle) = self.flushing.try_lock() {
+                return Ok(());
+            }
+        }
         let _order = self.flushing.lock().await;
         let mut dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()));
         if dirty.is_empty() {
@@ -401,6 +411,11 @@ impl Registry {
         snapshots.insert(execution_arn.to_owned(), snapshot);
         self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
         snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024)
+    }
+
+    /// Marks a prune of the snapshots as under way; `None` while another one is.
+    pub fn begin_pruning(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.pruning.try_lock().ok()
     }
 
     /// The executions that have a snapshot.
