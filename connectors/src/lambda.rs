@@ -58,6 +58,8 @@ pub struct Invoke {
     pub client_context: Option<String>,
     /// `LogType`.
     pub log_type: Option<String>,
+    /// The temporary credentials of the role the task's `Credentials` name, if any.
+    pub credentials: Option<Credentials>,
 }
 
 impl Invoke {
@@ -73,6 +75,7 @@ impl Invoke {
             qualifier: text("Qualifier"),
             client_context: text("ClientContext"),
             log_type: text("LogType"),
+            credentials: None,
         })
     }
 }
@@ -131,7 +134,11 @@ impl LambdaConnector {
         if let Some(l) = &call.log_type {
             request = request.log_type(LogType::from(l.as_str()));
         }
-        let result = request.customize().interceptor(CaptureResponse { captured: captured.clone() }).send().await;
+        let mut request = request.customize().interceptor(CaptureResponse { captured: captured.clone() });
+        if let Some(c) = call.credentials {
+            request = request.config_override(aws_sdk_lambda::config::Builder::default().credentials_provider(c));
+        }
+        let result = request.send().await;
         let output = match result {
             Ok(o) => o,
             Err(e) => return Err(service_error(&e)),

@@ -241,7 +241,7 @@ impl Inner {
         }
         match target(&request.resource) {
             Target::LambdaInvoke { wait } => {
-                let invoke = Invoke::from_parameters(&request.input)?;
+                let mut invoke = Invoke::from_parameters(&request.input)?;
                 let result = match self.routes.route(&invoke.function_name) {
                     Some(route) => {
                         let payload = invoke.payload.unwrap_or_default();
@@ -254,6 +254,7 @@ impl Inner {
                             .limits
                             .acquire(&format!("lambda:{}", function_short_name(&invoke.function_name)))
                             .await;
+                        invoke.credentials = self.task_credentials(&request).await?;
                         self.lambda.invoke(invoke, Shape::Envelope).await?
                     }
                 };
@@ -271,6 +272,7 @@ impl Inner {
                         let call = Invoke {
                             function_name: request.resource.clone(),
                             payload: Some(payload),
+                            credentials: self.task_credentials(&request).await?,
                             ..Invoke::default()
                         };
                         Ok(Dispatched::Done(self.lambda.invoke(call, Shape::Payload).await?))
@@ -308,7 +310,7 @@ impl Inner {
             Target::StepFunctions(t) => self.inner_sfn(&t, request).await,
             Target::Optimized(o) => {
                 let _permit = self.limits.acquire(&format!("{}:{}", o.service(), o.operation())).await;
-                let result = o.call(&self.aws, &request.input).await?;
+                let result = o.call(&self.aws, &request.input, task_role(&request)?).await?;
                 Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
             }
             Target::AwsSdk => {
@@ -316,10 +318,22 @@ impl Inner {
                     return self.fallback_or_unknown(request).await;
                 };
                 let _permit = self.limits.acquire(&format!("{service}:{}", crate::aws::names::pascal(action))).await;
-                let result = crate::aws::sdk_call(&self.aws, service, action, &request.input).await?;
+                let result =
+                    crate::aws::sdk_call(&self.aws, service, action, &request.input, task_role(&request)?).await?;
                 Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
             }
             Target::Other => self.fallback_or_unknown(request).await,
+        }
+    }
+
+    /// The temporary credentials of the role the task's `Credentials` name, if any.
+    async fn task_credentials(
+        &self,
+        request: &TaskRequest,
+    ) -> Result<Option<aws_credential_types::Credentials>, TaskError> {
+        match task_role(request)? {
+            Some(role) => self.aws.assume(role).await.map(Some).map_err(|e| crate::aws::assume_error(role, e)),
+            None => Ok(None),
         }
     }
 
@@ -402,6 +416,11 @@ impl Inner {
             }
         }
     }
+}
+
+/// The role a task's `Credentials` name, if any.
+fn task_role(request: &TaskRequest) -> Result<Option<&str>, TaskError> {
+    crate::aws::assume::role_arn(request.credentials.as_ref()).map_err(|m| TaskError::new("States.Runtime", m))
 }
 
 /// A routed target's failure, with the `errorType` of a Lambda-style error document when its body

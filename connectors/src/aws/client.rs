@@ -18,6 +18,7 @@ use hyper::Method;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::assume;
 use super::codec::{self, ShapeError};
 use super::model::{Operation, Protocol, ServiceModel};
 use super::xml;
@@ -77,6 +78,7 @@ pub struct AwsClient {
     services: BTreeMap<String, ServiceConfig>,
     region: String,
     credentials: OnceCell<Option<SharedCredentialsProvider>>,
+    roles: assume::RoleCache,
 }
 
 fn env(k: &str) -> Option<String> {
@@ -89,7 +91,7 @@ impl AwsClient {
     pub fn new(http: HttpClient, services: BTreeMap<String, ServiceConfig>, default_region: &str) -> AwsClient {
         let region =
             env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| default_region.to_owned());
-        AwsClient { http, services, region, credentials: OnceCell::new() }
+        AwsClient { http, services, region, credentials: OnceCell::new(), roles: assume::RoleCache::default() }
     }
 
     /// The endpoint and region of the service Step Functions names `service`.
@@ -100,9 +102,13 @@ impl AwsClient {
         let url = configured
             .and_then(|c| c.endpoint.clone())
             .or_else(|| env(&format!("AWS_ENDPOINT_URL_{id}")))
-            .or_else(|| env("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| format!("https://{}.{region}.amazonaws.com", model.metadata.endpoint_prefix));
-        (url, region)
+            .or_else(|| env("AWS_ENDPOINT_URL"));
+        match (url, &model.metadata.global_endpoint) {
+            (Some(url), _) => (url, region),
+            // A global service (IAM) has one endpoint, whose requests are signed for us-east-1.
+            (None, Some(host)) => (format!("https://{host}"), "us-east-1".to_owned()),
+            (None, None) => (format!("https://{}.{region}.amazonaws.com", model.metadata.endpoint_prefix), region),
+        }
     }
 
     async fn credentials(&self, local: bool) -> Result<Credentials, CallError> {
@@ -133,13 +139,56 @@ impl AwsClient {
     }
 
     /// Calls `operation` of the service Step Functions names `service` with Step Functions
-    /// parameters.
+    /// parameters, with the configured credentials.
     pub async fn call(
         &self,
         service: &str,
         model: &ServiceModel,
         operation: &str,
         params: &Value,
+    ) -> Result<Answer, CallError> {
+        self.call_as(service, model, operation, params, None).await
+    }
+
+    /// [`AwsClient::call`] as the role a task's `Credentials` name, when one is given: the call is
+    /// signed with the role's temporary credentials ([`AwsClient::assume`]).
+    pub async fn call_as(
+        &self,
+        service: &str,
+        model: &ServiceModel,
+        operation: &str,
+        params: &Value,
+        role_arn: Option<&str>,
+    ) -> Result<Answer, CallError> {
+        let credentials = match role_arn {
+            Some(role) => Some(self.assume(role).await?),
+            None => None,
+        };
+        self.send(service, model, operation, params, credentials).await
+    }
+
+    /// Temporary credentials of `role_arn`, from STS `AssumeRole` signed with the configured
+    /// credentials, kept until shortly before they expire.
+    pub async fn assume(&self, role_arn: &str) -> Result<Credentials, CallError> {
+        if let Some(c) = self.roles.get(role_arn) {
+            return Ok(c);
+        }
+        let sts =
+            super::model::model("sts").ok_or_else(|| CallError::Unsupported("the sts model is missing".into()))?;
+        let answer = self.send("sts", sts, "AssumeRole", &assume::assume_role_params(role_arn), None).await?;
+        let credentials = assume::from_result(&answer.result)?;
+        self.roles.put(role_arn, credentials.clone());
+        Ok(credentials)
+    }
+
+    /// One call, signed with `credentials` or, when `None`, the configured ones.
+    async fn send(
+        &self,
+        service: &str,
+        model: &ServiceModel,
+        operation: &str,
+        params: &Value,
+        credentials: Option<Credentials>,
     ) -> Result<Answer, CallError> {
         let op = model
             .operations
@@ -150,7 +199,10 @@ impl AwsClient {
         let local = !url.contains(".amazonaws.com");
         let mut headers = vec![("Content-Type".to_owned(), content_type)];
         headers.extend(extra);
-        let credentials = self.credentials(local).await?;
+        let credentials = match credentials {
+            Some(c) => c,
+            None => self.credentials(local).await?,
+        };
         sign(&mut headers, &url, &body, &credentials, &region, model.signing_name())?;
         let response = self
             .http

@@ -3,6 +3,7 @@
 //! (`sqs:sendMessage`, `sns:publish`, `dynamodb:*Item`, `events:putEvents`), both through one
 //! [`AwsClient`].
 
+pub mod assume;
 pub mod client;
 pub mod codec;
 pub mod model;
@@ -25,9 +26,16 @@ pub fn sdk_resource(resource: &str) -> Option<(&str, &str)> {
     (!service.is_empty() && !action.is_empty() && !action.contains(':')).then_some((service, action))
 }
 
-/// Calls an `aws-sdk` integration: the action's operation with the parameters, the result in Step
-/// Functions' terms, errors named as the AWS SDK for Java 2.x names them (see [`names`]).
-pub async fn sdk_call(client: &AwsClient, service: &str, action: &str, params: &Value) -> Result<Value, TaskError> {
+/// Calls an `aws-sdk` integration: the action's operation with the parameters, as the task's role
+/// when its `Credentials` name one, the result in Step Functions' terms, errors named as the AWS SDK
+/// for Java 2.x names them (see [`names`]).
+pub async fn sdk_call(
+    client: &AwsClient,
+    service: &str,
+    action: &str,
+    params: &Value,
+    role_arn: Option<&str>,
+) -> Result<Value, TaskError> {
     let Some(model) = model::model(service) else {
         return Err(TaskError::new(
             "States.Runtime",
@@ -39,10 +47,20 @@ pub async fn sdk_call(client: &AwsClient, service: &str, action: &str, params: &
     };
     let prefix = names::sdk_v2_prefix(&model.metadata.service_id);
     let operation = names::pascal(action);
-    match client.call(service, model, &operation, params).await {
+    if let Some(role) = role_arn {
+        client.assume(role).await.map_err(|e| assume_error(role, e))?;
+    }
+    match client.call_as(service, model, &operation, params, role_arn).await {
         Ok(answer) => Ok(answer.result),
         Err(e) => Err(sdk_v2_error(&prefix, e)),
     }
+}
+
+/// A role that could not be assumed. AWS does not document the error a task reports then; Legion
+/// fails the task with `States.TaskFailed` and STS's answer as the cause (not confirmed by a
+/// recording).
+pub fn assume_error(role_arn: &str, error: CallError) -> TaskError {
+    TaskError::new("States.TaskFailed", format!("Unable to assume the role {role_arn}: {error}"))
 }
 
 /// A failed call as Step Functions reports an `aws-sdk` integration's failure.

@@ -38,6 +38,9 @@ pub struct Metadata {
     pub api_version: String,
     /// The first label of the service's AWS host name.
     pub endpoint_prefix: String,
+    /// The host of a global service (`iam.amazonaws.com`), which has no regional endpoints.
+    #[serde(default)]
+    pub global_endpoint: Option<String>,
     /// `1.0` or `1.1` for AWS JSON.
     #[serde(default)]
     pub json_version: Option<String>,
@@ -209,12 +212,14 @@ macro_rules! shipped {
     };
 }
 
-static MODELS: [Shipped; 5] = [
+static MODELS: [Shipped; 7] = [
     shipped!("sqs", "sqs.json"),
     shipped!("sns", "sns.json"),
     shipped!("dynamodb", "dynamodb.json"),
     shipped!("eventbridge", "events.json"),
     shipped!("secretsmanager", "secretsmanager.json"),
+    shipped!("sts", "sts.json"),
+    shipped!("iam", "iam.json"),
 ];
 
 /// The model of the service Step Functions names `service` (`sqs`, `eventbridge`…), parsed on first
