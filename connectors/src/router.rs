@@ -185,7 +185,7 @@ impl RouterBuilder {
         let openfaas =
             OpenFaas::new(&config.openfaas, http.clone(), listener.as_ref().map(|l| l.base_url().to_owned()));
         let lambda = LambdaConnector::new(&config.lambda, &self.region).await;
-        let aws = AwsClient::new(http.clone(), config.services.clone(), &self.region);
+        let aws = AwsClient::new(http.clone(), aws_services(&config), &self.region);
         Ok(Router {
             inner: Arc::new(Inner {
                 lambda,
@@ -416,6 +416,19 @@ impl Inner {
             }
         }
     }
+}
+
+/// The per-service settings of the model-driven client: the file's `services`, and for `aws-sdk:lambda`
+/// the `lambda` section's endpoint and region unless `services.lambda` says otherwise.
+fn aws_services(config: &Config) -> std::collections::BTreeMap<String, crate::config::ServiceConfig> {
+    let mut services = config.services.clone();
+    if config.lambda.endpoint.is_some() || config.lambda.region.is_some() {
+        services.entry("lambda".to_owned()).or_insert_with(|| crate::config::ServiceConfig {
+            endpoint: config.lambda.endpoint.clone(),
+            region: config.lambda.region.clone(),
+        });
+    }
+    services
 }
 
 /// The role a task's `Credentials` name, if any.

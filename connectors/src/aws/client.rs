@@ -1,5 +1,5 @@
-//! The AWS protocol client: one call of one operation of a modeled service, over AWS JSON 1.0/1.1 or
-//! AWS Query, signed with SigV4, to the endpoint the standard AWS configuration names.
+//! The AWS protocol client: one call of one operation of a modeled service, over AWS JSON 1.0/1.1,
+//! AWS Query or REST-JSON, signed with SigV4, to the endpoint the standard AWS configuration names.
 //!
 //! Where a call goes: the task-targets file's `services.<name>.endpoint`, else
 //! `AWS_ENDPOINT_URL_<SERVICE_ID>` (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`…),
@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 use super::assume;
 use super::codec::{self, ShapeError};
 use super::model::{Operation, Protocol, ServiceModel};
+use super::rest_json;
 use super::xml;
 use crate::config::ServiceConfig;
 use crate::http::{HttpClient, HttpResponse};
@@ -194,19 +195,27 @@ impl AwsClient {
             .operations
             .get(operation)
             .ok_or_else(|| CallError::Unsupported(format!("{service} has no operation {operation}")))?;
-        let (content_type, extra, body) = self.encode(model, operation, op, params)?;
-        let (url, region) = self.endpoint(service, model);
-        let local = !url.contains(".amazonaws.com");
-        let mut headers = vec![("Content-Type".to_owned(), content_type)];
-        headers.extend(extra);
+        let (endpoint, region) = self.endpoint(service, model);
+        let local = !endpoint.contains(".amazonaws.com");
+        let (method, url, mut headers, body) = if model.metadata.protocol == Protocol::RestJson {
+            let r = rest_json::request(model, op, params)?;
+            (r.method, format!("{}{}", endpoint.trim_end_matches('/'), r.path_and_query), r.headers, r.body)
+        } else {
+            let (content_type, extra, body) = self.encode(model, operation, op, params)?;
+            let mut headers = vec![("Content-Type".to_owned(), content_type)];
+            headers.extend(extra);
+            ("POST".to_owned(), endpoint, headers, body)
+        };
         let credentials = match credentials {
             Some(c) => c,
             None => self.credentials(local).await?,
         };
-        sign(&mut headers, &url, &body, &credentials, &region, model.signing_name())?;
+        sign(&mut headers, &method, &url, &body, &credentials, &region, model.signing_name())?;
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| CallError::Unsupported(format!("the HTTP method {method} of {operation}")))?;
         let response = self
             .http
-            .send(Method::POST, &url, &headers, Bytes::from(body))
+            .send(method, &url, &headers, Bytes::from(body))
             .await
             .map_err(|e| CallError::Client(format!("Unable to execute HTTP request: {e}")))?;
         decode(model, operation, op, response)
@@ -241,7 +250,7 @@ impl AwsClient {
                 Ok(("application/x-www-form-urlencoded; charset=utf-8".to_owned(), Vec::new(), body.into_bytes()))
             }
             other => Err(CallError::Unsupported(format!(
-                "the {:?} protocol of {} is not supported yet (AWS JSON and AWS Query are)",
+                "the {:?} protocol of {} is not supported yet (AWS JSON, AWS Query and REST-JSON are)",
                 other, meta.service_id
             ))),
         }
@@ -267,6 +276,7 @@ fn form_urlencoded(pairs: &[(String, String)]) -> String {
 /// Adds SigV4 headers (`Authorization`, `X-Amz-Date`, the session token) to `headers`.
 fn sign(
     headers: &mut Vec<(String, String)>,
+    method: &str,
     url: &str,
     body: &[u8],
     credentials: &Credentials,
@@ -285,7 +295,7 @@ fn sign(
         .map_err(|e| CallError::Client(format!("cannot sign the request: {e}")))?
         .into();
     let signable = SignableRequest::new(
-        "POST",
+        method,
         url,
         headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         SignableBody::Bytes(body),
@@ -338,6 +348,9 @@ fn decode(model: &ServiceModel, operation: &str, op: &Operation, response: HttpR
             }
             let wrapper = output.and_then(|o| o.result_wrapper.clone()).unwrap_or_else(|| format!("{operation}Result"));
             codec::xml_result(model, output.map(|o| o.shape.as_str()), doc.as_ref().and_then(|d| d.child(&wrapper)))
+        }
+        Protocol::RestJson if status < 300 => {
+            rest_json::result(model, op, status, &headers, &response.body).map_err(CallError::Client)?
         }
         _ => {
             let body: Value = match serde_json::from_str(&text) {

@@ -1,5 +1,5 @@
 //! Other AWS services: `arn:aws:states:::aws-sdk:<service>:<action>` for any service whose model
-//! ships (see [`model`]) and speaks AWS JSON or AWS Query, and the optimized integrations
+//! ships (see [`model`]) and speaks AWS JSON, AWS Query or REST-JSON, and the optimized integrations
 //! (`sqs:sendMessage`, `sns:publish`, `dynamodb:*Item`, `events:putEvents`), both through one
 //! [`AwsClient`].
 
@@ -9,6 +9,7 @@ pub mod codec;
 pub mod model;
 pub mod names;
 pub mod optimized;
+pub mod rest_json;
 pub mod xml;
 
 use legion_engine::TaskError;

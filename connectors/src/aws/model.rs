@@ -19,7 +19,8 @@ pub enum Protocol {
     /// AWS Query: a form-encoded body with `Action` and `Version`, an XML answer.
     #[serde(rename = "query")]
     Query,
-    /// REST-JSON (not carried out yet).
+    /// REST-JSON: the operation's method and path, members in the path, query and headers, the rest
+    /// (or the payload member) as the body.
     #[serde(rename = "rest-json")]
     RestJson,
     /// REST-XML (not carried out yet).
@@ -79,6 +80,19 @@ pub struct Operation {
     /// The exceptions it declares.
     #[serde(default)]
     pub errors: Vec<ShapeRef>,
+    /// Its HTTP binding (REST protocols).
+    #[serde(default)]
+    pub http: Option<HttpBinding>,
+}
+
+/// Where a REST operation is sent: `GET /2015-03-31/functions/{FunctionName}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpBinding {
+    /// The HTTP method.
+    pub method: String,
+    /// The path (with `{Label}` and greedy `{Label+}` placeholders) and any fixed query.
+    pub request_uri: String,
 }
 
 /// The kind of a shape.
@@ -165,6 +179,9 @@ pub struct Shape {
     /// The wire code of an exception.
     #[serde(default)]
     pub error: Option<ErrorTrait>,
+    /// The member that is the whole HTTP body (REST protocols).
+    #[serde(default)]
+    pub payload: Option<String>,
 }
 
 /// A service model.
@@ -212,7 +229,7 @@ macro_rules! shipped {
     };
 }
 
-static MODELS: [Shipped; 7] = [
+static MODELS: [Shipped; 8] = [
     shipped!("sqs", "sqs.json"),
     shipped!("sns", "sns.json"),
     shipped!("dynamodb", "dynamodb.json"),
@@ -220,6 +237,7 @@ static MODELS: [Shipped; 7] = [
     shipped!("secretsmanager", "secretsmanager.json"),
     shipped!("sts", "sts.json"),
     shipped!("iam", "iam.json"),
+    shipped!("lambda", "lambda.json"),
 ];
 
 /// The model of the service Step Functions names `service` (`sqs`, `eventbridge`…), parsed on first
