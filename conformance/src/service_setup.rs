@@ -379,3 +379,40 @@ fn token_of(body: &str) -> Option<(String, Value)> {
     let t = inner.get("TaskToken")?.as_str()?.to_owned();
     Some((t, inner))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(pattern: &str) -> NormalizeSpec {
+        NormalizeSpec {
+            test_rules: vec![TestRule::Regex { pattern: pattern.into(), replacement: "<trusted_role_arn>".into() }],
+        }
+    }
+
+    #[test]
+    fn a_fixture_result_takes_the_place_of_its_stand_in_and_its_rule() {
+        let r = FixtureResult::new("make_role", "arn:aws:iam::111111111111:role/r1".into());
+        let mut input = json!({"RoleArn": "make_role-result", "List": ["make_role-result", "other"], "N": 1});
+        r.substitute(&mut input);
+        assert_eq!(
+            input,
+            json!({"RoleArn": "arn:aws:iam::111111111111:role/r1", "List": ["arn:aws:iam::111111111111:role/r1", "other"], "N": 1})
+        );
+        let actual = Actual::Execution {
+            status: ExecutionStatus::Succeeded,
+            output: Some(json!({"Role": "arn:aws:iam::111111111111:role/r1"})),
+            error: None,
+            cause: None,
+            history: vec![json!({"type": "TaskScheduled", "roleArn": "arn:aws:iam::111111111111:role/r1"})],
+        };
+        let Actual::Execution { output, history, .. } = r.normalize(&spec("make_role-result.pattern"), actual.clone())
+        else {
+            panic!("an execution")
+        };
+        assert_eq!(output, Some(json!({"Role": "<trusted_role_arn>"})));
+        assert_eq!(history[0]["roleArn"], json!("<trusted_role_arn>"));
+        // Without the case's rule for it, nothing is rewritten.
+        assert_eq!(r.normalize(&spec("another-result.pattern"), actual.clone()), actual);
+    }
+}
