@@ -10,8 +10,8 @@ Two comparisons, each on the same machine in one run:
 
 Workloads: 200 Pass states; an inline Map of 1,000 and 10,000 items; a Distributed Map of 1,000 and
 10,000 Pass children (items from the input); a Distributed Map over an S3 listing (listObjectsV2) of
-10,000 objects, without and with an ItemBatcher (100 items a batch). The listing is served to Legion
-by its embedded S3 endpoint (`--s3-root`), to moto by moto's own S3.
+10,000 objects, without and with an ItemBatcher (100 items a batch), whose children return 1. The
+listing is served to Legion by its embedded S3 endpoint (`--s3-root`), to moto by moto's own S3.
 
 A run counts only when it ends SUCCEEDED with the expected number of results; otherwise the peer
 "could not" and the reason is printed. Usage: see run.sh, which installs the peers and calls this
@@ -47,8 +47,13 @@ def pass_chain(n):
     return {"StartAt": "P0", "States": states}
 
 
-def pass_child():
-    return {"StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}}
+def pass_child(result=None):
+    """A child of one Pass state: it returns its item, or `result` when given (an S3 listing's items
+    are objects of about 150 bytes: 10,000 of them exceed the 256 KiB a state may return)."""
+    child = {"Type": "Pass", "End": True}
+    if result is not None:
+        child["Result"] = result
+    return {"StartAt": "Child", "States": {"Child": child}}
 
 
 def counted(map_state):
@@ -64,7 +69,8 @@ def inline_map():
 
 
 def distributed_map(reader=False, batched=False):
-    processor = dict(pass_child(), ProcessorConfig={"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+    child = pass_child(1 if reader else None)
+    processor = dict(child, ProcessorConfig={"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
     state = {"Type": "Map", "ItemProcessor": processor}
     if reader:
         state["ItemReader"] = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": BUCKET}}
