@@ -20,7 +20,7 @@ command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm 
 
 echo "== aws-local-stepfunctions $AWS_LOCAL_STEPFUNCTIONS_VERSION (npm) into $SCRATCH/npm"
 mkdir -p "$SCRATCH/npm"
-(cd "$SCRATCH/npm" && [ -f package.json ] || echo '{"private": true}' >package.json)
+[ -f "$SCRATCH/npm/package.json" ] || echo '{"private": true}' >"$SCRATCH/npm/package.json"
 (cd "$SCRATCH/npm" && npm install --no-audit --no-fund --silent "aws-local-stepfunctions@$AWS_LOCAL_STEPFUNCTIONS_VERSION")
 
 echo "== moto[server] $MOTO_VERSION (PyPI) into $SCRATCH/venv"
