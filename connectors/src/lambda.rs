@@ -115,6 +115,15 @@ impl LambdaConnector {
         self.client.get_or_init(|| build_client(&self.config, &self.default_region)).await
     }
 
+    /// True when calls go to an endpoint other than AWS's own (the configuration's, or
+    /// `AWS_ENDPOINT_URL_LAMBDA` / `AWS_ENDPOINT_URL`).
+    pub fn is_local(&self) -> bool {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let url =
+            self.config.endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL_LAMBDA")).or_else(|| env("AWS_ENDPOINT_URL"));
+        url.is_some_and(|u| crate::aws::client::is_local(&u))
+    }
+
     /// Invokes a function and shapes the answer.
     pub async fn invoke(&self, call: Invoke, shape: Shape) -> Result<Value, TaskError> {
         let captured: Captured = Arc::new(Mutex::new(None));

@@ -332,7 +332,11 @@ impl Inner {
         request: &TaskRequest,
     ) -> Result<Option<aws_credential_types::Credentials>, TaskError> {
         match task_role(request)? {
-            Some(role) => self.aws.assume(role).await.map(Some).map_err(|e| crate::aws::assume_error(role, e)),
+            Some(role) => self
+                .aws
+                .role_credentials_at(role, self.lambda.is_local())
+                .await
+                .map_err(|e| crate::aws::assume_error(role, e)),
             None => Ok(None),
         }
     }

@@ -33,7 +33,12 @@ fn endpoint() -> Option<String> {
 
 /// An engine whose Router sends STS, IAM and SQS to `url` and Lambda to `lambda`.
 async fn engine(url: &str, lambda: Option<String>) -> Engine {
-    let services: BTreeMap<String, ServiceConfig> = ["sts", "iam", "sqs"]
+    engine_for(&["sts", "iam", "sqs"], url, lambda).await
+}
+
+/// An engine whose Router sends `services` to `url` and Lambda to `lambda`.
+async fn engine_for(services: &[&str], url: &str, lambda: Option<String>) -> Engine {
+    let services: BTreeMap<String, ServiceConfig> = services
         .iter()
         .map(|s| ((*s).to_owned(), ServiceConfig { endpoint: Some(url.to_owned()), region: Some("us-east-1".into()) }))
         .collect();
@@ -156,4 +161,22 @@ async fn a_role_arn_that_is_not_a_string_fails_the_task_before_any_call() {
     .await;
     assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_local_target_runs_without_the_role_when_sts_would_be_aws() {
+    if ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"].iter().any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty())) {
+        eprintln!("SKIPPED: the environment names an STS endpoint");
+        return;
+    }
+    let lambda = LambdaServer::start("123456789012", "us-east-1").await.expect("lambda stand-in");
+    lambda.add("echo", handler(|event| Ok(event.clone())));
+    // Only Lambda is configured: STS would be AWS's own, which this test must not reach.
+    let engine = engine_for(&[], "http://127.0.0.1:9", Some(lambda.url())).await;
+    let credentials = json!({"RoleArn": "arn:aws:iam::123456789012:role/defined-for-aws"});
+    let params = json!({"FunctionName": "echo", "Payload": {"a": 1}});
+    let out = ok(task(&engine, "arn:aws:states:::lambda:invoke", params, Some(credentials), json!({})).await);
+    assert_eq!(out["Payload"], json!({"a": 1}));
+    let keys: Vec<Option<String>> = lambda.invocations().into_iter().map(|i| i.access_key).collect();
+    assert!(keys[0].as_deref().is_some_and(|k| !k.starts_with("ASIA")), "{keys:?}");
 }

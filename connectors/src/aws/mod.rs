@@ -48,10 +48,11 @@ pub async fn sdk_call(
     };
     let prefix = names::sdk_v2_prefix(&model.metadata.service_id);
     let operation = names::pascal(action);
-    if let Some(role) = role_arn {
-        client.assume(role).await.map_err(|e| assume_error(role, e))?;
-    }
-    match client.call_as(service, model, &operation, params, role_arn).await {
+    let credentials = match role_arn {
+        Some(role) => client.role_credentials(service, model, role).await.map_err(|e| assume_error(role, e))?,
+        None => None,
+    };
+    match client.call_with(service, model, &operation, params, credentials).await {
         Ok(answer) => Ok(answer.result),
         Err(e) => Err(sdk_v2_error(&prefix, e)),
     }

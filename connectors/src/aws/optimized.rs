@@ -125,11 +125,14 @@ impl Optimized {
         let model = model::model(v1.service)
             .ok_or_else(|| TaskError::new("States.Runtime", format!("the {} model is missing", v1.service)))?;
         let params = self.prepare(params);
-        if let Some(role) = role_arn {
-            client.assume(role).await.map_err(|e| super::assume_error(role, e))?;
-        }
+        let credentials = match role_arn {
+            Some(role) => {
+                client.role_credentials(v1.service, model, role).await.map_err(|e| super::assume_error(role, e))?
+            }
+            None => None,
+        };
         let answer = client
-            .call_as(v1.service, model, self.operation(), &params, role_arn)
+            .call_with(v1.service, model, self.operation(), &params, credentials)
             .await
             .map_err(|e| v1_error(&v1, e))?;
         match self {
