@@ -20,7 +20,7 @@ pub enum QueryLanguage {
 }
 
 /// Standard or Express: decides which integrations a definition may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum StateMachineType {
     /// Long-running, exactly-once.
     #[default]
@@ -43,6 +43,9 @@ pub struct StateMachine {
     /// Whether any field may read the context object (`$$` or `$states`); when none can, the
     /// interpreter never builds it.
     pub reads_context: bool,
+    /// The definition text it was parsed from ([`crate::parse::parse_str`]), which a durable store keeps
+    /// so that an execution can be resumed after a restart.
+    pub source: Option<std::sync::Arc<str>>,
 }
 
 /// Index of a state inside its [`Program`].

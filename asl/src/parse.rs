@@ -24,7 +24,10 @@ pub struct ParseOptions {
 /// Parses definition text. On failure, returns every diagnostic found.
 pub fn parse_str(text: &str, options: ParseOptions) -> Result<StateMachine, Vec<Diagnostic>> {
     match serde_json::from_str::<Value>(text) {
-        Ok(value) => parse(&value, options),
+        Ok(value) => parse(&value, options).map(|mut machine| {
+            machine.source = Some(text.into());
+            machine
+        }),
         Err(e) => Err(vec![Diagnostic::new(
             Code::InvalidJsonDescription,
             format!("{e}"),
@@ -225,7 +228,14 @@ impl Parser {
         }
         let program = self.program(obj, "", query_language)?;
         let comment = obj.get("Comment").and_then(Value::as_str).map(str::to_owned);
-        Some(StateMachine { comment, query_language, timeout_seconds, program, reads_context: reads_context(def) })
+        Some(StateMachine {
+            comment,
+            query_language,
+            timeout_seconds,
+            program,
+            reads_context: reads_context(def),
+            source: None,
+        })
     }
 
     fn query_language(&mut self, v: &Value, location: &str) -> QueryLanguage {

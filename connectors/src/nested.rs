@@ -297,7 +297,7 @@ async fn watch_child(engine: Engine, child: legion_engine::Execution, token: Str
     let parent_gone = engine.task_tokens().closed(&token);
     tokio::select! {
         outcome = child.outcome() => {
-            let description = describe(&engine, &child, &outcome, json_io);
+            let description = describe(&engine, &child, &outcome, json_io).await;
             let tokens = engine.task_tokens();
             let _ = match outcome.status {
                 ExecutionStatus::Succeeded => tokens.succeed(&token, description),
@@ -311,8 +311,9 @@ async fn watch_child(engine: Engine, child: legion_engine::Execution, token: Str
 }
 
 /// DescribeExecution's fields of an ended child, as the `.sync` integrations give them.
-fn describe(engine: &Engine, child: &legion_engine::Execution, outcome: &Outcome, json_io: bool) -> Value {
-    let record = engine.describe_execution(child.arn());
+async fn describe(engine: &Engine, child: &legion_engine::Execution, outcome: &Outcome, json_io: bool) -> Value {
+    // A store that fails leaves the fields the record would give out, not the child's outcome.
+    let record = engine.describe_execution(child.arn()).await.ok().flatten();
     let input = record.as_ref().map(|r| r.input.clone()).unwrap_or(Value::Null);
     let text = |v: &Value| if json_io { v.clone() } else { Value::String(v.to_string()) };
     let stop = record.as_ref().and_then(|r| r.stop_date).unwrap_or_else(OffsetDateTime::now_utc);
@@ -405,7 +406,9 @@ async fn sdk(a: &Attached, action: &str, params: &Value) -> Result<Value, TaskEr
         }
         "describeExecution" => {
             let arn = text_param(params, "ExecutionArn").unwrap_or_default();
-            let Some(r) = a.engine.describe_execution(arn) else {
+            let found = a.engine.describe_execution(arn).await;
+            let found = found.map_err(|e| api_error(Naming::Sdk, "InternalFailure", &e.to_string()))?;
+            let Some(r) = found else {
                 return Err(api_error(
                     Naming::Sdk,
                     "ExecutionDoesNotExistException",

@@ -77,7 +77,11 @@ async fn start_execution_returns_the_child_arn_at_once() {
     assert!(out["StartDate"].is_number());
     // The child runs to its own end on the same engine.
     for _ in 0..100 {
-        if e.describe_execution(&child).is_some_and(|r| r.status == ExecutionStatus::Succeeded) {
+        if e.describe_execution(&child)
+            .await
+            .expect("the store answers")
+            .is_some_and(|r| r.status == ExecutionStatus::Succeeded)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -150,7 +154,12 @@ async fn stopping_the_parent_stops_its_sync_child_and_an_aborted_child_fails_its
     assert_eq!(execution.outcome().await.status, ExecutionStatus::Aborted);
     let mut status = ExecutionStatus::Running;
     for _ in 0..200 {
-        status = e.describe_execution(&child).map(|r| r.status).unwrap_or(ExecutionStatus::Running);
+        status = e
+            .describe_execution(&child)
+            .await
+            .expect("the store answers")
+            .map(|r| r.status)
+            .unwrap_or(ExecutionStatus::Running);
         if status != ExecutionStatus::Running {
             break;
         }

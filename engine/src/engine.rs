@@ -10,11 +10,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{LocalHandlers, TaskDispatcher};
-use crate::executions::StartOptions;
+use crate::executions::{Executions, Resumable, StartOptions};
 use crate::history::{History, HistoryEvent};
 use crate::interp;
 use crate::interp::checkpoint::CheckpointSlot;
-use crate::store::{ExecutionStore, MemoryStore, Resumable, Retention, StoreError};
+use crate::store::{ExecutionStore, MemoryStore, Retention, StoreError};
 use crate::tokens::TaskTokens;
 
 /// Engine-wide settings.
@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     pub(crate) dispatcher: Arc<dyn TaskDispatcher>,
     pub(crate) tokens: TaskTokens,
     /// Every execution started, for describing, listing and stopping it later.
-    pub(crate) executions: crate::store::Executions,
+    pub(crate) executions: Executions,
     /// Distributed Map: S3 access and map-run records.
     pub(crate) map_runs: crate::map_run::MapRunServices,
     /// Activity tasks waiting for a worker.
@@ -89,7 +89,7 @@ impl StartRequest {
 }
 
 /// An execution's final status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExecutionStatus {
     /// Still going.
     Running,
@@ -199,6 +199,17 @@ pub(crate) struct StopReason {
     pub(crate) cause: Option<String>,
 }
 
+/// How a run of an execution begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunMode {
+    /// A new execution: `ExecutionStarted`, then its first state.
+    Start,
+    /// RedriveExecution: `ExecutionRedriven`, then the checkpoint's state.
+    Redrive,
+    /// A restart on a durable store: the checkpoint's state, with no new event.
+    Recover,
+}
+
 /// Where StopExecution leaves its reason for the interpreter to report.
 pub(crate) type StopSlot = Arc<std::sync::Mutex<Option<StopReason>>>;
 
@@ -265,10 +276,10 @@ impl EngineBuilder {
 
     /// Builds the engine.
     pub fn build(self) -> Engine {
-        let mut executions = crate::store::Executions::default();
-        if let Some(store) = self.store {
-            executions.store = store;
-        }
+        let executions = match self.store {
+            Some(store) => Executions::new(store),
+            None => Executions::default(),
+        };
         Engine {
             shared: Arc::new(Shared {
                 config: self.config,
@@ -314,7 +325,7 @@ impl Engine {
     }
 
     /// Runs a new execution whose name, for a Standard one, is already reserved.
-    pub(crate) fn launch(&self, request: StartRequest) -> Execution {
+    pub(crate) async fn launch(&self, request: StartRequest) -> Result<Execution, StoreError> {
         let c = &self.shared.config;
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let arn = match request.machine_type {
@@ -351,6 +362,8 @@ impl Engine {
             redrive_count: 0,
             redrive_time: None,
             record_history: true,
+            token_seed: (shared.executions.durable() && request.machine_type == StateMachineType::Standard)
+                .then(uuid::Uuid::new_v4),
         };
         // A Standard execution records where it stands, so that it can be redriven.
         let resumable = (!info.express).then(|| Resumable {
@@ -360,8 +373,36 @@ impl Engine {
             checkpoints: CheckpointSlot::default(),
         });
         let checkpoints = resumable.as_ref().map(|r| r.checkpoints.clone());
-        shared.executions.started(&info, history.clone(), resumable);
-        self.spawn_run(request.machine, info, history, checkpoints)
+        shared.executions.started(&info, history.clone(), resumable).await?;
+        Ok(self.spawn_run(request.machine, info, history, checkpoints, RunMode::Start))
+    }
+
+    /// Resumes every execution a durable store holds as RUNNING (after a restart), each from its last
+    /// committed state boundary; returns how many were resumed. An execution whose stored definition
+    /// no longer parses ends as FAILED (`States.Runtime`) instead. Call once, before starting others.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let executions = &self.shared.executions;
+        let mut resumed = 0;
+        for saved in executions.store.recover().await? {
+            let arn = saved.record.arn.clone();
+            match Resumable::restore(saved) {
+                Ok(r) => {
+                    executions.resumable(&arn, r.clone());
+                    self.spawn_run(r.machine, r.info, r.history, Some(r.checkpoints), RunMode::Recover);
+                    resumed += 1;
+                }
+                Err(cause) => {
+                    let outcome = Outcome {
+                        status: ExecutionStatus::Failed,
+                        output: None,
+                        error: Some(legion_asl::error::names::RUNTIME.to_owned()),
+                        cause: Some(cause),
+                    };
+                    executions.store.finish(&arn, &outcome, OffsetDateTime::now_utc(), Vec::new()).await?;
+                }
+            }
+        }
+        Ok(resumed)
     }
 
     /// Runs `info`'s execution on a new task (its first run, or a redrive) and returns its handle.
@@ -371,6 +412,7 @@ impl Engine {
         info: interp::ExecutionInfo,
         history: History,
         checkpoints: Option<CheckpointSlot>,
+        mode: RunMode,
     ) -> Execution {
         let (tx, rx) = watch::channel(None);
         let cancel = CancellationToken::new();
@@ -387,15 +429,18 @@ impl Engine {
         let shared = self.shared.clone();
         shared.executions.running(&execution);
         let (registry, finished_arn) = (shared.clone(), info.arn.clone());
+        let journal = shared.executions.journal(&info, &history).map(Arc::new);
         tokio::spawn(async move {
-            let run = interp::run_execution(shared, machine, info, history, cancel, stop, checkpoints);
+            let top = interp::Top { checkpoints, journal: journal.clone(), mode };
+            let run = interp::run_execution(shared, machine, info, history, cancel, stop, top);
             // `run_execution` turns a panic in a state into a failure; this catches one outside them,
             // so the record is finished whatever happens.
             let outcome = std::panic::AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| {
                 let f = interp::internal_error(&*panic);
                 Outcome { status: ExecutionStatus::Failed, output: None, error: Some(f.error), cause: f.cause }
             });
-            let purged = registry.executions.finished(&finished_arn, &outcome);
+            let tail = journal.map(|j| j.tail()).unwrap_or_default();
+            let purged = registry.executions.finished(&finished_arn, &outcome, tail).await;
             if !purged.is_empty() {
                 for arn in &purged {
                     registry.map_runs.store.forget_execution(arn);

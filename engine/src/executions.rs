@@ -3,12 +3,21 @@
 //! These are the engine-side halves of StartExecution, DescribeExecution, ListExecutions,
 //! GetExecutionHistory and StopExecution, in the engine's own types; the wire format is the server's.
 
-use legion_asl::model::StateMachineType;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use legion_asl::model::{StateMachine, StateMachineType};
 use time::OffsetDateTime;
 
-use crate::engine::{Engine, Execution, ExecutionStatus, StartRequest};
-use crate::history::HistoryEvent;
-use crate::store::{ExecutionRecord, ListQuery, Page, RedriveError, Reservation, StoreError};
+use crate::engine::{Engine, Execution, ExecutionStatus, Outcome, StartRequest};
+use crate::history::{History, HistoryEvent};
+use crate::interp::checkpoint::CheckpointSlot;
+use crate::interp::ExecutionInfo;
+use crate::store::{
+    Commit, ExecutionRecord, ExecutionStore, Launch, ListQuery, MemoryStore, Page, Reservation, SavedCheckpoint,
+    StoreError,
+};
 
 /// Facts about a start that the execution itself does not need but describing it does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +70,9 @@ pub enum StopError {
     /// No execution has this ARN.
     #[error("Execution Does Not Exist: '{0}'")]
     DoesNotExist(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 impl Engine {
@@ -92,7 +104,7 @@ impl Engine {
             );
             record.machine_type = request.machine_type;
             record.apply(&options);
-            if let Reservation::Existing(_) = self.shared.executions.store.reserve(record)? {
+            if let Reservation::Existing(_) = self.shared.executions.store.reserve(record).await? {
                 // It may have ended since: then the name is taken for good.
                 let execution = self.running_execution(&arn).ok_or(StoreError::AlreadyExists(arn))?;
                 return Ok(Started { execution, new: false });
@@ -100,22 +112,26 @@ impl Engine {
         }
         // An Express execution is not kept once started (see `Executions::started`), so its start
         // options have no record to go into.
-        Ok(Started { execution: self.launch(request), new: true })
+        Ok(Started { execution: self.launch(request).await?, new: true })
     }
 
     /// What is known about an execution.
-    pub fn describe_execution(&self, arn: &str) -> Option<ExecutionRecord> {
-        self.shared.executions.store.get(arn)
+    pub async fn describe_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.shared.executions.store.get(arn).await
     }
 
     /// A page of executions, newest first.
-    pub fn list_executions(&self, query: &ListQuery) -> Result<Page<ExecutionRecord>, StoreError> {
-        self.shared.executions.store.list(query)
+    pub async fn list_executions(&self, query: &ListQuery) -> Result<Page<ExecutionRecord>, StoreError> {
+        self.shared.executions.store.list(query).await
     }
 
-    /// An execution's history, oldest event first.
-    pub fn execution_history(&self, arn: &str) -> Option<Vec<HistoryEvent>> {
-        self.shared.executions.store.history(arn)
+    /// An execution's history, oldest event first: a running execution's as it is now, a closed
+    /// one's as the store keeps it.
+    pub async fn execution_history(&self, arn: &str) -> Result<Option<Vec<HistoryEvent>>, StoreError> {
+        if let Some(execution) = self.shared.executions.live(arn) {
+            return Ok(Some(execution.history()));
+        }
+        self.shared.executions.store.history(arn).await
     }
 
     /// The handle of a running execution.
@@ -135,7 +151,11 @@ impl Engine {
             execution.stop(error, cause);
             execution.outcome().await;
         }
-        let record = self.describe_execution(arn).ok_or_else(|| StopError::DoesNotExist(arn.to_owned()))?;
+        let record = self
+            .describe_execution(arn)
+            .await
+            .map_err(StopError::Store)?
+            .ok_or_else(|| StopError::DoesNotExist(arn.to_owned()))?;
         Ok(match (record.status, record.stop_date) {
             (ExecutionStatus::Running, _) | (_, None) => OffsetDateTime::now_utc(),
             (_, Some(d)) => d,
@@ -148,12 +168,263 @@ impl Engine {
     /// A Parallel or inline Map state reruns only the branches or iterations that did not succeed
     /// (all of them after `States.DataLimitExceeded`). The history goes on after an
     /// `ExecutionRedriven` event.
-    pub fn redrive(&self, arn: &str) -> Result<Redriven, RedriveError> {
-        let (resumable, redrive_count, redrive_date) = self.shared.executions.begin_redrive(arn)?;
+    pub async fn redrive(&self, arn: &str) -> Result<Redriven, RedriveError> {
+        let (resumable, redrive_count, redrive_date) = self.shared.executions.begin_redrive(arn).await?;
         let mut info = resumable.info;
         info.redrive_count = redrive_count;
         info.redrive_time = Some(redrive_date);
-        let execution = self.spawn_run(resumable.machine, info, resumable.history, Some(resumable.checkpoints));
+        let run = crate::engine::RunMode::Redrive;
+        let execution = self.spawn_run(resumable.machine, info, resumable.history, Some(resumable.checkpoints), run);
         Ok(Redriven { redrive_date, redrive_count, execution })
+    }
+}
+
+/// What a redrive (or a resumption after a restart) needs to run an execution again: its machine,
+/// facts, history and checkpoint.
+#[derive(Clone)]
+pub(crate) struct Resumable {
+    pub(crate) machine: Arc<StateMachine>,
+    pub(crate) info: ExecutionInfo,
+    pub(crate) history: History,
+    pub(crate) checkpoints: CheckpointSlot,
+}
+
+/// Why RedriveExecution was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedriveError {
+    /// No execution has this ARN.
+    #[error("Execution Does Not Exist: '{0}'")]
+    DoesNotExist(String),
+    /// The execution cannot be redriven, for this reason.
+    #[error("{0}")]
+    NotRedrivable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The engine's view of its executions: the store plus the live handles of those still running and
+/// what redriving the others needs.
+pub(crate) struct Executions {
+    pub(crate) store: Arc<dyn ExecutionStore>,
+    /// Whether the store outlives the process (then executions commit at state boundaries).
+    durable: bool,
+    live: Mutex<HashMap<String, Execution>>,
+    /// Standard executions that have not succeeded (they may be redriven).
+    resumable: Mutex<HashMap<String, Resumable>>,
+    /// Held while a redrive checks and reopens an execution, so two redrives cannot both pass.
+    redrive_gate: tokio::sync::Mutex<()>,
+}
+
+impl Default for Executions {
+    fn default() -> Executions {
+        Executions::new(Arc::new(MemoryStore::new()))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Executions {
+    pub(crate) fn new(store: Arc<dyn ExecutionStore>) -> Executions {
+        Executions {
+            durable: store.durable(),
+            store,
+            live: Mutex::new(HashMap::new()),
+            resumable: Mutex::new(HashMap::new()),
+            redrive_gate: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Registers an execution that `Engine::start` is starting; a Standard one comes with what a
+    /// redrive would need, and, in a durable store, with what resuming it after a restart needs.
+    pub(crate) async fn started(
+        &self,
+        info: &ExecutionInfo,
+        history: History,
+        resumable: Option<Resumable>,
+    ) -> Result<(), StoreError> {
+        // As on AWS, an Express execution is not kept for DescribeExecution, ListExecutions or
+        // GetExecutionHistory: its caller has its handle (outcome and history), and a map run keeps
+        // its children's records itself. Keeping them would grow memory with every StartSyncExecution.
+        if info.express {
+            return Ok(());
+        }
+        let mut record = ExecutionRecord::new(
+            info.arn.clone(),
+            info.name.clone(),
+            info.state_machine_arn.clone(),
+            info.state_machine_name.clone(),
+            info.input.clone(),
+        );
+        record.machine_type = StateMachineType::Standard;
+        record.start_date = info.start_time;
+        let launch = match (&resumable, self.durable) {
+            (Some(r), true) => {
+                let token_seed = info.token_seed.map(|s| s.to_string());
+                r.machine.source.clone().map(|definition| Launch {
+                    definition,
+                    role_arn: info.role_arn.clone(),
+                    token_seed,
+                })
+            }
+            _ => None,
+        };
+        self.store.insert(record, history, launch).await?;
+        if let Some(r) = resumable {
+            lock(&self.resumable).insert(info.arn.clone(), r);
+        }
+        Ok(())
+    }
+
+    /// Whether executions commit at state boundaries.
+    pub(crate) fn durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Registers the live handle of a run (the first one, a redrive, or a resumption after a restart).
+    pub(crate) fn running(&self, execution: &Execution) {
+        lock(&self.live).insert(execution.arn().to_owned(), execution.clone());
+    }
+
+    /// Registers what a redrive of an execution resumed after a restart needs.
+    pub(crate) fn resumable(&self, arn: &str, resumable: Resumable) {
+        lock(&self.resumable).insert(arn.to_owned(), resumable);
+    }
+
+    /// Records the end of an execution (with the events since its last commit) and forgets its live
+    /// handle (and, once it has succeeded, what a redrive would need); returns the ARNs retention removed.
+    pub(crate) async fn finished(&self, arn: &str, outcome: &Outcome, tail: Vec<HistoryEvent>) -> Vec<String> {
+        if outcome.status == ExecutionStatus::Succeeded {
+            lock(&self.resumable).remove(arn);
+        }
+        let now = OffsetDateTime::now_utc();
+        if let Err(e) = self.store.finish(arn, outcome, now, tail).await {
+            // The execution has ended in this process; a durable store that missed it resumes it at
+            // the next start, from its last committed state boundary.
+            tracing::error!(execution = arn, error = %e, "could not record the end of an execution");
+        }
+        lock(&self.live).remove(arn);
+        let purged = match self.store.purge(now).await {
+            Ok(purged) => purged,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention could not remove closed executions");
+                Vec::new()
+            }
+        };
+        if !purged.is_empty() {
+            let mut resumable = lock(&self.resumable);
+            for arn in &purged {
+                resumable.remove(arn);
+            }
+        }
+        purged
+    }
+
+    /// The live handle of a running execution.
+    pub(crate) fn live(&self, arn: &str) -> Option<Execution> {
+        lock(&self.live).get(arn).cloned()
+    }
+
+    /// Checks that an execution may be redriven and marks it running again: returns what the redrive
+    /// runs, its redrive count and date. Two redrives at once cannot both pass.
+    pub(crate) async fn begin_redrive(&self, arn: &str) -> Result<(Resumable, u32, OffsetDateTime), RedriveError> {
+        let _gate = self.redrive_gate.lock().await;
+        let store_error = |e: StoreError| RedriveError::Store(e);
+        let record = self.store.get(arn).await.map_err(store_error)?;
+        let record = record.ok_or_else(|| RedriveError::DoesNotExist(arn.to_owned()))?;
+        if let Some(reason) = record.not_redrivable_reason() {
+            return Err(RedriveError::NotRedrivable(reason));
+        }
+        let known = lock(&self.resumable).get(arn).cloned();
+        let r = match known {
+            Some(r) => r,
+            None => self.resumable_from_store(arn).await?,
+        };
+        let date = OffsetDateTime::now_utc();
+        let count = self.store.redriven(arn, date).await.map_err(store_error)?;
+        let count = count.ok_or_else(|| RedriveError::DoesNotExist(arn.to_owned()))?;
+        Ok((r, count, date))
+    }
+
+    /// What a redrive of an execution that ended in an earlier process needs, from a durable store.
+    async fn resumable_from_store(&self, arn: &str) -> Result<Resumable, RedriveError> {
+        let not_here = || {
+            RedriveError::NotRedrivable("Execution was not started by this engine and cannot be redriven".to_owned())
+        };
+        let saved = self.store.resumable(arn).await.map_err(RedriveError::Store)?.ok_or_else(not_here)?;
+        Resumable::restore(saved).map_err(RedriveError::NotRedrivable)
+    }
+
+    /// A journal through which `info`'s execution commits at state boundaries, when the store is
+    /// durable and the execution is kept.
+    pub(crate) fn journal(&self, info: &ExecutionInfo, history: &History) -> Option<Journal> {
+        (self.durable && !info.express && info.record_history).then(|| Journal {
+            store: self.store.clone(),
+            arn: info.arn.clone(),
+            history: history.clone(),
+            committed: AtomicUsize::new(history.len()),
+        })
+    }
+}
+
+/// Writes an execution's progress to a durable store: the events since the previous commit with
+/// each checkpoint, and the rest with its end.
+pub(crate) struct Journal {
+    store: Arc<dyn ExecutionStore>,
+    arn: String,
+    history: History,
+    /// How many events the store has.
+    committed: AtomicUsize,
+}
+
+impl Journal {
+    fn take_events(&self) -> Vec<HistoryEvent> {
+        let events = self.history.events_from(self.committed.load(Ordering::Acquire));
+        self.committed.fetch_add(events.len(), Ordering::AcqRel);
+        events
+    }
+
+    /// Commits a state boundary.
+    pub(crate) async fn commit(&self, checkpoint: SavedCheckpoint) -> Result<(), StoreError> {
+        let events = self.take_events();
+        self.store.commit(&self.arn, Commit { events, checkpoint }).await
+    }
+
+    /// The events not committed yet, for the record of the execution's end.
+    pub(crate) fn tail(&self) -> Vec<HistoryEvent> {
+        self.take_events()
+    }
+}
+
+impl Resumable {
+    /// Rebuilds what resuming an execution kept in a durable store needs; the reason when it cannot.
+    pub(crate) fn restore(saved: crate::store::Recovered) -> Result<Resumable, String> {
+        let record = saved.record;
+        let options = legion_asl::parse::ParseOptions { state_machine_type: record.machine_type };
+        let machine = legion_asl::parse::parse_str(&saved.launch.definition, options).map_err(|d| {
+            format!("The stored definition no longer parses: {}", d.first().map(|d| d.message.as_str()).unwrap_or(""))
+        })?;
+        let info = ExecutionInfo {
+            arn: record.arn,
+            name: record.name,
+            state_machine_arn: record.state_machine_arn,
+            state_machine_name: record.state_machine_name,
+            role_arn: saved.launch.role_arn,
+            start_time: record.start_date,
+            input: record.input,
+            express: false,
+            redrive_count: record.redrive_count,
+            redrive_time: record.redrive_date,
+            record_history: true,
+            token_seed: saved.launch.token_seed.as_deref().and_then(|s| uuid::Uuid::parse_str(s).ok()),
+        };
+        Ok(Resumable {
+            machine: Arc::new(machine),
+            info,
+            history: History::from_events(saved.history),
+            checkpoints: CheckpointSlot::restore(saved.checkpoint),
+        })
     }
 }

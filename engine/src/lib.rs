@@ -34,9 +34,11 @@ pub mod vars;
 pub use activities::ActivityTask;
 pub use dispatch::{Dispatched, LocalHandlers, TaskDispatcher, TaskError, TaskRequest};
 pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus, Outcome, PurgeHook, StartRequest};
-pub use executions::{Redriven, StartOptions, Started, StopError};
+pub use executions::{RedriveError, Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{
-    ExecutionRecord, ExecutionStore, ListQuery, MemoryStore, Page, RedriveError, RedriveFilter, Retention, StoreError,
+    Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStore, Launch, ListQuery,
+    MapProgress, MemoryStore, Page, Recovered, RedriveFilter, Reservation, Retention, SavedCheckpoint, SavedRetry,
+    StoreError,
 };
 pub use tokens::{TaskTokens, TokenError};

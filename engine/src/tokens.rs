@@ -106,7 +106,29 @@ impl TaskTokens {
 
     /// Mints and opens a token; the returned waiter receives its signals and closes it when dropped.
     pub fn open(&self) -> TokenWaiter {
-        let token = new_token();
+        self.open_as(new_token())
+    }
+
+    /// Opens the token derived from a durable execution's secret `seed` and the id of the event
+    /// its task follows: the same task run again after a restart gets the same token, so an answer
+    /// to the token handed out before the restart is still accepted. A fresh token without a seed.
+    pub fn open_derived(&self, seed: Option<uuid::Uuid>, event_id: u64) -> TokenWaiter {
+        match seed {
+            Some(seed) => {
+                let half = |n: u8| {
+                    uuid::Uuid::new_v5(&seed, &[&event_id.to_be_bytes()[..], &[n]].concat()).simple().to_string()
+                };
+                let token = format!("{}{}", half(0), half(1));
+                if self.is_open(&token) {
+                    return self.open();
+                }
+                self.open_as(token)
+            }
+            None => self.open(),
+        }
+    }
+
+    fn open_as(&self, token: String) -> TokenWaiter {
         let (tx, rx) = mpsc::unbounded_channel();
         self.lock().open.insert(token.clone(), tx);
         TokenWaiter { token, rx, tokens: self.clone(), closed_as: Closed::Finished }

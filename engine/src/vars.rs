@@ -21,6 +21,16 @@ impl Vars {
         Vars::default()
     }
 
+    /// A top-level scope holding `values` (read back from a checkpoint).
+    pub fn from_map(values: Map<String, Value>) -> Vars {
+        Vars { local: Arc::new(values), parent: None }
+    }
+
+    /// This scope's own variables (at the top level, every variable).
+    pub fn local(&self) -> &Map<String, Value> {
+        &self.local
+    }
+
     /// An inner scope whose parent is a snapshot of this one.
     pub fn child(&self) -> Vars {
         Vars { local: Arc::new(Map::new()), parent: Some(Arc::new(self.clone())) }

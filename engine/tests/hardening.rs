@@ -69,7 +69,8 @@ async fn a_panic_in_a_task_fails_the_execution_and_finishes_its_record() {
     let cause = outcome.cause.unwrap_or_default();
     assert!(cause.contains("internal error") && cause.contains("handler exploded"), "{cause}");
     assert_eq!(event_types(&execution).last().map(String::as_str), Some("ExecutionFailed"));
-    let record = engine.describe_execution(execution.arn()).expect("the record is kept");
+    let record =
+        engine.describe_execution(execution.arn()).await.expect("the store answers").expect("the record is kept");
     assert_eq!(record.status, ExecutionStatus::Failed);
     assert!(record.stop_date.is_some());
     // The engine goes on running other executions.
@@ -139,7 +140,7 @@ async fn every_start_reserves_its_name() {
     let after = engine.start(request(json!({"a": 1}))).await.err();
     assert!(matches!(after, Some(StoreError::AlreadyExists(_))), "{after:?}");
     let query = ListQuery { max_results: 100, ..ListQuery::default() };
-    let listed = engine.list_executions(&query).expect("a listing");
+    let listed = engine.list_executions(&query).await.expect("a listing");
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].status, ExecutionStatus::Succeeded);
 }

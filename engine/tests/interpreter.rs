@@ -212,10 +212,17 @@ async fn express_executions_are_not_kept_after_they_end() {
     let (execution, outcome) = engine.run(express).await.expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Succeeded);
     assert_eq!(execution.history().len(), 4, "the caller still has the history");
-    assert!(engine.describe_execution(execution.arn()).is_none(), "AWS keeps no record of an Express execution");
+    assert!(
+        engine.describe_execution(execution.arn()).await.expect("the store answers").is_none(),
+        "AWS keeps no record of an Express execution"
+    );
 
     let (standard, _) =
         engine.run(StartRequest::new(machine(definition), "m", json!({"a": 1}))).await.expect("the execution starts");
-    let record = engine.describe_execution(standard.arn()).expect("a Standard execution is kept");
+    let record = engine
+        .describe_execution(standard.arn())
+        .await
+        .expect("the store answers")
+        .expect("a Standard execution is kept");
     assert_eq!(record.status, ExecutionStatus::Succeeded);
 }

@@ -77,10 +77,10 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
     let outcome = first.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let record = engine.describe_execution(first.arn()).expect("recorded");
+    let record = engine.describe_execution(first.arn()).await.expect("the store answers").expect("recorded");
     assert_eq!((record.redrive_count, record.redrive_date), (0, None));
 
-    let redriven = engine.redrive(first.arn()).expect("a failed execution can be redriven");
+    let redriven = engine.redrive(first.arn()).await.expect("a failed execution can be redriven");
     assert_eq!(redriven.redrive_count, 1);
     assert_eq!(redriven.execution.arn(), first.arn());
     let outcome = redriven.execution.outcome().await;
@@ -125,15 +125,15 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
     assert_eq!(redriven_event["previousEventId"], json!(11));
     assert_eq!(history[12].previous_event_id, 12);
 
-    let record = engine.describe_execution(first.arn()).expect("recorded");
+    let record = engine.describe_execution(first.arn()).await.expect("the store answers").expect("recorded");
     assert_eq!((record.status, record.redrive_count), (ExecutionStatus::Succeeded, 1));
     assert_eq!(record.redrive_date, Some(redriven.redrive_date));
     assert_eq!(
-        engine.redrive(first.arn()).err(),
+        engine.redrive(first.arn()).await.err(),
         Some(RedriveError::NotRedrivable("Execution is SUCCEEDED and cannot be redriven".to_owned()))
     );
     assert!(matches!(
-        engine.redrive("arn:aws:states:us-east-1:123456789012:execution:sm:nope"),
+        engine.redrive("arn:aws:states:us-east-1:123456789012:execution:sm:nope").await,
         Err(RedriveError::DoesNotExist(_))
     ));
 
@@ -148,10 +148,13 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
     other.outcome().await;
     let list = |filter| {
         let query = ListQuery { redrive_filter: Some(filter), max_results: 10, ..ListQuery::default() };
-        engine.list_executions(&query).expect("lists").items.into_iter().map(|r| r.arn).collect::<Vec<_>>()
+        let engine = engine.clone();
+        async move {
+            engine.list_executions(&query).await.expect("lists").items.into_iter().map(|r| r.arn).collect::<Vec<_>>()
+        }
     };
-    assert_eq!(list(RedriveFilter::Redriven), [first.arn().to_owned()]);
-    assert_eq!(list(RedriveFilter::NotRedriven), [other.arn().to_owned()]);
+    assert_eq!(list(RedriveFilter::Redriven).await, [first.arn().to_owned()]);
+    assert_eq!(list(RedriveFilter::NotRedriven).await, [other.arn().to_owned()]);
 }
 
 #[tokio::test]
@@ -171,12 +174,12 @@ async fn a_running_execution_cannot_be_redriven_and_a_stopped_one_resumes_with_a
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(
-        engine.redrive(first.arn()).err(),
+        engine.redrive(first.arn()).await.err(),
         Some(RedriveError::NotRedrivable("Execution is RUNNING and cannot be redriven".to_owned()))
     );
     let outcome = first.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::TimedOut);
-    let redriven = engine.redrive(first.arn()).expect("a timed-out execution can be redriven");
+    let redriven = engine.redrive(first.arn()).await.expect("a timed-out execution can be redriven");
     let outcome = redriven.execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "the timeout restarted: {outcome:?}");
     assert_eq!(outcome.output, Some(json!({"n": 7})));
@@ -213,7 +216,7 @@ async fn a_stopped_execution_can_be_redriven() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     engine.stop_execution(first.arn(), None, None).await.expect("stops");
-    let redriven = engine.redrive(first.arn()).expect("an aborted execution can be redriven");
+    let redriven = engine.redrive(first.arn()).await.expect("an aborted execution can be redriven");
     let outcome = redriven.execution.outcome().await;
     let output = outcome.output.expect("an output");
     assert_eq!((&output["n"], &output["count"]), (&json!(8), &json!(1)));
@@ -261,7 +264,7 @@ async fn a_parallel_state_reruns_only_its_failed_branches() {
     let first =
         engine.start(StartRequest::new(machine(definition), "sm", json!({}))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
-    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let redriven = engine.redrive(first.arn()).await.expect("redrivable");
     let outcome = redriven.execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(
@@ -289,7 +292,7 @@ async fn an_inline_map_reruns_only_its_failed_iterations() {
     let first =
         engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
-    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let redriven = engine.redrive(first.arn()).await.expect("redrivable");
     let outcome = redriven.execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let output = outcome.output.expect("an output");
@@ -320,7 +323,7 @@ async fn a_parallel_state_reruns_in_full_after_a_data_limit_failure() {
         engine.start(StartRequest::new(machine(definition), "sm", json!({}))).await.expect("the execution starts");
     let outcome = first.outcome().await;
     assert_eq!(outcome.error.as_deref(), Some("States.DataLimitExceeded"), "{outcome:?}");
-    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let redriven = engine.redrive(first.arn()).await.expect("redrivable");
     let outcome = redriven.execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 4, "both branches ran again");
@@ -348,7 +351,7 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
     assert_eq!(runs.len(), 1);
     let run_arn = runs[0].map_run_arn.clone();
 
-    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let redriven = engine.redrive(first.arn()).await.expect("redrivable");
     let outcome = redriven.execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let output = outcome.output.expect("an output");
@@ -402,7 +405,7 @@ async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() 
     };
     assert_eq!(files("FAILED").len(), 1);
 
-    let redriven = engine.redrive(first.arn()).expect("redrivable");
+    let redriven = engine.redrive(first.arn()).await.expect("redrivable");
     let outcome = redriven.execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(outcome.output.as_ref().map(|o| &o["ResultWriterDetails"]["Key"]), Some(&json!(manifest_key)));
@@ -449,12 +452,12 @@ async fn a_map_run_is_redriven_at_most_a_thousand_times() {
         engine.start(StartRequest::new(machine(definition), "sm", json!([1]))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     for _ in 0..1000 {
-        let outcome = engine.redrive(first.arn()).expect("redrivable").execution.outcome().await;
+        let outcome = engine.redrive(first.arn()).await.expect("redrivable").execution.outcome().await;
         assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     }
     let run = &engine.list_map_runs(first.arn())[0];
     assert_eq!(run.redrive_count, 1000);
-    let outcome = engine.redrive(first.arn()).expect("redrivable").execution.outcome().await;
+    let outcome = engine.redrive(first.arn()).await.expect("redrivable").execution.outcome().await;
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"), "{outcome:?}");
     assert_eq!(engine.list_map_runs(first.arn()).len(), 1);
 }

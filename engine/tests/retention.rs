@@ -16,9 +16,9 @@ fn request(definition: &Value, name: &str) -> StartRequest {
     r
 }
 
-fn listed(engine: &Engine) -> Vec<String> {
+async fn listed(engine: &Engine) -> Vec<String> {
     let query = ListQuery { max_results: 100, ..ListQuery::default() };
-    let page = engine.list_executions(&query).expect("a listing");
+    let page = engine.list_executions(&query).await.expect("a listing");
     page.items.into_iter().map(|r| r.name).collect()
 }
 
@@ -40,10 +40,10 @@ async fn a_count_keeps_the_latest_closed_executions_with_their_map_runs() {
         assert_eq!(engine.list_map_runs(execution.arn()).len(), 1);
         arns.push(execution.arn().to_owned());
     }
-    assert_eq!(listed(&engine), ["e4", "e3"]);
+    assert_eq!(listed(&engine).await, ["e4", "e3"]);
     for arn in &arns[..3] {
-        assert!(engine.describe_execution(arn).is_none(), "{arn} is gone");
-        assert!(engine.execution_history(arn).is_none());
+        assert!(engine.describe_execution(arn).await.expect("the store answers").is_none(), "{arn} is gone");
+        assert!(engine.execution_history(arn).await.expect("the store answers").is_none());
         assert!(engine.list_map_runs(arn).is_empty(), "its map run went with it");
     }
     assert_eq!(engine.list_map_runs(&arns[4]).len(), 1);
@@ -72,9 +72,9 @@ async fn an_age_never_removes_a_running_execution() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // Each end removes the executions that closed before it; the running one stays.
-    assert_eq!(listed(&engine), ["q2", "running"]);
+    assert_eq!(listed(&engine).await, ["q2", "running"]);
     release.send_replace(true);
     assert_eq!(running.outcome().await.status, ExecutionStatus::Succeeded);
     engine.run(request(&quick, "last")).await.expect("starts");
-    assert_eq!(listed(&engine), ["last"]);
+    assert_eq!(listed(&engine).await, ["last"]);
 }

@@ -2,9 +2,11 @@
 //! `legion serve` builds them) on 127.0.0.1, on its own runtime, and `LEGION_BENCH_CLIENTS` clients
 //! (default 64) on another, speaking AWS JSON 1.0 over a plain hyper client.
 //!
-//! - Standard: each client loops StartExecution, then DescribeExecution until the execution is no
+//! - Standard, on the memory store and then on a SQLite file (`--store sqlite:PATH`): each client loops
+//!   StartExecution of a 10-state Pass machine, then DescribeExecution until the execution is no
 //!   longer RUNNING, for `LEGION_BENCH_SECONDS` (default 10 s);
-//! - Express: each client loops StartSyncExecution for as long.
+//! - Distributed Map, on each store: one execution whose map runs 10,000 STANDARD Pass children;
+//! - Express (memory): each client loops StartSyncExecution of a 3-state machine for as long.
 //!
 //! Prints completed executions/s, the latency of each request kind (p50/p99), the start-to-finish
 //! latency of the Standard executions, and the resident memory (the engine keeps every execution).
@@ -48,8 +50,9 @@ fn load_average() -> String {
         .unwrap_or_default()
 }
 
-/// `legion serve`'s engine and state (server/src/cli.rs) on a free port, on its own runtime.
-fn start_server(threads: usize) -> SocketAddr {
+/// `legion serve`'s engine and state (server/src/cli.rs) on a free port and the store `store`
+/// names, on its own runtime.
+fn start_server(threads: usize, store: String) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime =
@@ -58,14 +61,20 @@ fn start_server(threads: usize) -> SocketAddr {
             let tokens = TaskTokens::new();
             let router = Router::builder(Config::default().with_env(), tokens.clone()).build().await.expect("router");
             let mocks = router.mocks().cloned();
+            let stores = legion_store::open(&store, legion_engine::Retention::forever()).expect("the store opens");
             let engine = Engine::builder()
                 .account("123456789012", "us-east-1")
                 .time_scale(1.0)
                 .s3(Arc::new(legion_connectors::s3::LazyAwsS3::new()))
+                .store(stores.executions)
                 .task_tokens(tokens)
                 .dispatcher(Arc::new(router))
                 .build();
-            let state = AppState::with_mocks(engine, mocks);
+            let registry = match stores.documents {
+                Some(d) => legion_server::registry::Registry::load(d).await.expect("the registry loads"),
+                None => legion_server::registry::Registry::default(),
+            };
+            let state = AppState::with_registry(engine, mocks, registry);
             let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("listener");
             tx.send(listener.local_addr().expect("address")).expect("send the address");
             legion_server::serve::serve(listener, state, legion_server::DEFAULT_BODY_LIMIT, std::future::pending())
@@ -174,15 +183,66 @@ async fn express_client(client: HttpClient, url: String, machine: String, until:
     report
 }
 
-async fn create(client: &HttpClient, url: &str, name: &str, machine_type: &str) -> String {
-    let definition = json!({
+/// Three Pass states (the Express phase).
+fn three_states() -> Value {
+    json!({
         "StartAt": "A",
         "States": {
             "A": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.a", "Next": "B"},
             "B": {"Type": "Pass", "Parameters": {"n.$": "$.n", "x.$": "$.a.x"}, "ResultPath": "$.b", "Next": "C"},
             "C": {"Type": "Pass", "OutputPath": "$.b", "End": true}
         }
-    });
+    })
+}
+
+/// Ten Pass states, each adding to the input.
+fn ten_states() -> Value {
+    let mut states = serde_json::Map::new();
+    for i in 0..10 {
+        let mut s = json!({"Type": "Pass", "Result": i, "ResultPath": format!("$.s{i}")});
+        if i < 9 {
+            s["Next"] = json!(format!("S{}", i + 1));
+        } else {
+            s["End"] = json!(true);
+        }
+        states.insert(format!("S{i}"), s);
+    }
+    json!({"StartAt": "S0", "States": states})
+}
+
+/// A Distributed Map of 10,000 STANDARD Pass children.
+fn distributed_map() -> Value {
+    json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Fan",
+        "States": {"Fan": {
+            "Type": "Map", "Items": "{% [1..10000] %}", "MaxConcurrency": 1000,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}
+            },
+            "Output": "{% $count($states.result) %}",
+            "End": true
+        }}
+    })
+}
+
+/// Runs one execution of `machine` and polls until it has SUCCEEDED; its duration.
+async fn run_once(client: &HttpClient, url: &str, machine: &str) -> Duration {
+    let began = Instant::now();
+    let started = call(client, url, "StartExecution", &json!({"stateMachineArn": machine, "input": "{}"})).await;
+    let arn = started["executionArn"].as_str().expect("an execution ARN").to_owned();
+    loop {
+        let described = call(client, url, "DescribeExecution", &json!({"executionArn": arn})).await;
+        match described["status"].as_str() {
+            Some("RUNNING") => tokio::time::sleep(Duration::from_millis(5)).await,
+            Some("SUCCEEDED") => return began.elapsed(),
+            other => panic!("execution {arn} ended {other:?}: {described}"),
+        }
+    }
+}
+
+async fn create(client: &HttpClient, url: &str, name: &str, machine_type: &str, definition: Value) -> String {
     let created = call(
         client,
         url,
@@ -202,24 +262,42 @@ fn main() {
     let clients = env_number("LEGION_BENCH_CLIENTS", 64) as usize;
     let seconds = env_number("LEGION_BENCH_SECONDS", 10);
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let server = start_server(cpus);
-    let url = format!("http://{server}/");
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let sqlite = format!("sqlite:{}", scratch.path().join("bench.db").display());
+    let memory_url = format!("http://{}/", start_server(cpus, "memory".to_owned()));
+    let sqlite_url = format!("http://{}/", start_server(cpus, sqlite));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build().expect("runtime");
     runtime.block_on(async {
         let client = HttpClient::new();
-        let standard = create(&client, &url, "bench-standard", "STANDARD").await;
-        let express = create(&client, &url, "bench-express", "EXPRESS").await;
+        let mut phases = Vec::new();
+        for (store, url) in [("memory", &memory_url), ("sqlite", &sqlite_url)] {
+            let standard = create(&client, url, "bench-standard", "STANDARD", ten_states()).await;
+            let fan = create(&client, url, "bench-fan", "STANDARD", distributed_map()).await;
+            phases.push((format!("Standard (10 Pass states), {store} store"), url.clone(), standard, fan));
+        }
+        let express = create(&client, &memory_url, "bench-express", "EXPRESS", three_states()).await;
+        phases.push(("Express (3 Pass states)".to_owned(), memory_url.clone(), express, String::new()));
         eprintln!("load average before: {}", load_average());
 
-        for (kind, machine) in [("Standard", &standard), ("Express", &express)] {
+        for (kind, url, machine, fan) in &phases {
+            if !fan.is_empty() {
+                let took = run_once(&client, url, fan).await;
+                println!(
+                    "api_throughput Distributed Map, {}: 10,000 STANDARD Pass children in {:.2} s = {:.0} children/s",
+                    kind.rsplit(", ").next().unwrap_or_default(),
+                    took.as_secs_f64(),
+                    10_000.0 / took.as_secs_f64()
+                );
+            }
+            let (url, machine) = (url.clone(), machine.clone());
             let rss_before = status_kib("VmRSS:");
             let began = Instant::now();
             let until = began + Duration::from_secs(seconds);
             let mut tasks = tokio::task::JoinSet::new();
             for id in 0..clients {
                 let (client, url, machine) = (client.clone(), url.clone(), machine.clone());
-                if kind == "Standard" {
+                if kind.starts_with("Standard") {
                     tasks.spawn(standard_client(client, url, machine, id, until));
                 } else {
                     tasks.spawn(express_client(client, url, machine, until));
@@ -240,7 +318,7 @@ fn main() {
                 total.executions,
                 total.executions as f64 / elapsed
             );
-            if kind == "Standard" {
+            if kind.starts_with("Standard") {
                 println!("  StartExecution: {}", total.start.summary());
                 println!(
                     "  DescribeExecution: {} ({:.2} per execution)",

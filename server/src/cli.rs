@@ -80,6 +80,14 @@ enum Command {
         /// terminal).
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Where the execution is kept: `memory`, or `sqlite:PATH`. With a file, executions that
+        /// were RUNNING when an earlier `legion run` died resume first, and running again with the
+        /// same `--execution-name` and input waits for that execution instead of starting another.
+        #[arg(long, env = "LEGION_STORE", value_name = "URL", default_value = "memory")]
+        store: String,
+        /// The execution's name (default: a fresh UUID).
+        #[arg(long, value_name = "NAME")]
+        execution_name: Option<String>,
     },
     /// Draws a definition's graph (the drawing the console shows) as SVG or Graphviz DOT.
     Graph {
@@ -134,6 +142,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             test_case,
             quiet,
             machines,
+            store,
+            execution_name,
         } => {
             let text = read_text(&file)?;
             let machine = match parse_str(&text, ParseOptions { state_machine_type: machine_type.into() }) {
@@ -151,17 +161,25 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             // Nothing can read a map-run child's history after `legion run` (`--history` prints the
             // execution's own), so children keep none: a large map run stays small in memory.
             let children = legion_engine::map_run::InMemoryMapRunStore::new().keep_child_executions(false);
+            let stores = legion_store::open(&store, legion_engine::Retention::forever())
+                .with_context(|| format!("opening the store {store}"))?;
             let engine = Engine::builder()
                 .time_scale(time_scale)
                 .s3(s3)
+                .store(stores.executions)
                 .map_run_store(Arc::new(children))
                 .task_tokens(tokens)
                 .dispatcher(Arc::new(router.clone()))
                 .build();
             let catalog = machine_catalog(&engine, &machines)?;
             router.step_functions().attach(engine.clone(), Arc::new(catalog));
+            let resumed = runtime.block_on(engine.recover()).context("resuming executions from the store")?;
+            if resumed > 0 && !quiet {
+                eprintln!("legion: resumed {resumed} running execution(s) from {store}");
+            }
             let mut request = StartRequest::new(Arc::new(machine), name, input);
             request.machine_type = machine_type.into();
+            request.execution_name = execution_name;
             let show_progress = !quiet && std::io::stderr().is_terminal();
             let (execution, outcome) = runtime.block_on(run_with_progress(&engine, request, show_progress))?;
             if history {
@@ -188,17 +206,29 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 let router =
                     task_router(args.config.clone(), args.mock_config.clone(), None, tokens.clone(), s3_tasks).await?;
                 let mocks = router.mocks().cloned();
+                let stores = legion_store::open(&args.store, args.retention())
+                    .with_context(|| format!("opening the store {}", args.store))?;
                 let engine = Engine::builder()
                     .account(args.account.clone(), args.region.clone())
                     .time_scale(args.time_scale)
                     .s3(s3)
-                    .retention(args.retention())
+                    .store(stores.executions)
                     .task_tokens(tokens)
                     .dispatcher(Arc::new(router.clone()))
                     .build();
-                let state = legion_server::AppState::with_mocks(engine.clone(), mocks);
+                let registry = match stores.documents {
+                    Some(documents) => legion_server::registry::Registry::load(documents)
+                        .await
+                        .context("reading state machines and activities from the store")?,
+                    None => legion_server::registry::Registry::default(),
+                };
+                let state = legion_server::AppState::with_registry(engine.clone(), mocks, registry);
                 let catalog = legion_server::catalog::RegistryCatalog::new(state.clone());
-                router.step_functions().attach(engine, Arc::new(catalog));
+                router.step_functions().attach(engine.clone(), Arc::new(catalog));
+                let resumed = engine.recover().await.context("resuming the executions the store holds as RUNNING")?;
+                if resumed > 0 {
+                    eprintln!("legion: resumed {resumed} running execution(s) from {}", args.store);
+                }
                 legion_server::serve::run(&args, state).await.context("serving the API")
             })?;
             Ok(ExitCode::SUCCESS)

@@ -83,6 +83,21 @@ pub enum ApiError {
     /// A fault of this server.
     #[error("{0}")]
     InternalFailure(String),
+    /// The execution store is failing for now (AWS's common `ServiceUnavailable`, 503): retry later.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+}
+
+impl From<legion_engine::StoreError> for ApiError {
+    fn from(e: legion_engine::StoreError) -> ApiError {
+        use legion_engine::StoreError as E;
+        match e {
+            E::AlreadyExists(arn) => ApiError::ExecutionAlreadyExists(format!("Execution Already Exists: '{arn}'")),
+            E::InvalidToken(t) => ApiError::InvalidToken(format!("Invalid Token: '{t}'")),
+            E::Unavailable(_) => ApiError::ServiceUnavailable(e.to_string()),
+            _ => ApiError::InternalFailure(e.to_string()),
+        }
+    }
 }
 
 impl ApiError {
@@ -142,6 +157,7 @@ impl ApiError {
             ApiError::InvalidSignatureException(_) => "InvalidSignatureException",
             ApiError::IncompleteSignatureException(_) => "IncompleteSignatureException",
             ApiError::InternalFailure(_) => "InternalFailure",
+            ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
         }
     }
 
@@ -151,6 +167,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InternalFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RequestEntityTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeoutException(_) => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,

@@ -128,6 +128,10 @@ pub struct ServeArgs {
     /// the standard AWS configuration.
     #[arg(long, value_name = "DIR")]
     pub s3_root: Option<std::path::PathBuf>,
+    /// Where executions and state machines are kept: `memory` (lost at exit), or `sqlite:PATH` (one
+    /// file; RUNNING executions resume after a restart, from their last state boundary).
+    #[arg(long, env = "LEGION_STORE", value_name = "URL", default_value = "memory")]
+    pub store: String,
     /// Remove closed executions (with their history, map runs and children) this long after they
     /// stop: a number of seconds, or with a unit (`90s`, `30m`, `12h`, `7d`). Default: keep them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

@@ -2,45 +2,19 @@
 //! aws-sdk-sfn signing with the right secret, a wrong secret and an unknown key, and by an unsigned
 //! raw request.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 
 use aws_sdk_sfn::config::{Credentials, Region};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `legion serve --auth` with one key, `AKIDTEAM` → `right-secret`.
-fn serve_with_auth(dir: &std::path::Path) -> (Process, SocketAddr) {
+fn serve_with_auth(dir: &std::path::Path) -> (common::Process, SocketAddr) {
     let keys = dir.join("keys.json");
     std::fs::write(&keys, r#"{"AKIDTEAM": "right-secret"}"#).expect("keys file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_legion"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--auth"])
-        .arg(&keys)
-        .env_remove("SFN_MOCK_CONFIG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("legion serve starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let process = Process(child);
-    let mut lines = BufReader::new(stderr).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("a line");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or_default().parse().expect("an address");
-            std::thread::spawn(move || lines.for_each(drop));
-            return (process, addr);
-        }
-    }
-    panic!("legion serve ended without listening");
+    common::serve_binary(&[std::ffi::OsStr::new("--auth"), keys.as_os_str()])
 }
 
 fn client(addr: SocketAddr, key: &str, secret: &str) -> aws_sdk_sfn::Client {

@@ -4,9 +4,11 @@
 //! error type and status (never a 5xx), the server must stay up, and well-behaved clients must keep
 //! being served. Latency figures are printed (see RELIABILITY.md), never asserted.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -22,41 +24,13 @@ const BODY_TIMEOUT: f64 = 1.0;
 const ROLE: &str = "arn:aws:iam::123456789012:role/r";
 const PASS: &str = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
 
-/// The server process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `legion serve` with short timeouts and a small body limit; its address.
-fn serve(extra: &[&str]) -> (Process, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_legion"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--time-scale", "0"])
-        .args(["--max-body-bytes", &BODY_LIMIT.to_string()])
-        .args(["--header-timeout", &HEADER_TIMEOUT.to_string(), "--body-timeout", &BODY_TIMEOUT.to_string()])
-        .args(extra)
-        .env_remove("SFN_MOCK_CONFIG")
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("legion serve starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let process = Process(child);
-    let mut lines = BufReader::new(stderr).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("a line of stderr");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or_default().parse().expect("an address");
-            // Keep draining stderr so the server never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (process, addr);
-        }
-    }
-    panic!("legion serve ended without listening");
+fn serve(extra: &[&str]) -> (common::Process, SocketAddr) {
+    let (body, header, body_timeout) = (BODY_LIMIT.to_string(), HEADER_TIMEOUT.to_string(), BODY_TIMEOUT.to_string());
+    let mut args = vec!["--time-scale", "0", "--max-body-bytes", &body];
+    args.extend(["--header-timeout", &header, "--body-timeout", &body_timeout]);
+    args.extend(extra);
+    common::serve_binary(&args)
 }
 
 /// An HTTP answer: status, headers (lower-case names) and body.
@@ -468,7 +442,7 @@ fn serve_warns_when_bound_beyond_loopback() {
         .spawn()
         .expect("legion serve starts");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let process = Process(child);
+    let process = common::Process(child);
     let lines: Vec<String> = BufReader::new(stderr).lines().take(2).map(|l| l.expect("a line")).collect();
     drop(process);
     assert!(lines[0].contains("listening on http://0.0.0.0:"), "{lines:?}");

@@ -3,46 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-
-/// The server process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `legion serve` on a free port and reads the address it prints.
-fn serve(extra: &[&str]) -> (Process, SocketAddr) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_legion"))
-        .current_dir(repo)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(extra)
-        .env_remove("SFN_MOCK_CONFIG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("legion serve starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let process = Process(child);
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("a line of stderr");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or_default().parse().expect("an address");
-            return (process, addr);
-        }
-    }
-    panic!("legion serve ended without listening");
-}
-
 #[tokio::test]
 async fn serve_runs_a_distributed_map_over_a_local_folder() {
-    let (_process, addr) = serve(&["--s3-root", "examples/tour/data"]);
+    let (_process, addr) = common::serve_binary(&["--s3-root", "examples/tour/data"]);
     let (stop, _stopped) = tokio::sync::oneshot::channel();
     let client = common::client(&common::Server::at(addr, stop));
     let definition = std::fs::read_to_string(

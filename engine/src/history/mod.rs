@@ -398,6 +398,17 @@ impl History {
         id
     }
 
+    /// A history that continues `events` (read back from a store).
+    pub fn from_events(events: Vec<HistoryEvent>) -> History {
+        History { events: Arc::new(Mutex::new(events)) }
+    }
+
+    /// A copy of the events after the first `start`.
+    pub fn events_from(&self, start: usize) -> Vec<HistoryEvent> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.get(start..).map(<[HistoryEvent]>::to_vec).unwrap_or_default()
+    }
+
     /// A copy of every event so far.
     pub fn events(&self) -> Vec<HistoryEvent> {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -447,6 +458,11 @@ impl Recorder {
         let id = self.history.record(self.last, event());
         self.last = id;
         id
+    }
+
+    /// True before the whole history's first event.
+    pub fn history_is_empty(&self) -> bool {
+        self.history.is_empty()
     }
 
     /// The id of the last event this cursor recorded.

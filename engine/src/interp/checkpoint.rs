@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
+use crate::store::{SavedCheckpoint, SavedRetry};
 use crate::vars::Vars;
 
 /// The top-level state an execution was in, with what it needs to run it again.
@@ -23,6 +25,10 @@ pub(crate) struct Checkpoint {
     pub(crate) input: Arc<Value>,
     /// The variables when the state was entered.
     pub(crate) vars: Vars,
+    /// When the state was entered, for a checkpoint read back from a durable store.
+    entered_at: Option<OffsetDateTime>,
+    /// The Retry back-off the state is in (committed to a durable store).
+    retry: Option<SavedRetry>,
     /// Outputs of the branches (or iterations) that succeeded in the state's latest attempt, by index.
     done: HashMap<usize, Value>,
     /// Outputs a redriven attempt reuses instead of running those branches again.
@@ -57,11 +63,60 @@ impl CheckpointSlot {
             state,
             input: input.clone(),
             vars: vars.clone(),
+            entered_at: None,
+            retry: None,
             done: HashMap::new(),
             reuse: HashMap::new(),
             map_run: None,
             reuse_map_run: None,
         });
+    }
+
+    /// A slot holding a checkpoint read back from a durable store.
+    pub(crate) fn restore(saved: Option<SavedCheckpoint>) -> CheckpointSlot {
+        let checkpoint = saved.map(|c| Checkpoint {
+            state: c.state,
+            input: Arc::new(c.input),
+            vars: Vars::from_map(c.vars),
+            entered_at: Some(c.entered_at),
+            retry: c.retry,
+            done: c.done,
+            reuse: HashMap::new(),
+            map_run: None,
+            reuse_map_run: None,
+        });
+        CheckpointSlot(Arc::new(Mutex::new(checkpoint)))
+    }
+
+    /// The checkpoint in the form a durable store writes, stamped as entered at `entered_at`.
+    pub(crate) fn saved(&self, entered_at: OffsetDateTime) -> Option<SavedCheckpoint> {
+        self.lock().as_ref().map(|c| SavedCheckpoint {
+            state: c.state,
+            entered_at,
+            input: (*c.input).clone(),
+            vars: c.vars.local().clone(),
+            done: c.done.clone(),
+            retry: c.retry.clone(),
+        })
+    }
+
+    /// Notes that the state waits out a Retry back-off (to be committed).
+    pub(crate) fn set_retry(&self, retry: SavedRetry) {
+        if let Some(c) = self.lock().as_mut() {
+            c.retry = Some(retry);
+        }
+    }
+
+    /// The Retry back-off the checkpoint's state was in.
+    pub(crate) fn retry(&self) -> Option<SavedRetry> {
+        self.lock().as_ref().and_then(|c| c.retry.clone())
+    }
+
+    /// Forgets the back-off (a redrive starts its retries afresh).
+    pub(crate) fn clear_retry(&self) {
+        if let Some(c) = self.lock().as_mut() {
+            c.retry = None;
+        }
     }
 
     /// The state failed in a way that a redrive must run in full (`States.DataLimitExceeded`).
@@ -79,6 +134,11 @@ impl CheckpointSlot {
         c.reuse = std::mem::take(&mut c.done);
         c.reuse_map_run = c.map_run.take();
         Some(c.clone())
+    }
+
+    /// When the checkpoint's state was entered, for a checkpoint read back from a durable store.
+    pub(crate) fn entered_at(&self) -> Option<OffsetDateTime> {
+        self.lock().as_ref().and_then(|c| c.entered_at)
     }
 
     /// The state the checkpoint is at.

@@ -139,7 +139,12 @@ pub(crate) async fn execute(
             };
             let delay = wait_seconds(state, wait, &eff, raw, ctx, thread)?;
             if delay > 0.0 {
-                tokio::time::sleep(exec.scaled(delay)).await;
+                // A Wait resumed after a restart waits only for what was left (a timestamp already is).
+                let elapsed = match wait {
+                    Wait::Seconds(_) | Wait::SecondsPath(_) => exec.resumed_elapsed(state),
+                    _ => std::time::Duration::ZERO,
+                };
+                tokio::time::sleep(exec.scaled(delay).saturating_sub(elapsed)).await;
             }
             let eff = eff.into_owned();
             let (output, assigned) = match state.query_language {

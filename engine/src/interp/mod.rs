@@ -21,8 +21,10 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::BoxFuture;
-use crate::engine::{ExecutionStatus, Outcome, Shared, StopSlot};
+use crate::engine::{ExecutionStatus, Outcome, RunMode, Shared, StopSlot};
+use crate::executions::Journal;
 use crate::history::{ErrorDetails, Event, History, Payload, Recorder, StateType};
+use crate::store::SavedRetry;
 use crate::vars::Vars;
 use checkpoint::{BranchMemo, CheckpointSlot};
 
@@ -47,6 +49,9 @@ pub(crate) struct ExecutionInfo {
     /// Whether anyone can read its history: a map-run child whose store does not keep children
     /// records none.
     pub(crate) record_history: bool,
+    /// The secret its task tokens derive from, kept by a durable store so that a token handed out
+    /// before a restart is still accepted after it (`None`: random tokens).
+    pub(crate) token_seed: Option<uuid::Uuid>,
 }
 
 /// Everything the states of one execution share.
@@ -59,6 +64,18 @@ pub(crate) struct Exec {
     needs_context: bool,
     /// Where a redrive would resume (Standard executions only), with the machine it indexes into.
     top: Option<(Arc<StateMachine>, CheckpointSlot)>,
+    /// Where a durable store takes the execution's commits.
+    journal: Option<Arc<Journal>>,
+    /// When the checkpoint's state was first entered, for a Wait resumed after a restart.
+    resumed_entered_at: std::sync::Mutex<Option<OffsetDateTime>>,
+}
+
+/// How the top level of an execution runs: its checkpoints (Standard executions), the journal of a
+/// durable store, and whether it starts, is redriven or resumes after a restart.
+pub(crate) struct Top {
+    pub(crate) checkpoints: Option<CheckpointSlot>,
+    pub(crate) journal: Option<Arc<Journal>>,
+    pub(crate) mode: RunMode,
 }
 
 /// A failure travelling up to the nearest Catch (or ending the execution).
@@ -148,13 +165,21 @@ pub(crate) async fn run_execution(
     history: History,
     cancel: CancellationToken,
     stop: StopSlot,
-    checkpoints: Option<CheckpointSlot>,
+    top: Top,
 ) -> Outcome {
+    let Top { checkpoints, journal, mode } = top;
     let mut recorder = Recorder::new(history, info.record_history);
-    let resumed = match (&checkpoints, info.redrive_count) {
-        (Some(slot), n) if n > 0 => {
+    let mut resumed_entered_at = None;
+    let resumed = match (&checkpoints, mode) {
+        (Some(slot), RunMode::Redrive) => {
+            slot.clear_retry();
             recorder.follow_latest();
-            recorder.record(Event::ExecutionRedriven { redrive_count: n });
+            recorder.record(Event::ExecutionRedriven { redrive_count: info.redrive_count });
+            slot.resume()
+        }
+        (Some(slot), RunMode::Recover) if !recorder.history_is_empty() => {
+            recorder.follow_latest();
+            resumed_entered_at = slot.entered_at();
             slot.resume()
         }
         _ => {
@@ -167,6 +192,8 @@ pub(crate) async fn run_execution(
     };
     let mut exec = Exec::new(shared, &machine, info);
     exec.top = checkpoints.map(|slot| (machine.clone(), slot));
+    exec.journal = journal;
+    exec.resumed_entered_at = std::sync::Mutex::new(resumed_entered_at);
     // A redrive of an execution stopped before it entered any state starts from the beginning.
     let resuming = resumed.is_some();
     let (start, input, vars) = match resumed {
@@ -322,7 +349,15 @@ impl Exec {
     pub(crate) fn new(shared: Arc<Shared>, machine: &StateMachine, info: ExecutionInfo) -> Exec {
         let needs_context = machine.reads_context;
         let context_base = if needs_context { Exec::context_base(&info) } else { Map::new() };
-        Exec { shared, info, context_base, needs_context, top: None }
+        Exec {
+            shared,
+            info,
+            context_base,
+            needs_context,
+            top: None,
+            journal: None,
+            resumed_entered_at: std::sync::Mutex::new(None),
+        }
     }
 
     /// The static part of `$$`: `Execution` and `StateMachine`.
@@ -345,6 +380,61 @@ impl Exec {
         base.insert("Execution".into(), execution);
         base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
         base
+    }
+
+    /// Commits a top-level state boundary to a durable store (nothing without one). A store that
+    /// fails ends the execution: running on without recording would lose what it does.
+    async fn commit(&self, slot: &CheckpointSlot, entered_at: Option<OffsetDateTime>) -> Result<(), Failure> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let entered_at = entered_at.or_else(|| self.resumed_entered_at()).unwrap_or_else(OffsetDateTime::now_utc);
+        let Some(checkpoint) = slot.saved(entered_at) else { return Ok(()) };
+        journal
+            .commit(checkpoint)
+            .await
+            .map_err(|e| Failure::new(names::RUNTIME, format!("The execution could not be recorded: {e}")))
+    }
+
+    /// Commits a Retry back-off of the top-level state a durable execution is in, so that a restart
+    /// waits out what is left of it instead of running the state again from its entry.
+    async fn commit_retry(&self, state: &State, entered_at: OffsetDateTime, retry: SavedRetry) -> Result<(), Failure> {
+        let Some((_, slot)) = self.top.as_ref().filter(|_| self.durable_top_state(state)) else { return Ok(()) };
+        slot.set_retry(retry);
+        self.commit(slot, Some(entered_at)).await
+    }
+
+    /// When the state a restarted execution resumes in was first entered (until that state ends).
+    pub(crate) fn resumed_entered_at(&self) -> Option<OffsetDateTime> {
+        *self.resumed_entered_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state a restarted execution resumed in has ended: later states wait in full.
+    fn resumed_state_ended(&self) {
+        self.resumed_entered_at.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// How long ago `state` was first entered, when it is the top-level state a restarted execution
+    /// resumes in (a Wait then waits only for what was left); zero otherwise.
+    pub(crate) fn resumed_elapsed(&self, state: &State) -> Duration {
+        let Some(entered) = self.resumed_entered_at().filter(|_| self.is_top_state(state)) else {
+            return Duration::ZERO;
+        };
+        (OffsetDateTime::now_utc() - entered).try_into().unwrap_or(Duration::ZERO)
+    }
+
+    /// Whether `state` is the top-level state a restarted execution resumes in.
+    pub(crate) fn resuming(&self, state: &State) -> bool {
+        self.resumed_entered_at().is_some() && self.is_top_state(state)
+    }
+
+    /// Whether `state` is the top-level state of an execution that commits to a durable store.
+    pub(crate) fn durable_top_state(&self, state: &State) -> bool {
+        self.journal.is_some() && self.is_top_state(state)
+    }
+
+    fn is_top_state(&self, state: &State) -> bool {
+        let Some((machine, slot)) = self.top.as_ref() else { return false };
+        let current = slot.state().and_then(|i| machine.program.states.get(i));
+        current.is_some_and(|c| std::ptr::eq(c, state))
     }
 
     /// The memo of branch outputs when `state` is the top-level state a redrive resumes (Standard
@@ -427,13 +517,25 @@ fn run_from<'a>(
             // preempt it, so StopExecution and TimeoutSeconds can always end it.
             tokio::task::consume_budget().await;
             let state = &program.states[current];
+            let mut retry = None;
+            let resuming_now = resumed;
             if let Some(slot) = checkpoints {
-                if !std::mem::take(&mut resumed) {
+                if std::mem::take(&mut resumed) {
+                    // A restart resumes a Retry back-off that was committed (a redrive cleared it).
+                    retry = slot.retry();
+                } else {
                     slot.enter(current, &input, &thread.vars);
                 }
+                // A resumed state has nothing new to commit (a redrive's event goes with the next one).
+                if !resuming_now {
+                    exec.commit(slot, None).await?;
+                }
             }
-            match run_state(exec, state, &input, thread).await {
+            match run_state(exec, state, &input, thread, retry).await {
                 Ok(Flow::Next(next, output)) => {
+                    if checkpoints.is_some() {
+                        exec.resumed_state_ended();
+                    }
                     current = next;
                     input = Arc::new(output);
                 }
@@ -451,16 +553,34 @@ fn run_from<'a>(
 }
 
 /// Runs one state with its Retry and Catch.
-async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Thread) -> Result<Flow, Failure> {
+async fn run_state(
+    exec: &Exec,
+    state: &State,
+    input: &Value,
+    thread: &mut Thread,
+    resumed: Option<SavedRetry>,
+) -> Result<Flow, Failure> {
     let state_type = StateType::from_name(state.kind.type_name());
-    let entered_at = OffsetDateTime::now_utc();
-    let entered_id = thread.recorder.record_with(|| Event::StateEntered {
-        state_type,
-        name: state.name.clone(),
-        input: Payload::of(input),
-    });
-    let mut retry_counts = vec![0u64; state.retry.len()];
-    let mut retry_count = 0u64;
+    let (entered_at, entered_id, mut retry_counts, mut retry_count) = match resumed {
+        // Resumed in its Retry back-off after a restart: entered and failed already; wait out what
+        // is left, then try again.
+        Some(r) => {
+            let left = r.resume_at - OffsetDateTime::now_utc();
+            tokio::time::sleep(left.try_into().unwrap_or(Duration::ZERO)).await;
+            let mut counts = r.counts;
+            counts.resize(state.retry.len(), 0);
+            let entered_at = exec.resumed_entered_at().unwrap_or_else(OffsetDateTime::now_utc);
+            (entered_at, r.entered_id, counts, r.retry_count)
+        }
+        None => {
+            let entered_id = thread.recorder.record_with(|| Event::StateEntered {
+                state_type,
+                name: state.name.clone(),
+                input: Payload::of(input),
+            });
+            (OffsetDateTime::now_utc(), entered_id, vec![0u64; state.retry.len()], 0)
+        }
+    };
     loop {
         let ctx = exec.context(&state.name, entered_at, retry_count, &[]);
         let attempt = flow::execute(exec, state, input, &ctx, thread, retry_count).await;
@@ -501,7 +621,11 @@ async fn run_state(exec: &Exec, state: &State, input: &Value, thread: &mut Threa
                 if retrier.full_jitter {
                     delay *= rand::random::<f64>();
                 }
-                tokio::time::sleep(exec.scaled(delay)).await;
+                let delay = exec.scaled(delay);
+                let resume_at = OffsetDateTime::now_utc() + delay;
+                let back_off = SavedRetry { entered_id, counts: retry_counts.clone(), retry_count, resume_at };
+                exec.commit_retry(state, entered_at, back_off).await?;
+                tokio::time::sleep(delay).await;
                 continue;
             }
         }

@@ -88,7 +88,7 @@ pub(crate) async fn run(
     let callback = task.resource.ends_with(".waitForTaskToken")
         || crate::activities::is_activity_arn(&task.resource)
         || exec.shared.dispatcher.completes_by_callback(&task.resource);
-    let mut waiter = callback.then(|| exec.shared.tokens.open());
+    let mut waiter = callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()));
     // A Task state's context reports its RetryCount from the first attempt on (0), and
     // `.waitForTaskToken` tasks their token.
     let owned_ctx;

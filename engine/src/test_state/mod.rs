@@ -290,6 +290,7 @@ impl Engine {
             redrive_count: 0,
             redrive_time: None,
             record_history: true,
+            token_seed: None,
         };
         let exec = Exec::new(self.shared.clone(), &machine, info);
         let mut thread = Thread { recorder: Recorder::new(History::default(), false), vars };

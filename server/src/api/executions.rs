@@ -4,7 +4,7 @@
 use legion_asl::model::StateMachineType;
 use legion_engine::map_run::ChildExecution;
 use legion_engine::{
-    ExecutionRecord, ExecutionStatus, ListQuery, RedriveError, RedriveFilter, StartOptions, StartRequest, StoreError,
+    ExecutionRecord, ExecutionStatus, ListQuery, RedriveError, RedriveFilter, StartOptions, StartRequest,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -94,12 +94,7 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     if let (Some(case), Some(mocks), StateMachineType::Standard) = (&test_case, state.mocks(), resolved.machine_type) {
         mocks.assign(&state.engine().execution_arn(&resolved.name, &name), case);
     }
-    let started = state.engine().start_execution(request, options).await.map_err(|e| match e {
-        StoreError::AlreadyExists(arn) => {
-            ApiError::ExecutionAlreadyExists(format!("Execution Already Exists: '{arn}'"))
-        }
-        StoreError::InvalidToken(t) => ApiError::InternalFailure(format!("unexpected token error: {t}")),
-    })?;
+    let started = state.engine().start_execution(request, options).await?;
     let state_machine_arn = state.arn(&format!("stateMachine:{}", resolved.name));
     if let (Some(case), Some(mocks), StateMachineType::Express) = (&test_case, state.mocks(), resolved.machine_type) {
         // An Express ARN is only known once started: its first task may already have been dispatched.
@@ -109,10 +104,22 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     if started.new && resolved.machine_type == StateMachineType::Standard {
         let snapshot =
             Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision };
-        let engine = state.engine();
-        state.registry().record_snapshot(started.arn(), snapshot, |arn| engine.describe_execution(arn).is_some());
+        if state.registry().record_snapshot(started.arn(), snapshot) {
+            prune_snapshots(state).await;
+        }
     }
     Ok(Launched { started, name, state_machine_arn, input: execution_input })
+}
+
+/// Drops the definition snapshots of executions that retention has removed from the store.
+async fn prune_snapshots(state: &AppState) {
+    let mut gone = Vec::new();
+    for arn in state.registry().snapshot_arns() {
+        if let Ok(None) = state.engine().describe_execution(&arn).await {
+            gone.push(arn);
+        }
+    }
+    state.registry().prune_snapshots(&gone);
 }
 
 /// StartExecution.
@@ -181,7 +188,7 @@ pub struct ExecutionArnInput {
 
 /// Finds an execution that the Standard-only operations may look at: a Standard execution, or a child
 /// execution of a map run (of either type).
-fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
+async fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     let parsed = parse_arn(arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
     if let Some(child) = state.engine().map_run_child(arn) {
         return Ok(child_record(&child));
@@ -198,6 +205,7 @@ fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     state
         .engine()
         .describe_execution(arn)
+        .await?
         .ok_or_else(|| ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))
 }
 
@@ -292,7 +300,7 @@ pub struct DescribeOutput {
 /// DescribeExecution.
 pub async fn describe(state: AppState, input: ExecutionArnInput) -> Result<DescribeOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
-    let r = find(&state, &arn)?;
+    let r = find(&state, &arn).await?;
     let (redrive_status, redrive_status_reason) = redrive_status(&r);
     let output = (r.status == ExecutionStatus::Succeeded).then(|| r.output.clone().unwrap_or(Value::Null).to_string());
     Ok(DescribeOutput {
@@ -345,7 +353,7 @@ pub async fn stop(state: AppState, input: StopInput) -> Result<StopOutput, ApiEr
     if let Some(c) = &input.cause {
         check_len(c, "cause", 0, 32_768)?;
     }
-    find(&state, &arn)?;
+    find(&state, &arn).await?;
     let stop_date = state
         .engine()
         .stop_execution(&arn, input.error, input.cause)
@@ -467,7 +475,7 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
             }
         });
     }
-    let page = state.engine().list_executions(&query).map_err(|e| ApiError::InvalidToken(e.to_string()))?;
+    let page = state.engine().list_executions(&query).await?;
     let executions = page
         .items
         .into_iter()
@@ -577,10 +585,10 @@ fn strip_payloads(event: &mut Value) {
 /// GetExecutionHistory.
 pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
-    find(&state, &arn)?;
+    find(&state, &arn).await?;
     let history = match state.engine().map_run_child(&arn) {
         Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
-        None => state.engine().execution_history(&arn).unwrap_or_default(),
+        None => state.engine().execution_history(&arn).await?.unwrap_or_default(),
     };
     let mut events: Vec<Value> = history.iter().map(|e| e.to_json()).collect();
     if input.reverse_order {
@@ -618,7 +626,7 @@ pub async fn redrive(state: AppState, input: RedriveInput) -> Result<RedriveOutp
     if let Some(t) = &input.client_token {
         check_len(t, "clientToken", 1, 64)?;
     }
-    let record = find(&state, &arn)?;
+    let record = find(&state, &arn).await?;
     if record.map_run_arn.is_some() {
         // A map run reruns its children when the parent is redriven; AWS's wording for a direct
         // request is not known.
@@ -628,12 +636,13 @@ pub async fn redrive(state: AppState, input: RedriveInput) -> Result<RedriveOutp
         };
         return Err(ApiError::ExecutionNotRedrivable(reason));
     }
-    match state.engine().redrive(&arn) {
+    match state.engine().redrive(&arn).await {
         Ok(r) => Ok(RedriveOutput { redrive_date: r.redrive_date }),
         Err(RedriveError::DoesNotExist(_)) => {
             Err(ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))
         }
         Err(RedriveError::NotRedrivable(reason)) => Err(ApiError::ExecutionNotRedrivable(reason)),
+        Err(RedriveError::Store(e)) => Err(e.into()),
     }
 }
 
@@ -658,7 +667,7 @@ pub async fn describe_state_machine_for_execution(
     input: ExecutionArnInput,
 ) -> Result<ForExecutionOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
-    find(&state, &arn)?;
+    find(&state, &arn).await?;
     let snapshot = state
         .registry()
         .snapshot(&arn)

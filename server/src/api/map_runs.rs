@@ -106,7 +106,7 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
         Some(a) if a.resource_type == "execution" => {}
         _ => return Err(ApiError::invalid_arn(&arn)),
     }
-    if state.engine().describe_execution(&arn).is_none() && state.engine().map_run_child(&arn).is_none() {
+    if state.engine().describe_execution(&arn).await?.is_none() && state.engine().map_run_child(&arn).is_none() {
         return Err(ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")));
     }
     let items = state

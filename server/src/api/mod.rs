@@ -43,10 +43,19 @@ impl AppState {
     /// State around an engine whose task router answers from a mock configuration
     /// (`SFN_MOCK_CONFIG`): StartExecution then accepts `stateMachineArn#TestCase`.
     pub fn with_mocks(engine: Engine, mocks: Option<Arc<legion_connectors::mock::Mocks>>) -> AppState {
+        AppState::with_registry(engine, mocks, Registry::default())
+    }
+
+    /// State around an engine and a registry (one read back from a durable store, say).
+    pub fn with_registry(
+        engine: Engine,
+        mocks: Option<Arc<legion_connectors::mock::Mocks>>,
+        registry: Registry,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 engine,
-                registry: Registry::default(),
+                registry,
                 mocks,
                 pollers: activities::Pollers::new(activities::MAX_POLLERS),
             }),
@@ -148,7 +157,9 @@ where
     Fut: Future<Output = Result<O, ApiError>>,
 {
     let input = AwsJson::<I>::from_bytes(body)?;
-    let output = handler(state, input).await?;
+    let output = handler(state.clone(), input).await?;
+    // What the operation changed is durable before it is acknowledged.
+    state.registry().flush().await?;
     Ok(respond(&output))
 }
 

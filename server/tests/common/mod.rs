@@ -118,3 +118,43 @@ pub async fn wait_until_done(
     }
     panic!("the execution {arn} did not end: {last:?}");
 }
+
+/// A `legion serve` process, killed (SIGKILL) when dropped.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `legion` binary as `legion serve --bind 127.0.0.1:0 ARGS…` from the workspace root,
+/// with `RUST_LOG=warn`, and returns it with the address it prints. Standard error keeps being read,
+/// so the server never blocks on a full pipe.
+pub fn serve_binary<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Process, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_legion"))
+        .current_dir(repo)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("SFN_MOCK_CONFIG")
+        .env_remove("LEGION_STORE")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("legion serve starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let process = Process(child);
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("a line of stderr");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap_or_default().parse().expect("an address");
+            std::thread::spawn(move || lines.for_each(drop));
+            return (process, addr);
+        }
+    }
+    panic!("legion serve ended without listening");
+}

@@ -19,13 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{DistributedSpec, OutputType, ReaderSpec, WriterTransformation};
 use super::{eval_number, input_items, limits, select_item, Limits};
-use crate::engine::{ExecutionStatus, Outcome, StopSlot};
+use crate::engine::{ExecutionStatus, Outcome, RunMode, StopSlot};
 use crate::history::{ErrorDetails, Event, History, Recorder};
 use crate::interp::checkpoint::{BranchMemo, MapRunMemo};
 use crate::interp::data::{self, input_path};
 use crate::interp::{
     env, next_flow, payload_too_large, run_execution, states_value, Exec, ExecutionInfo, Failure, StateError, Step,
-    Thread, MAX_PAYLOAD_BYTES,
+    Thread, Top, MAX_PAYLOAD_BYTES,
 };
 use crate::map_run::{
     ChildExecution, Counts, ItemSource, LiveRuns, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate, ReaderRequest,
@@ -134,6 +134,14 @@ pub(crate) async fn run(
         Some((run.clone(), count))
     });
     let earlier_files = redriven.as_ref().map(|(run, _)| run.succeeded_files.clone()).unwrap_or_default();
+    // After a restart, a durable execution continues the map run its state had started, without the
+    // children that had succeeded.
+    let durable = exec.durable_top_state(state);
+    let executions = exec.shared.executions.store.clone();
+    let recovered = match (durable && exec.resuming(state), &redriven) {
+        (true, None) => executions.map_progress(&exec.info.arn).await.map_err(store_failure)?,
+        _ => None,
+    };
     let map_run_arn = match redriven {
         Some((MapRunMemo { map_run_arn: arn, .. }, count)) => {
             store.update_limits(
@@ -146,9 +154,16 @@ pub(crate) async fn run(
             arn
         }
         None => {
-            let run_id = uuid::Uuid::new_v4().to_string();
-            let arn =
-                format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id);
+            let arn = match &recovered {
+                Some(progress) => progress.map_run_arn.clone(),
+                None => {
+                    let run_id = uuid::Uuid::new_v4();
+                    format!("arn:aws:states:{}:{}:mapRun:{}:{}", config.region, config.account_id, machine_name, run_id)
+                }
+            };
+            if durable {
+                executions.map_run_started(&exec.info.arn, &arn).await.map_err(store_failure)?;
+            }
             thread.recorder.record_with(|| Event::MapRunStarted { map_run_arn: arn.clone() });
             store.insert_run(MapRunInfo {
                 map_run_arn: arn.clone(),
@@ -242,6 +257,7 @@ pub(crate) async fn run(
         timeout_seconds: None,
         program: m.processor.clone(),
         reads_context: exec.needs_context,
+        source: None,
     });
     let mut runner = Runner {
         exec,
@@ -270,6 +286,8 @@ pub(crate) async fn run(
         keep_input: export.is_some() || transformation == WriterTransformation::None,
         memo,
         written: Vec::new(),
+        recovered: recovered.map(|p| p.succeeded).unwrap_or_default(),
+        journal: durable.then_some(executions),
     };
     let outcome = runner.drive(&mut guard).await;
     let mut failure = match outcome {
@@ -418,6 +436,11 @@ struct Batching {
     batch_input: Option<Value>,
 }
 
+/// A durable store that failed while the map run starts: the execution cannot go on unrecorded.
+fn store_failure(e: crate::store::StoreError) -> StateError {
+    StateError::Failed(Failure::new(names::RUNTIME, format!("The execution could not be recorded: {e}")))
+}
+
 /// Why the run stopped early.
 enum RunError {
     /// The run fails with this error (threshold, reader, writer).
@@ -524,6 +547,10 @@ struct Runner<'a> {
     /// With a `ResultWriter` and a memo: the ordinals whose successes this attempt's files hold (the
     /// memo learns them once the files are complete).
     written: Vec<usize>,
+    /// After a restart: what the children that had succeeded gave, by ordinal (they do not run again).
+    recovered: std::collections::HashMap<u64, Value>,
+    /// The durable store that notes each success, at the top level of a durable execution.
+    journal: Option<Arc<dyn crate::store::ExecutionStore>>,
 }
 
 impl Runner<'_> {
@@ -563,9 +590,16 @@ impl Runner<'_> {
                 _ = std::future::ready(()), if can_start => {
                     match self.next_work().await {
                         Ok(Some(work)) => {
-                            match self.memo.as_ref().and_then(|m| m.reused(ordinal)) {
-                                Some(result) => self.reuse(guard, ordinal, work.item_count, result),
-                                None => running.push(self.start_child(guard, ordinal, work)),
+                            if let Some(result) = self.recovered.remove(&(ordinal as u64)) {
+                                if let Err(f) = self.reuse_recovered(guard, ordinal, work.item_count, result).await {
+                                    failure = Some(f);
+                                    break;
+                                }
+                            } else {
+                                match self.memo.as_ref().and_then(|m| m.reused(ordinal)) {
+                                    Some(result) => self.reuse(guard, ordinal, work.item_count, result),
+                                    None => running.push(self.start_child(guard, ordinal, work)),
+                                }
                             }
                             ordinal += 1;
                         }
@@ -702,6 +736,7 @@ impl Runner<'_> {
             redrive_count: 0,
             redrive_time: None,
             record_history: keep,
+            token_seed: None,
         };
         let shared = self.exec.shared.clone();
         let machine = self.machine.clone();
@@ -710,7 +745,8 @@ impl Runner<'_> {
         let (store, child_arn) = (self.store.clone(), arn.clone());
         // The child records its own end, even when the map run is dropped before it.
         let handle = tokio::spawn(async move {
-            let outcome = run_execution(shared, machine, info, history, cancel, stop, None).await;
+            let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
+            let outcome = run_execution(shared, machine, info, history, cancel, stop, top).await;
             store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
             outcome
         });
@@ -770,13 +806,9 @@ impl Runner<'_> {
                 },
                 _ => records.push(record),
             }
-            if let Some(files) = self.results.as_mut() {
-                for r in &records {
-                    files
-                        .write(kind, r)
-                        .await
-                        .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
-                }
+            self.write_records(kind, &records).await?;
+            if let (true, Some(store)) = (succeeded, &self.journal) {
+                store.map_child_succeeded(&self.exec.info.arn, done.ordinal as u64, Value::Array(records));
             }
             if succeeded && self.memo.is_some() {
                 self.written.push(done.ordinal);
@@ -799,6 +831,9 @@ impl Runner<'_> {
             } else {
                 if let (true, Some(memo)) = (succeeded, &self.memo) {
                     memo.succeeded(done.ordinal, &value);
+                }
+                if let (true, Some(store)) = (succeeded, &self.journal) {
+                    store.map_child_succeeded(&self.exec.info.arn, done.ordinal as u64, value.clone());
                 }
                 if let Some(slot) = self.collected.get_mut(done.ordinal) {
                     *slot = Some(value);
@@ -834,6 +869,42 @@ impl Runner<'_> {
         if let Some(slot) = self.collected.get_mut(ordinal) {
             *slot = Some(result);
         }
+    }
+
+    /// Counts a child that had succeeded before a restart as succeeded, without running it again: its
+    /// records go into this attempt's result files, or its value into the state output.
+    async fn reuse_recovered(
+        &mut self,
+        guard: &mut RunGuard,
+        ordinal: usize,
+        n: u64,
+        result: Value,
+    ) -> Result<(), RunError> {
+        if self.results.is_some() {
+            let records = match result {
+                Value::Array(records) => records,
+                other => vec![other],
+            };
+            self.write_records(RecordKind::Succeeded, &records).await?;
+            self.reuse(guard, ordinal, n, Value::Null);
+            // The files of this attempt hold it, not earlier ones: the memo learns it with them.
+            return Ok(());
+        }
+        self.reuse(guard, ordinal, n, result);
+        Ok(())
+    }
+
+    /// Writes records to the result files.
+    async fn write_records(&mut self, kind: RecordKind, records: &[Value]) -> Result<(), RunError> {
+        if let Some(files) = self.results.as_mut() {
+            for r in records {
+                files
+                    .write(kind, r)
+                    .await
+                    .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes UpdateMapRun's limits in place of the state's.

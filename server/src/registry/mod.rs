@@ -5,10 +5,13 @@
 //! routing weights, tags): the engine runs a parsed [`StateMachine`] and needs none of it, and an
 //! embedding program has its own way of naming its machines.
 
+mod documents;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use legion_asl::model::{StateMachine, StateMachineType};
+use legion_engine::{DocumentChange, DocumentKind, DocumentStore, StoreError};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -127,14 +130,37 @@ pub struct Resolved {
     pub alias_arn: Option<String>,
 }
 
-/// Every state machine and activity of one server.
-#[derive(Debug, Default)]
+/// Every state machine and activity of one server, kept in a durable store when it has one.
+///
+/// Changes are made in memory and noted; [`Registry::flush`] writes the noted ones in one
+/// transaction, and the API flushes after every operation, before it answers.
+#[derive(Default)]
 pub struct Registry {
     machines: RwLock<BTreeMap<String, Machine>>,
     activities: RwLock<BTreeMap<String, Activity>>,
     snapshots: RwLock<HashMap<String, Snapshot>>,
     /// How many snapshots there were after the last prune.
     snapshots_kept: std::sync::atomic::AtomicUsize,
+    /// Where the registry is kept, when it outlives the process.
+    store: Option<Arc<dyn DocumentStore>>,
+    /// What changed since the last flush.
+    dirty: Mutex<Vec<(DocumentKind, String)>>,
+    /// Held while a flush writes, so that flushes land in the order they read.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("durable", &self.store.is_some()).finish_non_exhaustive()
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -187,6 +213,74 @@ pub fn check_name(name: &str, max: usize) -> Result<(), ApiError> {
 }
 
 impl Registry {
+    /// A registry kept in `store`, with what it already holds.
+    pub async fn load(store: Arc<dyn DocumentStore>) -> Result<Registry, StoreError> {
+        let mut revisions = documents::Revisions::default();
+        let corrupt = |e: String| StoreError::Corrupt(e);
+        let mut machines = BTreeMap::new();
+        for (name, text) in store.load(DocumentKind::StateMachine).await? {
+            machines.insert(name, revisions.machine(from_json(&text)?).map_err(corrupt)?);
+        }
+        let mut activities = BTreeMap::new();
+        for (arn, text) in store.load(DocumentKind::Activity).await? {
+            activities.insert(arn, documents::activity(from_json(&text)?));
+        }
+        let mut snapshots = HashMap::new();
+        for (arn, text) in store.load(DocumentKind::ExecutionSnapshot).await? {
+            snapshots.insert(arn, revisions.snapshot(from_json(&text)?).map_err(corrupt)?);
+        }
+        Ok(Registry {
+            machines: RwLock::new(machines),
+            activities: RwLock::new(activities),
+            snapshots_kept: snapshots.len().into(),
+            snapshots: RwLock::new(snapshots),
+            store: Some(store),
+            dirty: Mutex::default(),
+            flushing: tokio::sync::Mutex::default(),
+        })
+    }
+
+    /// Notes a change for the next flush (nothing without a store).
+    fn touch(&self, kind: DocumentKind, key: &str) {
+        if self.store.is_some() {
+            self.dirty.lock().unwrap_or_else(|e| e.into_inner()).push((kind, key.to_owned()));
+        }
+    }
+
+    /// Writes every change since the last flush to the store, in one transaction.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let _order = self.flushing.lock().await;
+        let mut dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()));
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        dirty.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+        dirty.dedup();
+        let changes = dirty.into_iter().map(|(kind, key)| self.change(kind, key)).collect::<Result<Vec<_>, _>>()?;
+        store.apply(changes).await
+    }
+
+    /// The change that makes the store hold what the registry holds at `key`.
+    fn change(&self, kind: DocumentKind, key: String) -> Result<DocumentChange, StoreError> {
+        let value = match kind {
+            DocumentKind::StateMachine => {
+                read(&self.machines).get(&key).map(|m| to_json(&documents::machine_doc(m))).transpose()?
+            }
+            DocumentKind::Activity => {
+                read(&self.activities).get(&key).map(|a| to_json(&documents::activity_doc(a))).transpose()?
+            }
+            _ => read(&self.snapshots)
+                .get(&key)
+                .map(|s| to_json(&documents::snapshot_doc(s, StateMachineType::Standard)))
+                .transpose()?,
+        };
+        Ok(match value {
+            Some(value) => DocumentChange::Put { kind, key, value },
+            None => DocumentChange::Delete { kind, key },
+        })
+    }
+
     /// A machine by name.
     pub fn machine(&self, name: &str) -> Option<Machine> {
         read(&self.machines).get(name).cloned()
@@ -224,6 +318,7 @@ impl Registry {
             };
         }
         machines.insert(machine.name.clone(), machine.clone());
+        self.touch(DocumentKind::StateMachine, &machine.name);
         Ok(machine)
     }
 
@@ -238,6 +333,7 @@ impl Registry {
         let machine = machines
             .get_mut(&name)
             .ok_or_else(|| ApiError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'")))?;
+        self.touch(DocumentKind::StateMachine, &name);
         f(machine)
     }
 
@@ -248,6 +344,7 @@ impl Registry {
         let mut machines = write(&self.machines);
         if machines.get(parsed.parts[0]).is_some_and(|m| m.arn == arn) {
             machines.remove(parsed.parts[0]);
+            self.touch(DocumentKind::StateMachine, parsed.parts[0]);
         }
         Ok(())
     }
@@ -294,17 +391,32 @@ impl Registry {
         }
     }
 
-    /// Remembers what an execution ran. Once the snapshots have doubled since the last prune, the
-    /// ones of executions that `exists` no longer knows (removed by retention) are dropped, so that
-    /// they stay bounded by the executions kept, at an amortised constant cost.
-    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot, exists: impl Fn(&str) -> bool) {
+    /// Remembers what an execution ran. Returns true once the snapshots have doubled since the last
+    /// prune: the caller then drops the ones of executions the store no longer knows
+    /// ([`Registry::prune_snapshots`]), so that they stay bounded by the executions kept, at an
+    /// amortised constant cost.
+    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> bool {
         use std::sync::atomic::Ordering;
         let mut snapshots = write(&self.snapshots);
         snapshots.insert(execution_arn.to_owned(), snapshot);
-        if snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024) {
-            snapshots.retain(|arn, _| exists(arn));
-            self.snapshots_kept.store(snapshots.len(), Ordering::Relaxed);
+        self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
+        snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024)
+    }
+
+    /// The executions that have a snapshot.
+    pub fn snapshot_arns(&self) -> Vec<String> {
+        read(&self.snapshots).keys().cloned().collect()
+    }
+
+    /// Drops the snapshots of `gone` executions.
+    pub fn prune_snapshots(&self, gone: &[String]) {
+        use std::sync::atomic::Ordering;
+        let mut snapshots = write(&self.snapshots);
+        for arn in gone {
+            snapshots.remove(arn);
+            self.touch(DocumentKind::ExecutionSnapshot, arn);
         }
+        self.snapshots_kept.store(snapshots.len(), Ordering::Relaxed);
     }
 
     /// What an execution ran.
@@ -314,6 +426,7 @@ impl Registry {
 
     /// Creates an activity (idempotent by name).
     pub fn create_activity(&self, activity: Activity) -> Activity {
+        self.touch(DocumentKind::Activity, &activity.arn);
         write(&self.activities).entry(activity.arn.clone()).or_insert(activity).clone()
     }
 
@@ -330,6 +443,7 @@ impl Registry {
     /// Deletes an activity; deleting an absent one succeeds.
     pub fn delete_activity(&self, arn: &str) {
         write(&self.activities).remove(arn);
+        self.touch(DocumentKind::Activity, arn);
     }
 
     /// Runs `f` on the tags of a state machine or activity.
@@ -340,11 +454,13 @@ impl Registry {
             "stateMachine" => {
                 let mut machines = write(&self.machines);
                 let m = machines.get_mut(parsed.parts[0]).filter(|m| m.arn == arn).ok_or_else(not_found)?;
+                self.touch(DocumentKind::StateMachine, parsed.parts[0]);
                 Ok(f(&mut m.tags))
             }
             "activity" => {
                 let mut activities = write(&self.activities);
                 let a = activities.get_mut(arn).ok_or_else(not_found)?;
+                self.touch(DocumentKind::Activity, arn);
                 Ok(f(&mut a.tags))
             }
             _ => Err(ApiError::invalid_arn(arn)),

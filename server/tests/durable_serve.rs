@@ -1,0 +1,269 @@
+//! `legion serve --store sqlite:PATH` survives `kill -9`: state machines, versions, aliases, tags and
+//! activities are there after a restart, and an execution that was RUNNING is RUNNING again and
+//! then finishes, its history continuing where the committed part ended. Driven with aws-sdk-sfn.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, RoutingConfigurationListItem};
+
+const DEFINITION: &str = r#"{
+  "StartAt": "Before",
+  "States": {
+    "Before": {"Type": "Pass", "Result": {"step": 1}, "ResultPath": "$.before", "Next": "Nap"},
+    "Nap": {"Type": "Wait", "Seconds": 2, "Next": "After"},
+    "After": {"Type": "Pass", "Parameters": {"done.$": "$.before.step", "name.$": "$$.Execution.Name"}, "End": true}
+  }
+}"#;
+
+fn store_args(dir: &std::path::Path) -> Vec<String> {
+    vec!["--store".to_owned(), format!("sqlite:{}", dir.join("legion.db").display())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+
+    // The first server: a machine with a version, an alias, tags, an activity, and an execution
+    // that is in its Wait when the server is killed.
+    let (first, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    let machine = common::create_machine(&client, "durable", DEFINITION, false).await;
+    let version = client.publish_state_machine_version().state_machine_arn(&machine).send().await.expect("publishes");
+    let route = RoutingConfigurationListItem::builder()
+        .state_machine_version_arn(&version.state_machine_version_arn)
+        .weight(100)
+        .build()
+        .expect("a route");
+    let alias = client
+        .create_state_machine_alias()
+        .name("live")
+        .routing_configuration(route)
+        .send()
+        .await
+        .expect("creates an alias");
+    let tag = aws_sdk_sfn::types::Tag::builder().key("team").value("core").build();
+    client.tag_resource().resource_arn(&machine).tags(tag).send().await.expect("tags");
+    let activity = client.create_activity().name("approve").send().await.expect("creates an activity");
+    let started = client
+        .start_execution()
+        .state_machine_arn(&alias.state_machine_alias_arn)
+        .name("survivor")
+        .input(r#"{"n": 1}"#)
+        .send()
+        .await
+        .expect("starts");
+    wait_for_event(&client, &started.execution_arn, HistoryEventType::WaitStateEntered).await;
+    drop(first); // SIGKILL: no shutdown path runs.
+
+    // The second server on the same file.
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_second, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    let d = client.describe_execution().execution_arn(&started.execution_arn).send().await.expect("describes");
+    assert_eq!(d.status, ExecutionStatus::Running, "RUNNING again after the restart");
+    let done = common::wait_until_done(&client, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"done":1,"name":"survivor"}"#));
+    assert_eq!(done.state_machine_alias_arn.as_deref(), Some(alias.state_machine_alias_arn.as_str()));
+
+    let history =
+        client.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("reads the history");
+    let types: Vec<_> = history.events.iter().map(|e| e.r#type.as_str().to_owned()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+
+    // The resources came back with it.
+    let m = client.describe_state_machine().state_machine_arn(&machine).send().await.expect("the machine is there");
+    assert_eq!(m.definition, DEFINITION);
+    let versions = client.list_state_machine_versions().state_machine_arn(&machine).send().await.expect("lists");
+    assert_eq!(versions.state_machine_versions.len(), 1);
+    let a = client
+        .describe_state_machine_alias()
+        .state_machine_alias_arn(&alias.state_machine_alias_arn)
+        .send()
+        .await
+        .expect("the alias is there");
+    assert_eq!(a.routing_configuration().len(), 1);
+    let tags = client.list_tags_for_resource().resource_arn(&machine).send().await.expect("lists tags");
+    assert_eq!(tags.tags().len(), 1);
+    client.describe_activity().activity_arn(&activity.activity_arn).send().await.expect("the activity is there");
+    let ran = client
+        .describe_state_machine_for_execution()
+        .execution_arn(&started.execution_arn)
+        .send()
+        .await
+        .expect("what the execution ran");
+    assert_eq!(ran.definition, DEFINITION);
+    // The name stays taken.
+    let again =
+        client.start_execution().state_machine_arn(&machine).name("survivor").input("{}").send().await.unwrap_err();
+    assert_eq!(aws_sdk_sfn::error::ProvideErrorMetadata::code(&again), Some("ExecutionAlreadyExists"));
+}
+
+async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: HistoryEventType) {
+    for _ in 0..500 {
+        let h = client.get_execution_history().execution_arn(arn).send().await.expect("reads the history");
+        if h.events.iter().any(|e| e.r#type == wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{arn} never reached {wanted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_token_handed_out_before_a_kill_is_accepted_after_the_restart() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (first, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    let activity = client.create_activity().name("approve").send().await.expect("creates an activity");
+    let definition = format!(
+        r#"{{"StartAt": "Approve", "States": {{"Approve": {{"Type": "Task", "Resource": "{}", "End": true}}}}}}"#,
+        activity.activity_arn
+    );
+    let machine = common::create_machine(&client, "approval", &definition, false).await;
+    let started =
+        client.start_execution().state_machine_arn(&machine).input(r#"{"order": 7}"#).send().await.expect("starts");
+    let task = client.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    let token = task.task_token.expect("a task is handed out");
+    drop(first); // SIGKILL while the worker holds the token.
+
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_second, addr) = common::serve_binary(&store_args(dir.path()));
+    let client = common::client(&common::Server::at(addr, stop));
+    // The Task state runs again (at least once): its activity task is handed out again, same token.
+    let again = client.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    assert_eq!(again.task_token.as_deref(), Some(token.as_str()), "the same task token");
+    assert_eq!(again.input.as_deref(), Some(r#"{"order":7}"#));
+    client.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("accepted");
+    let done = common::wait_until_done(&client, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"approved":true}"#));
+    let history =
+        client.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("the history");
+    let scheduled = history.events.iter().filter(|e| e.r#type == HistoryEventType::ActivityScheduled).count();
+    assert_eq!(scheduled, 1, "the uncommitted first attempt left no event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_result_once() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let s3_root = dir.path().join("s3");
+    std::fs::create_dir_all(s3_root.join("results")).expect("a bucket folder");
+    let mut args = store_args(dir.path());
+    args.extend(["--s3-root".to_owned(), s3_root.display().to_string()]);
+    let definition = r#"{
+      "StartAt": "Fan",
+      "States": {
+        "Fan": {
+          "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+          "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Slow",
+            "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Echo"}, "Echo": {"Type": "Pass", "End": true}}
+          },
+          "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "out"}},
+          "End": true
+        }
+      }
+    }"#;
+    let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    let input = format!(r#"{{"items":[{}]}}"#, items.join(","));
+
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (first, addr) = common::serve_binary(&args);
+    let client = common::client(&common::Server::at(addr, stop));
+    let machine = common::create_machine(&client, "fan", definition, false).await;
+    let started = client.start_execution().state_machine_arn(&machine).input(&input).send().await.expect("starts");
+    wait_for_event(&client, &started.execution_arn, HistoryEventType::MapRunStarted).await;
+    let runs = client.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
+    let map_run_arn = runs.map_runs[0].map_run_arn.clone();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before = client.describe_map_run().map_run_arn(&map_run_arn).send().await.expect("DescribeMapRun");
+    let succeeded_before = before.item_counts.map(|c| c.succeeded).unwrap_or_default();
+    assert!((2..10).contains(&succeeded_before), "killed mid-run: {succeeded_before} children had succeeded");
+    drop(first);
+
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_second, addr) = common::serve_binary(&args);
+    let client = common::client(&common::Server::at(addr, stop));
+    let done = common::wait_until_done(&client, &started.execution_arn, 1000).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    // The same map run, with every item counted once.
+    let runs = client.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
+    assert_eq!(runs.map_runs.len(), 1);
+    assert_eq!(runs.map_runs[0].map_run_arn, map_run_arn);
+    let run = client.describe_map_run().map_run_arn(&map_run_arn).send().await.expect("DescribeMapRun");
+    assert_eq!(run.item_counts.map(|c| (c.succeeded, c.total)), Some((10, 10)));
+    // The children that had succeeded did not run again.
+    let children = client.list_executions().map_run_arn(&map_run_arn).send().await.expect("lists children");
+    assert!(
+        children.executions.len() as i64 <= 10 - succeeded_before,
+        "{} children ran after the restart, {succeeded_before} had succeeded before",
+        children.executions.len()
+    );
+    // Each item's result is in the result files exactly once.
+    let output: serde_json::Value = serde_json::from_str(done.output.as_deref().unwrap_or("null")).expect("JSON");
+    let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
+    let manifest_path = s3_root.join("results").join(key);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("the manifest")).expect("JSON");
+    let mut seen = Vec::new();
+    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().expect("SUCCEEDED files") {
+        let path = s3_root.join("results").join(file["Key"].as_str().expect("a key"));
+        let records: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("a result file")).expect("JSON");
+        for record in records.as_array().expect("records") {
+            let input: serde_json::Value =
+                serde_json::from_str(record["Input"].as_str().expect("an input")).expect("JSON");
+            seen.push(input["n"].as_i64().expect("n"));
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
+}
+
+/// Runs `legion serve --store URL`, which must exit at once with an error; its standard error.
+fn refused(url: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_legion"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", url])
+        .env_remove("LEGION_STORE")
+        .output()
+        .expect("legion runs");
+    assert!(!output.status.success(), "legion serve --store {url} must not start");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_that_cannot_be_used_stop_the_server_at_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    assert!(refused("mysql://nope").contains("unknown store 'mysql://nope'"));
+    let missing = dir.path().join("no/such/folder/legion.db");
+    let err = refused(&format!("sqlite:{}", missing.display()));
+    assert!(err.contains("opening the store") && err.contains("No such file or directory"), "{err}");
+    let not_a_database = dir.path().join("notes.txt");
+    std::fs::write(&not_a_database, "these are notes, not a database\n".repeat(200)).expect("writes");
+    let err = refused(&format!("sqlite:{}", not_a_database.display()));
+    assert!(err.contains("file is not a database"), "{err}");
+    // A second process on a file in use is refused: both would resume the same executions.
+    let (_first, _) = common::serve_binary(&store_args(dir.path()));
+    let err = refused(&format!("sqlite:{}", dir.path().join("legion.db").display()));
+    assert!(err.contains("is in use by another Legion process"), "{err}");
+}

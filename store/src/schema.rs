@@ -1,0 +1,63 @@
+//! The SQLite schema and its migrations, versioned with `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// The schema version this Legion writes.
+pub(crate) const VERSION: i64 = 1;
+
+/// Each migration takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE executions (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    arn               TEXT NOT NULL UNIQUE,
+    state_machine_arn TEXT NOT NULL,
+    map_run_arn       TEXT,
+    status            TEXT NOT NULL,
+    stop_date         INTEGER,
+    record            TEXT NOT NULL,
+    started           INTEGER NOT NULL DEFAULT 0,
+    definition        TEXT,
+    role_arn          TEXT,
+    token_seed        TEXT,
+    map_run           TEXT,
+    checkpoint        TEXT
+);
+CREATE INDEX executions_by_status ON executions (status);
+CREATE INDEX executions_by_machine ON executions (state_machine_arn, seq);
+CREATE INDEX executions_closed ON executions (stop_date) WHERE stop_date IS NOT NULL;
+CREATE TABLE events (
+    arn   TEXT NOT NULL,
+    id    INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (arn, id)
+) WITHOUT ROWID;
+CREATE TABLE map_successes (
+    arn     TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    result  TEXT NOT NULL,
+    PRIMARY KEY (arn, ordinal)
+) WITHOUT ROWID;
+CREATE TABLE documents (
+    kind  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+"#];
+
+/// Brings the schema up to [`VERSION`]; refuses a database written by a newer Legion.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if found > VERSION {
+        return Err(format!(
+            "the database was written by a newer Legion (schema version {found}; this Legion reads up to version {VERSION})"
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql).map_err(|e| format!("migration to version {}: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,508 @@
+//! [`SqliteStore`]: executions, their history and checkpoints in one SQLite file (WAL).
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use legion_engine::history::{History, HistoryEvent};
+use legion_engine::{
+    Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStatus, ExecutionStore, Launch,
+    ListQuery, MapProgress, Outcome, Page, Recovered, Reservation, Retention, SavedCheckpoint, StoreError,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::schema;
+use crate::writer::{unavailable, Reader, Writer};
+
+/// When a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sync {
+    /// `synchronous=NORMAL`: a commit survives a crash of the process; a power loss may lose the
+    /// last commits (never corrupt the file).
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: a commit survives a power loss too (one fsync per group commit).
+    Full,
+}
+
+/// Keeps executions in a SQLite file: records, history events and checkpoints, written by one
+/// thread in group commits; reads on a connection of their own.
+pub struct SqliteStore {
+    writer: Writer,
+    reader: Reader,
+    retention: Retention,
+    /// Held for the store's life: one process at a time runs a file's executions.
+    _lock: std::fs::File,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn connect(path: &Path, sync: Sync) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+    let level = match sync {
+        Sync::Normal => "NORMAL",
+        Sync::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", level).map_err(unavailable)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` and brings its schema up to date; a file written by
+    /// a newer Legion is refused with [`StoreError::Corrupt`].
+    pub fn open(path: impl AsRef<Path>, sync: Sync, retention: Retention) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        let lock = lock(path)?;
+        let mut conn = connect(path, sync)?;
+        schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        let reader = Reader::new(connect(path, sync)?);
+        Ok(SqliteStore { writer: Writer::start(conn)?, reader, retention, _lock: lock })
+    }
+}
+
+/// Locks `PATH.lock` for this process: two processes resuming the same RUNNING executions would run
+/// them twice.
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| unavailable(format!("{}: {e}", Path::new(&name).display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(unavailable(format!(
+            "{} is in use by another Legion process (a SQLite store serves one process at a time)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(unavailable(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn record_of(text: &str) -> Result<ExecutionRecord, StoreError> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+fn status_text(status: ExecutionStatus) -> &'static str {
+    status.as_str()
+}
+
+/// The record of `arn`, read inside a write.
+fn load(tx: &Transaction<'_>, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+    let text: Option<String> = tx
+        .query_row("SELECT record FROM executions WHERE arn = ?1", [arn], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    text.as_deref().map(record_of).transpose()
+}
+
+fn save(tx: &Transaction<'_>, record: &ExecutionRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE executions SET record = ?2, status = ?3, stop_date = ?4 WHERE arn = ?1",
+        params![record.arn, json(record)?, status_text(record.status), record.stop_date.map(nanos)],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn append(tx: &Transaction<'_>, arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError> {
+    let mut insert =
+        tx.prepare_cached("INSERT OR REPLACE INTO events (arn, id, event) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
+    for event in events {
+        insert.execute(params![arn, event.id as i64, json(event)?]).map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+fn insert_row(tx: &Transaction<'_>, record: &ExecutionRecord, started: bool) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            record.arn,
+            record.state_machine_arn,
+            record.map_run_arn,
+            status_text(record.status),
+            json(record)?,
+            started
+        ],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+    let mut select = conn.prepare_cached("SELECT event FROM events WHERE arn = ?1 ORDER BY id").map_err(unavailable)?;
+    let rows = select.query_map([arn], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let mut events = Vec::new();
+    for text in rows {
+        events.push(serde_json::from_str(&text.map_err(unavailable)?).map_err(corrupt)?);
+    }
+    Ok(events)
+}
+
+/// A row as resuming needs it: record, definition, role and checkpoint.
+fn resumable_row(conn: &Connection, arn: &str) -> Result<Option<Recovered>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT record, definition, role_arn, checkpoint, token_seed FROM executions WHERE arn = ?1 AND definition IS NOT NULL",
+            [arn],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(unavailable)?;
+    let Some((record, definition, role_arn, checkpoint, token_seed)) = row else { return Ok(None) };
+    let checkpoint: Option<SavedCheckpoint> =
+        checkpoint.as_deref().map(serde_json::from_str).transpose().map_err(corrupt)?;
+    Ok(Some(Recovered {
+        record: record_of(&record)?,
+        launch: Launch { definition: definition.into(), role_arn: role_arn.unwrap_or_default(), token_seed },
+        history: events_of(conn, arn)?,
+        checkpoint,
+    }))
+}
+
+#[async_trait]
+impl ExecutionStore for SqliteStore {
+    async fn reserve(&self, record: ExecutionRecord) -> Result<Reservation, StoreError> {
+        self.writer
+            .write(move |tx| match load(tx, &record.arn)? {
+                Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
+                Some(_) => Err(StoreError::AlreadyExists(record.arn)),
+                None => insert_row(tx, &record, false).map(|()| Reservation::Reserved),
+            })
+            .await
+    }
+
+    async fn insert(&self, record: ExecutionRecord, _: History, launch: Option<Launch>) -> Result<(), StoreError> {
+        self.writer
+            .write(move |tx| {
+                let record = match load(tx, &record.arn)? {
+                    Some(mut reserved) => {
+                        // Filled in after a reservation: keep the reserved metadata, take the real start.
+                        reserved.start_date = record.start_date;
+                        reserved.machine_type = record.machine_type;
+                        save(tx, &reserved)?;
+                        reserved
+                    }
+                    None => {
+                        insert_row(tx, &record, true)?;
+                        record
+                    }
+                };
+                let (definition, role_arn, token_seed) = match launch {
+                    Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
+                    None => (None, None, None),
+                };
+                tx.execute(
+                    "UPDATE executions SET started = 1, definition = ?2, role_arn = ?3, token_seed = ?4 WHERE arn = ?1",
+                    params![record.arn, definition, role_arn, token_seed],
+                )
+                .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn commit(&self, arn: &str, commit: Commit) -> Result<(), StoreError> {
+        let arn = arn.to_owned();
+        self.writer
+            .write(move |tx| {
+                append(tx, &arn, &commit.events)?;
+                tx.execute(
+                    "UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1",
+                    params![arn, json(&commit.checkpoint)?],
+                )
+                .map_err(unavailable)?;
+                forget_map_progress(tx, &arn)
+            })
+            .await
+    }
+
+    async fn map_run_started(&self, arn: &str, map_run_arn: &str) -> Result<(), StoreError> {
+        let (arn, map_run_arn) = (arn.to_owned(), map_run_arn.to_owned());
+        self.writer
+            .write(move |tx| {
+                tx.execute("UPDATE executions SET map_run = ?2 WHERE arn = ?1", params![arn, map_run_arn])
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+
+    fn map_child_succeeded(&self, arn: &str, ordinal: u64, result: Value) {
+        let arn = arn.to_owned();
+        self.writer.queue(move |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO map_successes (arn, ordinal, result) VALUES (?1, ?2, ?3)",
+                params![arn, ordinal as i64, json(&result)?],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        });
+    }
+
+    async fn map_progress(&self, arn: &str) -> Result<Option<MapProgress>, StoreError> {
+        let arn = arn.to_owned();
+        self.reader.read(move |conn| map_progress(conn, &arn)).await
+    }
+
+    async fn redriven(&self, arn: &str, date: OffsetDateTime) -> Result<Option<u32>, StoreError> {
+        let arn = arn.to_owned();
+        self.writer
+            .write(move |tx| {
+                let Some(mut record) = load(tx, &arn)? else { return Ok(None) };
+                let count = record.reopen(date);
+                save(tx, &record)?;
+                Ok(Some(count))
+            })
+            .await
+    }
+
+    async fn finish(
+        &self,
+        arn: &str,
+        outcome: &Outcome,
+        stop_date: OffsetDateTime,
+        events: Vec<HistoryEvent>,
+    ) -> Result<(), StoreError> {
+        let (arn, outcome) = (arn.to_owned(), outcome.clone());
+        self.writer
+            .write(move |tx| {
+                append(tx, &arn, &events)?;
+                forget_map_progress(tx, &arn)?;
+                let Some(mut record) = load(tx, &arn)? else { return Ok(()) };
+                record.close(&outcome, stop_date);
+                save(tx, &record)
+            })
+            .await
+    }
+
+    async fn purge(&self, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        if self.retention.keeps_everything() {
+            return Ok(Vec::new());
+        }
+        let Retention { max_age, max_closed, .. } = self.retention;
+        self.writer
+            .write(move |tx| {
+                let mut gone = Vec::new();
+                if let Some(age) = max_age {
+                    let before = nanos(now - age);
+                    gone.extend(arns(tx, "SELECT arn FROM executions WHERE stop_date < ?1", [before])?);
+                }
+                if let Some(keep) = max_closed {
+                    let sql = "SELECT arn FROM executions WHERE stop_date IS NOT NULL ORDER BY stop_date DESC LIMIT -1 OFFSET ?1";
+                    gone.extend(arns(tx, sql, [keep as i64])?);
+                }
+                gone.sort();
+                gone.dedup();
+                for arn in &gone {
+                    tx.execute("DELETE FROM events WHERE arn = ?1", [arn]).map_err(unavailable)?;
+                    tx.execute("DELETE FROM executions WHERE arn = ?1", [arn]).map_err(unavailable)?;
+                }
+                Ok(gone)
+            })
+            .await
+    }
+
+    async fn get(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        let arn = arn.to_owned();
+        self.reader
+            .read(move |conn| {
+                let text: Option<String> = conn
+                    .query_row("SELECT record FROM executions WHERE arn = ?1", [&arn], |r| r.get(0))
+                    .optional()
+                    .map_err(unavailable)?;
+                text.as_deref().map(record_of).transpose()
+            })
+            .await
+    }
+
+    async fn history(&self, arn: &str) -> Result<Option<Vec<HistoryEvent>>, StoreError> {
+        let arn = arn.to_owned();
+        self.reader
+            .read(move |conn| {
+                let known: Option<i64> = conn
+                    .query_row("SELECT seq FROM executions WHERE arn = ?1", [&arn], |r| r.get(0))
+                    .optional()
+                    .map_err(unavailable)?;
+                known.map(|_| events_of(conn, &arn)).transpose()
+            })
+            .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<ExecutionRecord>, StoreError> {
+        let after = query.after()?;
+        let query = query.clone();
+        self.reader.read(move |conn| list(conn, &query, after)).await
+    }
+
+    async fn recover(&self) -> Result<Vec<Recovered>, StoreError> {
+        // A reservation whose start never completed cannot be resumed: nobody was told it started.
+        let interrupted = Outcome {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: Some("States.Runtime".to_owned()),
+            cause: Some("The execution was interrupted before it started and cannot be resumed".to_owned()),
+        };
+        let now = OffsetDateTime::now_utc();
+        self.writer
+            .write(move |tx| {
+                let sql = "SELECT arn FROM executions WHERE status = 'RUNNING' AND (started = 0 OR definition IS NULL)";
+                let stuck = arns(tx, sql, [])?;
+                for arn in stuck {
+                    if let Some(mut record) = load(tx, &arn)? {
+                        record.close(&interrupted, now);
+                        save(tx, &record)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        self.reader
+            .read(|conn| {
+                let mut select = conn
+                    .prepare("SELECT arn FROM executions WHERE status = 'RUNNING' ORDER BY seq")
+                    .map_err(unavailable)?;
+                let running: Vec<String> = select
+                    .query_map([], |r| r.get(0))
+                    .map_err(unavailable)?
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)?;
+                let mut found = Vec::new();
+                for arn in running {
+                    found.extend(resumable_row(conn, &arn)?);
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn resumable(&self, arn: &str) -> Result<Option<Recovered>, StoreError> {
+        let arn = arn.to_owned();
+        self.reader.read(move |conn| resumable_row(conn, &arn)).await
+    }
+
+    fn durable(&self) -> bool {
+        true
+    }
+}
+
+fn forget_map_progress(tx: &Transaction<'_>, arn: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM map_successes WHERE arn = ?1", [arn]).map_err(unavailable)?;
+    Ok(())
+}
+
+fn map_progress(conn: &Connection, arn: &str) -> Result<Option<MapProgress>, StoreError> {
+    let map_run: Option<Option<String>> = conn
+        .query_row("SELECT map_run FROM executions WHERE arn = ?1", [arn], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    let Some(map_run_arn) = map_run.flatten() else { return Ok(None) };
+    let mut select =
+        conn.prepare_cached("SELECT ordinal, result FROM map_successes WHERE arn = ?1").map_err(unavailable)?;
+    let rows = select.query_map([arn], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(unavailable)?;
+    let mut succeeded = std::collections::HashMap::new();
+    for row in rows {
+        let (ordinal, text) = row.map_err(unavailable)?;
+        succeeded.insert(ordinal as u64, serde_json::from_str(&text).map_err(corrupt)?);
+    }
+    Ok(Some(MapProgress { map_run_arn, succeeded }))
+}
+
+fn arns(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> Result<Vec<String>, StoreError> {
+    let mut select = tx.prepare_cached(sql).map_err(unavailable)?;
+    let rows = select.query_map(params, |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+}
+
+/// A page of executions, newest first: the indexed filters in SQL, the rest on the records.
+fn list(conn: &Connection, query: &ListQuery, after: Option<u64>) -> Result<Page<ExecutionRecord>, StoreError> {
+    let limit = query.max_results.max(1);
+    let mut select = conn
+        .prepare_cached(
+            "SELECT seq, record FROM executions
+             WHERE (?1 IS NULL OR state_machine_arn = ?1) AND (?2 IS NULL OR map_run_arn = ?2)
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR seq < ?4)
+             ORDER BY seq DESC",
+        )
+        .map_err(unavailable)?;
+    let status = query.status.map(status_text);
+    let after = after.map(|a| a as i64);
+    let rows = select
+        .query_map(params![query.state_machine_arn, query.map_run_arn, status, after], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(unavailable)?;
+    let mut items = Vec::new();
+    let mut last_seq = 0;
+    for row in rows {
+        let (seq, text) = row.map_err(unavailable)?;
+        let record = record_of(&text)?;
+        if !query.matches(&record) {
+            continue;
+        }
+        if items.len() == limit {
+            return Ok(Page { items, next_token: Some(query.token_after(last_seq as u64)) });
+        }
+        last_seq = seq;
+        items.push(record);
+    }
+    Ok(Page { items, next_token: None })
+}
+
+#[async_trait]
+impl DocumentStore for SqliteStore {
+    async fn apply(&self, changes: Vec<DocumentChange>) -> Result<(), StoreError> {
+        self.writer
+            .write(move |tx| {
+                for change in changes {
+                    match change {
+                        DocumentChange::Put { kind, key, value } => tx.execute(
+                            "INSERT OR REPLACE INTO documents (kind, key, value) VALUES (?1, ?2, ?3)",
+                            params![kind.as_str(), key, value],
+                        ),
+                        DocumentChange::Delete { kind, key } => tx
+                            .execute("DELETE FROM documents WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key]),
+                    }
+                    .map_err(unavailable)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn load(&self, kind: DocumentKind) -> Result<Vec<(String, String)>, StoreError> {
+        self.reader
+            .read(move |conn| {
+                let mut select = conn
+                    .prepare_cached("SELECT key, value FROM documents WHERE kind = ?1 ORDER BY key")
+                    .map_err(unavailable)?;
+                let rows = select.query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).map_err(unavailable)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+            })
+            .await
+    }
+}

@@ -1,0 +1,157 @@
+//! Group commit: one thread owns the write connection and applies every waiting write in one
+//! transaction, so a thousand executions committing at once cost one transaction, not a thousand.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use legion_engine::StoreError;
+use rusqlite::{Connection, Transaction};
+use tokio::sync::oneshot;
+
+/// How many writes one transaction takes at most.
+const BATCH: usize = 1024;
+
+/// A write: runs inside the batch's transaction and returns what to do once it has committed.
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> Done + Send>;
+type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// The sending side of the writer thread.
+pub(crate) struct Writer {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    /// Closes the queue and waits for the thread to write what it holds and close the file.
+    fn drop(&mut self) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(crate) fn start(mut conn: Connection) -> Result<Writer, StoreError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("legion-sqlite-writer".to_owned())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    write_batch(&mut conn, jobs);
+                }
+            })
+            .map_err(unavailable)?;
+        Ok(Writer { jobs: Mutex::new(Some(tx)), thread: Some(thread) })
+    }
+
+    /// Runs `f` in the next transaction without waiting for it (a write that may be lost in a crash).
+    pub(crate) fn queue(&self, f: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static) {
+        let job: Job = Box::new(move |tx| {
+            if let Err(e) = in_savepoint(tx, f) {
+                tracing::warn!(error = %e, "a queued write to the execution store failed");
+            }
+            Box::new(|_| {})
+        });
+        if let Some(jobs) = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = jobs.send(job);
+        }
+    }
+
+    /// Runs `f` in the next transaction and returns its result once that transaction has committed.
+    /// A write that fails is rolled back alone (a savepoint); the others in its batch still commit.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |tx| {
+            let result = in_savepoint(tx, f);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = reply.send(committed.and(result));
+            })
+        });
+        let sent = match self.jobs.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(unavailable("the writer has stopped"));
+        }
+        answer.await.map_err(|_| unavailable("the writer has stopped"))?
+    }
+}
+
+fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT job").map_err(unavailable)?;
+    let result = f(tx);
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    tx.execute_batch(end).map_err(unavailable)?;
+    result
+}
+
+fn write_batch(conn: &mut Connection, jobs: Vec<Job>) {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            // Nothing ran: every write of the batch fails with the reason.
+            let e = unavailable(e);
+            for job in jobs {
+                reject(job, e.clone());
+            }
+            return;
+        }
+    };
+    let dones: Vec<Done> = jobs.into_iter().map(|job| job(&tx)).collect();
+    let committed = tx.commit().map_err(unavailable);
+    for done in dones {
+        done(committed.clone());
+    }
+}
+
+/// Answers a write that could not run.
+fn reject(job: Job, e: StoreError) {
+    // A job only answers once it has run; run it against nothing by dropping it: its reply sender
+    // closes and the caller sees the writer as unavailable.
+    drop(job);
+    tracing::warn!(error = %e, "a write to the execution store was rejected");
+}
+
+/// The read side: a connection of its own (WAL lets it read while the writer writes), used on the
+/// blocking pool.
+#[derive(Clone)]
+pub(crate) struct Reader {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Reader {
+    pub(crate) fn new(conn: Connection) -> Reader {
+        Reader { conn: Arc::new(Mutex::new(conn)) }
+    }
+
+    /// Runs `f` on the read connection without blocking the async runtime.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || f(&conn.lock().unwrap_or_else(|e| e.into_inner())))
+            .await
+            .map_err(unavailable)?
+    }
+}
