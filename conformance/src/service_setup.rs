@@ -22,7 +22,7 @@ use legion_engine::{Engine, StartRequest, TaskTokens};
 use legion_testkit::lambda::LambdaServer;
 use serde_json::{json, Value};
 
-use crate::case::{Case, ExecutionSpec, SetupCall, ACCOUNT_ID, REGION};
+use crate::case::{Case, ExecutionSpec, NormalizeSpec, SetupCall, TestRule, ACCOUNT_ID, REGION};
 use crate::runner::{Actual, ExecutionStatus};
 
 /// The needs this runner meets.
@@ -38,8 +38,9 @@ pub(crate) const NEEDS: &[&str] = &[
     "api:stop_execution",
 ];
 
-/// The needs that take an AWS-compatible server.
-const AWS_SERVICES: &[&str] = &["sqs", "sns", "dynamodb", "events", "secretsmanager"];
+/// The needs that take an AWS-compatible server (`iam-credentials`: a role made there, assumed
+/// through its STS).
+const AWS_SERVICES: &[&str] = &["sqs", "sns", "dynamodb", "events", "secretsmanager", "iam-credentials"];
 
 /// True when this runner should take the case.
 pub(crate) fn handles(case: &Case) -> bool {
@@ -147,14 +148,19 @@ impl Setup {
         list.iter().filter_map(|s| s.get("Name").and_then(Value::as_str).map(str::to_owned)).collect()
     }
 
-    async fn run_case(&self, case: &Case, spec: &ExecutionSpec, request: StartRequest) -> Actual {
+    async fn run_case(&self, case: &Case, spec: &ExecutionSpec, mut request: StartRequest) -> Actual {
         let mut helpers = Vec::new();
+        let mut results = Vec::new();
         for call in &spec.resources.setup_calls {
             match self.setup_call(call).await {
-                Ok(Some(helper)) => helpers.push(helper),
-                Ok(None) => {}
+                Ok(Made::Helper(helper)) => helpers.push(helper),
+                Ok(Made::Result(value)) => results.push(FixtureResult::new(&call.op, value)),
+                Ok(Made::Nothing) => {}
                 Err(e) => return failed("Legion.Setup", format!("{} {}: {e}", call.service, call.op)),
             }
+        }
+        for r in &results {
+            r.substitute(&mut request.input);
         }
         let execution = match self.engine.start(request).await {
             Ok(e) => e,
@@ -167,27 +173,33 @@ impl Setup {
         for h in helpers {
             h.abort();
         }
-        crate::engine_runner::actual(&execution, outcome)
+        let actual = crate::engine_runner::actual(&execution, outcome);
+        results.iter().fold(actual, |a, r| r.normalize(&case.normalize, a))
     }
 
-    /// Makes one setup call; a fixture that keeps working beside the execution comes back as a task.
-    async fn setup_call(&self, call: &SetupCall) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    /// Makes one setup call; a fixture that keeps working beside the execution comes back as a task,
+    /// one that makes something the case's input names comes back with its result.
+    async fn setup_call(&self, call: &SetupCall) -> Result<Made, String> {
         let args: Vec<Value> = match &call.args {
             Some(Value::Array(a)) => a.clone(),
             _ => Vec::new(),
         };
         let queue = || args.first().and_then(Value::as_str).map(str::to_owned).ok_or("no queue URL".to_owned());
         match (call.service.as_str(), call.op.as_str()) {
-            ("fixture", "sqs_send_task_success_state_machine") => Ok(Some(self.answer(queue()?, Answer::Message))),
-            ("fixture", "sqs_send_task_failure_state_machine") => Ok(Some(self.answer(queue()?, Answer::Failure))),
-            ("fixture", "sqs_receive_num_messages") => Ok(Some(self.answer(queue()?, Answer::Empty))),
-            // Queue policies, event rules delivering to a queue and cross-account roles change
-            // nothing in what these cases record: Legion checks no permissions and the results do
-            // not depend on delivery.
-            (
-                "fixture",
-                "sns_allow_topic_sqs_queue" | "events_to_sqs_queue" | "create_cross_account_admin_role_and_policy",
-            ) => Ok(None),
+            ("fixture", "sqs_send_task_success_state_machine") => {
+                Ok(Made::Helper(self.answer(queue()?, Answer::Message)))
+            }
+            ("fixture", "sqs_send_task_failure_state_machine") => {
+                Ok(Made::Helper(self.answer(queue()?, Answer::Failure)))
+            }
+            ("fixture", "sqs_receive_num_messages") => Ok(Made::Helper(self.answer(queue()?, Answer::Empty))),
+            ("fixture", "create_cross_account_admin_role_and_policy") => {
+                let trusted = call.kwargs.as_ref().and_then(|k| k.get("trusted_account_id")).and_then(Value::as_str);
+                self.admin_role(trusted.unwrap_or(ACCOUNT_ID)).await.map(Made::Result)
+            }
+            // Queue policies and event rules delivering to a queue change nothing in what these
+            // cases record: Legion checks no permissions and the results do not depend on delivery.
+            ("fixture", "sns_allow_topic_sqs_queue" | "events_to_sqs_queue") => Ok(Made::Nothing),
             ("fixture", other) => Err(format!("the fixture '{other}' is not reproduced")),
             ("dynamodb", "create_table") => {
                 let kwargs = call.kwargs.clone().unwrap_or_default();
@@ -199,14 +211,40 @@ impl Setup {
                     "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
                     "BillingMode": "PAY_PER_REQUEST",
                 });
-                self.aws_call("dynamodb", "CreateTable", &params, &["ResourceInUseException"]).await.map(|_| None)
+                self.aws_call("dynamodb", "CreateTable", &params, &["ResourceInUseException"])
+                    .await
+                    .map(|_| Made::Nothing)
             }
             (service, op) => {
                 let params = call.kwargs.clone().unwrap_or_else(|| json!({}));
                 let operation: String = op.split('_').map(names::pascal).collect();
-                self.aws_call(service, &operation, &params, &[]).await.map(|_| None)
+                self.aws_call(service, &operation, &params, &[]).await.map(|_| Made::Nothing)
             }
         }
+    }
+
+    /// The recording's `create_cross_account_admin_role_and_policy` fixture: a role in this account
+    /// that `trusted_account` may assume, with a policy allowing everything; its ARN. (The fixture's
+    /// code is not in the case: the role and policy names and the policy's form are Legion's.)
+    async fn admin_role(&self, trusted_account: &str) -> Result<String, String> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let role_name = format!("cross-account-admin-{:08x}", nanos.subsec_nanos() ^ std::process::id());
+        let trust = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{trusted_account}:root")},
+            "Action": "sts:AssumeRole",
+        }]});
+        let role = json!({"RoleName": role_name, "AssumeRolePolicyDocument": trust.to_string()});
+        let made = self.aws_call("iam", "CreateRole", &role, &[]).await?;
+        let arn = made.pointer("/Role/Arn").and_then(Value::as_str).ok_or("CreateRole gave no role ARN")?.to_owned();
+        let admin =
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+        let policy = json!({"PolicyName": format!("{role_name}-policy"), "PolicyDocument": admin.to_string()});
+        let made = self.aws_call("iam", "CreatePolicy", &policy, &[]).await?;
+        let policy_arn = made.pointer("/Policy/Arn").and_then(Value::as_str).ok_or("CreatePolicy gave no ARN")?;
+        let attach = json!({"RoleName": role_name, "PolicyArn": policy_arn});
+        self.aws_call("iam", "AttachRolePolicy", &attach, &[]).await?;
+        Ok(arn)
     }
 
     async fn aws_call(
@@ -261,6 +299,65 @@ impl Setup {
     }
 }
 
+/// What a setup call made.
+enum Made {
+    /// Something on the server, nothing to keep.
+    Nothing,
+    /// A helper working beside the execution.
+    Helper(tokio::task::JoinHandle<()>),
+    /// Something the case names by the fixture's result (a role ARN).
+    Result(String),
+}
+
+/// A fixture's result. The recorded case keeps it only as a stand-in, `<op>-result`, in its input,
+/// and the rule that rewrote it before recording as `<op>-result.pattern` (the rule's pattern was
+/// the result itself): the runner puts the real result in the input and applies that rule to what
+/// the execution produced, with the real result as its pattern.
+struct FixtureResult {
+    stand_in: String,
+    value: String,
+}
+
+impl FixtureResult {
+    fn new(op: &str, value: String) -> FixtureResult {
+        FixtureResult { stand_in: format!("{op}-result"), value }
+    }
+
+    /// Replaces the stand-in by the result in every string of `input` that is the stand-in.
+    fn substitute(&self, input: &mut Value) {
+        match input {
+            Value::String(s) if *s == self.stand_in => *s = self.value.clone(),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.substitute(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.substitute(v)),
+            _ => {}
+        }
+    }
+
+    /// Applies the case's rule for this result (if it has one) to the execution's output, error,
+    /// cause and history.
+    fn normalize(&self, spec: &NormalizeSpec, actual: Actual) -> Actual {
+        let pattern = format!("{}.pattern", self.stand_in);
+        let replacement = spec.test_rules.iter().find_map(|r| match r {
+            TestRule::Regex { pattern: p, replacement } if *p == pattern => Some(replacement.as_str()),
+            _ => None,
+        });
+        let (Some(replacement), Actual::Execution { status, output, error, cause, history }) =
+            (replacement, actual.clone())
+        else {
+            return actual;
+        };
+        let text = |s: String| s.replace(&self.value, replacement);
+        let json = |v: Value| serde_json::from_str(&text(v.to_string())).unwrap_or(Value::Null);
+        Actual::Execution {
+            status,
+            output: output.map(json),
+            error: error.map(text),
+            cause: cause.map(text),
+            history: history.into_iter().map(json).collect(),
+        }
+    }
+}
+
 /// How a queue helper answers the token it finds.
 #[derive(Debug, Clone, Copy)]
 enum Answer {
@@ -281,4 +378,41 @@ fn token_of(body: &str) -> Option<(String, Value)> {
     let inner: Value = serde_json::from_str(v.get("Message")?.as_str()?).ok()?;
     let t = inner.get("TaskToken")?.as_str()?.to_owned();
     Some((t, inner))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(pattern: &str) -> NormalizeSpec {
+        NormalizeSpec {
+            test_rules: vec![TestRule::Regex { pattern: pattern.into(), replacement: "<trusted_role_arn>".into() }],
+        }
+    }
+
+    #[test]
+    fn a_fixture_result_takes_the_place_of_its_stand_in_and_its_rule() {
+        let r = FixtureResult::new("make_role", "arn:aws:iam::111111111111:role/r1".into());
+        let mut input = json!({"RoleArn": "make_role-result", "List": ["make_role-result", "other"], "N": 1});
+        r.substitute(&mut input);
+        assert_eq!(
+            input,
+            json!({"RoleArn": "arn:aws:iam::111111111111:role/r1", "List": ["arn:aws:iam::111111111111:role/r1", "other"], "N": 1})
+        );
+        let actual = Actual::Execution {
+            status: ExecutionStatus::Succeeded,
+            output: Some(json!({"Role": "arn:aws:iam::111111111111:role/r1"})),
+            error: None,
+            cause: None,
+            history: vec![json!({"type": "TaskScheduled", "roleArn": "arn:aws:iam::111111111111:role/r1"})],
+        };
+        let Actual::Execution { output, history, .. } = r.normalize(&spec("make_role-result.pattern"), actual.clone())
+        else {
+            panic!("an execution")
+        };
+        assert_eq!(output, Some(json!({"Role": "<trusted_role_arn>"})));
+        assert_eq!(history[0]["roleArn"], json!("<trusted_role_arn>"));
+        // Without the case's rule for it, nothing is rewritten.
+        assert_eq!(r.normalize(&spec("another-result.pattern"), actual.clone()), actual);
+    }
 }

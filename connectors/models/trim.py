@@ -14,11 +14,11 @@ import sys
 
 import botocore
 
-SERVICES = ["sqs", "sns", "dynamodb", "events", "secretsmanager"]
-META = ["apiVersion", "endpointPrefix", "jsonVersion", "protocol", "serviceId", "signingName", "targetPrefix"]
+SERVICES = ["sqs", "sns", "dynamodb", "events", "secretsmanager", "sts", "iam", "lambda"]
+META = ["apiVersion", "endpointPrefix", "globalEndpoint", "jsonVersion", "protocol", "serviceId", "signingName", "targetPrefix"]
 OP = ["http", "input", "output", "errors"]
 SHAPE = ["type", "members", "member", "key", "value", "flattened", "locationName", "exception", "error",
-         "timestampFormat", "queryName", "location"]
+         "timestampFormat", "queryName", "location", "payload"]
 MEMBER = ["shape", "location", "locationName", "flattened", "queryName", "timestampFormat", "jsonvalue", "xmlNamespace"]
 
 

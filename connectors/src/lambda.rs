@@ -58,6 +58,8 @@ pub struct Invoke {
     pub client_context: Option<String>,
     /// `LogType`.
     pub log_type: Option<String>,
+    /// The temporary credentials of the role the task's `Credentials` name, if any.
+    pub credentials: Option<Credentials>,
 }
 
 impl Invoke {
@@ -73,6 +75,7 @@ impl Invoke {
             qualifier: text("Qualifier"),
             client_context: text("ClientContext"),
             log_type: text("LogType"),
+            credentials: None,
         })
     }
 }
@@ -112,6 +115,15 @@ impl LambdaConnector {
         self.client.get_or_init(|| build_client(&self.config, &self.default_region)).await
     }
 
+    /// True when calls go to an endpoint other than AWS's own (the configuration's, or
+    /// `AWS_ENDPOINT_URL_LAMBDA` / `AWS_ENDPOINT_URL`).
+    pub fn is_local(&self) -> bool {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let url =
+            self.config.endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL_LAMBDA")).or_else(|| env("AWS_ENDPOINT_URL"));
+        url.is_some_and(|u| crate::aws::client::is_local(&u))
+    }
+
     /// Invokes a function and shapes the answer.
     pub async fn invoke(&self, call: Invoke, shape: Shape) -> Result<Value, TaskError> {
         let captured: Captured = Arc::new(Mutex::new(None));
@@ -131,7 +143,11 @@ impl LambdaConnector {
         if let Some(l) = &call.log_type {
             request = request.log_type(LogType::from(l.as_str()));
         }
-        let result = request.customize().interceptor(CaptureResponse { captured: captured.clone() }).send().await;
+        let mut request = request.customize().interceptor(CaptureResponse { captured: captured.clone() });
+        if let Some(c) = call.credentials {
+            request = request.config_override(aws_sdk_lambda::config::Builder::default().credentials_provider(c));
+        }
+        let result = request.send().await;
         let output = match result {
             Ok(o) => o,
             Err(e) => return Err(service_error(&e)),

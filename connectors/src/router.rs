@@ -185,7 +185,7 @@ impl RouterBuilder {
         let openfaas =
             OpenFaas::new(&config.openfaas, http.clone(), listener.as_ref().map(|l| l.base_url().to_owned()));
         let lambda = LambdaConnector::new(&config.lambda, &self.region).await;
-        let aws = AwsClient::new(http.clone(), config.services.clone(), &self.region);
+        let aws = AwsClient::new(http.clone(), aws_services(&config), &self.region);
         Ok(Router {
             inner: Arc::new(Inner {
                 lambda,
@@ -241,7 +241,7 @@ impl Inner {
         }
         match target(&request.resource) {
             Target::LambdaInvoke { wait } => {
-                let invoke = Invoke::from_parameters(&request.input)?;
+                let mut invoke = Invoke::from_parameters(&request.input)?;
                 let result = match self.routes.route(&invoke.function_name) {
                     Some(route) => {
                         let payload = invoke.payload.unwrap_or_default();
@@ -254,6 +254,7 @@ impl Inner {
                             .limits
                             .acquire(&format!("lambda:{}", function_short_name(&invoke.function_name)))
                             .await;
+                        invoke.credentials = self.task_credentials(&request).await?;
                         self.lambda.invoke(invoke, Shape::Envelope).await?
                     }
                 };
@@ -271,6 +272,7 @@ impl Inner {
                         let call = Invoke {
                             function_name: request.resource.clone(),
                             payload: Some(payload),
+                            credentials: self.task_credentials(&request).await?,
                             ..Invoke::default()
                         };
                         Ok(Dispatched::Done(self.lambda.invoke(call, Shape::Payload).await?))
@@ -308,7 +310,7 @@ impl Inner {
             Target::StepFunctions(t) => self.inner_sfn(&t, request).await,
             Target::Optimized(o) => {
                 let _permit = self.limits.acquire(&format!("{}:{}", o.service(), o.operation())).await;
-                let result = o.call(&self.aws, &request.input).await?;
+                let result = o.call(&self.aws, &request.input, task_role(&request)?).await?;
                 Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
             }
             Target::AwsSdk => {
@@ -316,10 +318,26 @@ impl Inner {
                     return self.fallback_or_unknown(request).await;
                 };
                 let _permit = self.limits.acquire(&format!("{service}:{}", crate::aws::names::pascal(action))).await;
-                let result = crate::aws::sdk_call(&self.aws, service, action, &request.input).await?;
+                let result =
+                    crate::aws::sdk_call(&self.aws, service, action, &request.input, task_role(&request)?).await?;
                 Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
             }
             Target::Other => self.fallback_or_unknown(request).await,
+        }
+    }
+
+    /// The temporary credentials of the role the task's `Credentials` name, if any.
+    async fn task_credentials(
+        &self,
+        request: &TaskRequest,
+    ) -> Result<Option<aws_credential_types::Credentials>, TaskError> {
+        match task_role(request)? {
+            Some(role) => self
+                .aws
+                .role_credentials_at(role, self.lambda.is_local())
+                .await
+                .map_err(|e| crate::aws::assume_error(role, e)),
+            None => Ok(None),
         }
     }
 
@@ -402,6 +420,24 @@ impl Inner {
             }
         }
     }
+}
+
+/// The per-service settings of the model-driven client: the file's `services`, and for `aws-sdk:lambda`
+/// the `lambda` section's endpoint and region unless `services.lambda` says otherwise.
+fn aws_services(config: &Config) -> std::collections::BTreeMap<String, crate::config::ServiceConfig> {
+    let mut services = config.services.clone();
+    if config.lambda.endpoint.is_some() || config.lambda.region.is_some() {
+        services.entry("lambda".to_owned()).or_insert_with(|| crate::config::ServiceConfig {
+            endpoint: config.lambda.endpoint.clone(),
+            region: config.lambda.region.clone(),
+        });
+    }
+    services
+}
+
+/// The role a task's `Credentials` name, if any.
+fn task_role(request: &TaskRequest) -> Result<Option<&str>, TaskError> {
+    crate::aws::assume::role_arn(request.credentials.as_ref()).map_err(|m| TaskError::new("States.Runtime", m))
 }
 
 /// A routed target's failure, with the `errorType` of a Lambda-style error document when its body

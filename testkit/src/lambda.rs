@@ -143,6 +143,8 @@ pub struct Invocation {
     pub event: Value,
     /// The decoded `X-Amz-Client-Context`, if sent.
     pub client_context: Option<String>,
+    /// The access key id the request was signed with (`Credential=` of its SigV4 `Authorization`).
+    pub access_key: Option<String>,
 }
 
 struct Function {
@@ -322,7 +324,12 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
     };
     let client_context = header("x-amz-client-context")
         .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()));
+    let access_key = header("authorization").and_then(|a| {
+        let credential = a.split("Credential=").nth(1)?;
+        credential.split('/').next().map(str::to_owned)
+    });
     state.invocations.lock().unwrap_or_else(|e| e.into_inner()).push(Invocation {
+        access_key,
         function: name.clone(),
         qualifier: qualifier.clone(),
         invocation_type: invocation_type.clone(),

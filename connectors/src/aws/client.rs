@@ -1,5 +1,5 @@
-//! The AWS protocol client: one call of one operation of a modeled service, over AWS JSON 1.0/1.1 or
-//! AWS Query, signed with SigV4, to the endpoint the standard AWS configuration names.
+//! The AWS protocol client: one call of one operation of a modeled service, over AWS JSON 1.0/1.1,
+//! AWS Query or REST-JSON, signed with SigV4, to the endpoint the standard AWS configuration names.
 //!
 //! Where a call goes: the task-targets file's `services.<name>.endpoint`, else
 //! `AWS_ENDPOINT_URL_<SERVICE_ID>` (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`…),
@@ -18,8 +18,10 @@ use hyper::Method;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::assume;
 use super::codec::{self, ShapeError};
 use super::model::{Operation, Protocol, ServiceModel};
+use super::rest_json;
 use super::xml;
 use crate::config::ServiceConfig;
 use crate::http::{HttpClient, HttpResponse};
@@ -77,6 +79,7 @@ pub struct AwsClient {
     services: BTreeMap<String, ServiceConfig>,
     region: String,
     credentials: OnceCell<Option<SharedCredentialsProvider>>,
+    roles: assume::RoleCache,
 }
 
 fn env(k: &str) -> Option<String> {
@@ -89,7 +92,7 @@ impl AwsClient {
     pub fn new(http: HttpClient, services: BTreeMap<String, ServiceConfig>, default_region: &str) -> AwsClient {
         let region =
             env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| default_region.to_owned());
-        AwsClient { http, services, region, credentials: OnceCell::new() }
+        AwsClient { http, services, region, credentials: OnceCell::new(), roles: assume::RoleCache::default() }
     }
 
     /// The endpoint and region of the service Step Functions names `service`.
@@ -100,9 +103,13 @@ impl AwsClient {
         let url = configured
             .and_then(|c| c.endpoint.clone())
             .or_else(|| env(&format!("AWS_ENDPOINT_URL_{id}")))
-            .or_else(|| env("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| format!("https://{}.{region}.amazonaws.com", model.metadata.endpoint_prefix));
-        (url, region)
+            .or_else(|| env("AWS_ENDPOINT_URL"));
+        match (url, &model.metadata.global_endpoint) {
+            (Some(url), _) => (url, region),
+            // A global service (IAM) has one endpoint, whose requests are signed for us-east-1.
+            (None, Some(host)) => (format!("https://{host}"), "us-east-1".to_owned()),
+            (None, None) => (format!("https://{}.{region}.amazonaws.com", model.metadata.endpoint_prefix), region),
+        }
     }
 
     async fn credentials(&self, local: bool) -> Result<Credentials, CallError> {
@@ -133,7 +140,7 @@ impl AwsClient {
     }
 
     /// Calls `operation` of the service Step Functions names `service` with Step Functions
-    /// parameters.
+    /// parameters, with the configured credentials.
     pub async fn call(
         &self,
         service: &str,
@@ -141,20 +148,99 @@ impl AwsClient {
         operation: &str,
         params: &Value,
     ) -> Result<Answer, CallError> {
+        self.send(service, model, operation, params, None).await
+    }
+
+    /// [`AwsClient::call`] signed with `credentials` (a role's, from
+    /// [`AwsClient::role_credentials`]) instead of the configured ones, when given.
+    pub async fn call_with(
+        &self,
+        service: &str,
+        model: &ServiceModel,
+        operation: &str,
+        params: &Value,
+        credentials: Option<Credentials>,
+    ) -> Result<Answer, CallError> {
+        self.send(service, model, operation, params, credentials).await
+    }
+
+    /// The credentials of the role a task's `Credentials` name, for a call to `service`: see
+    /// [`AwsClient::role_credentials_at`].
+    pub async fn role_credentials(
+        &self,
+        service: &str,
+        model: &ServiceModel,
+        role_arn: &str,
+    ) -> Result<Option<Credentials>, CallError> {
+        let (endpoint, _) = self.endpoint(service, model);
+        self.role_credentials_at(role_arn, is_local(&endpoint)).await
+    }
+
+    /// The role's temporary credentials ([`AwsClient::assume`]); `None` when the task's target is a
+    /// local endpoint while STS would be AWS's own. A local server checks no roles, and a definition
+    /// written for AWS should run against local targets without AWS credentials: Legion then signs
+    /// with the configured credentials (its choice; AWS always assumes the role).
+    pub async fn role_credentials_at(
+        &self,
+        role_arn: &str,
+        target_is_local: bool,
+    ) -> Result<Option<Credentials>, CallError> {
+        let sts =
+            super::model::model("sts").ok_or_else(|| CallError::Unsupported("the sts model is missing".into()))?;
+        if target_is_local && !is_local(&self.endpoint("sts", sts).0) {
+            return Ok(None);
+        }
+        self.assume(role_arn).await.map(Some)
+    }
+
+    /// Temporary credentials of `role_arn`, from STS `AssumeRole` signed with the configured
+    /// credentials, kept until shortly before they expire.
+    pub async fn assume(&self, role_arn: &str) -> Result<Credentials, CallError> {
+        if let Some(c) = self.roles.get(role_arn) {
+            return Ok(c);
+        }
+        let sts =
+            super::model::model("sts").ok_or_else(|| CallError::Unsupported("the sts model is missing".into()))?;
+        let answer = self.send("sts", sts, "AssumeRole", &assume::assume_role_params(role_arn), None).await?;
+        let credentials = assume::from_result(&answer.result)?;
+        self.roles.put(role_arn, credentials.clone());
+        Ok(credentials)
+    }
+
+    /// One call, signed with `credentials` or, when `None`, the configured ones.
+    async fn send(
+        &self,
+        service: &str,
+        model: &ServiceModel,
+        operation: &str,
+        params: &Value,
+        credentials: Option<Credentials>,
+    ) -> Result<Answer, CallError> {
         let op = model
             .operations
             .get(operation)
             .ok_or_else(|| CallError::Unsupported(format!("{service} has no operation {operation}")))?;
-        let (content_type, extra, body) = self.encode(model, operation, op, params)?;
-        let (url, region) = self.endpoint(service, model);
-        let local = !url.contains(".amazonaws.com");
-        let mut headers = vec![("Content-Type".to_owned(), content_type)];
-        headers.extend(extra);
-        let credentials = self.credentials(local).await?;
-        sign(&mut headers, &url, &body, &credentials, &region, model.signing_name())?;
+        let (endpoint, region) = self.endpoint(service, model);
+        let local = is_local(&endpoint);
+        let (method, url, mut headers, body) = if model.metadata.protocol == Protocol::RestJson {
+            let r = rest_json::request(model, op, params)?;
+            (r.method, format!("{}{}", endpoint.trim_end_matches('/'), r.path_and_query), r.headers, r.body)
+        } else {
+            let (content_type, extra, body) = self.encode(model, operation, op, params)?;
+            let mut headers = vec![("Content-Type".to_owned(), content_type)];
+            headers.extend(extra);
+            ("POST".to_owned(), endpoint, headers, body)
+        };
+        let credentials = match credentials {
+            Some(c) => c,
+            None => self.credentials(local).await?,
+        };
+        sign(&mut headers, &method, &url, &body, &credentials, &region, model.signing_name())?;
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| CallError::Unsupported(format!("the HTTP method {method} of {operation}")))?;
         let response = self
             .http
-            .send(Method::POST, &url, &headers, Bytes::from(body))
+            .send(method, &url, &headers, Bytes::from(body))
             .await
             .map_err(|e| CallError::Client(format!("Unable to execute HTTP request: {e}")))?;
         decode(model, operation, op, response)
@@ -189,11 +275,16 @@ impl AwsClient {
                 Ok(("application/x-www-form-urlencoded; charset=utf-8".to_owned(), Vec::new(), body.into_bytes()))
             }
             other => Err(CallError::Unsupported(format!(
-                "the {:?} protocol of {} is not supported yet (AWS JSON and AWS Query are)",
+                "the {:?} protocol of {} is not supported yet (AWS JSON, AWS Query and REST-JSON are)",
                 other, meta.service_id
             ))),
         }
     }
+}
+
+/// True for an endpoint other than AWS's own.
+pub fn is_local(endpoint: &str) -> bool {
+    !endpoint.contains(".amazonaws.com")
 }
 
 fn form_urlencoded(pairs: &[(String, String)]) -> String {
@@ -215,6 +306,7 @@ fn form_urlencoded(pairs: &[(String, String)]) -> String {
 /// Adds SigV4 headers (`Authorization`, `X-Amz-Date`, the session token) to `headers`.
 fn sign(
     headers: &mut Vec<(String, String)>,
+    method: &str,
     url: &str,
     body: &[u8],
     credentials: &Credentials,
@@ -233,7 +325,7 @@ fn sign(
         .map_err(|e| CallError::Client(format!("cannot sign the request: {e}")))?
         .into();
     let signable = SignableRequest::new(
-        "POST",
+        method,
         url,
         headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         SignableBody::Bytes(body),
@@ -286,6 +378,9 @@ fn decode(model: &ServiceModel, operation: &str, op: &Operation, response: HttpR
             }
             let wrapper = output.and_then(|o| o.result_wrapper.clone()).unwrap_or_else(|| format!("{operation}Result"));
             codec::xml_result(model, output.map(|o| o.shape.as_str()), doc.as_ref().and_then(|d| d.child(&wrapper)))
+        }
+        Protocol::RestJson if status < 300 => {
+            rest_json::result(model, op, status, &headers, &response.body).map_err(CallError::Client)?
         }
         _ => {
             let body: Value = match serde_json::from_str(&text) {

@@ -20,7 +20,7 @@ fn shape<'m>(model: &'m ServiceModel, member: &Member) -> Result<&'m Shape, Shap
 }
 
 /// The member a Step Functions key names: the member itself, or its PascalCase spelling.
-fn member_for<'s>(s: &'s Shape, key: &str) -> Option<(&'s String, &'s Member)> {
+pub(crate) fn member_for<'s>(s: &'s Shape, key: &str) -> Option<(&'s String, &'s Member)> {
     s.members.get_key_value(key).or_else(|| s.members.iter().find(|(name, _)| pascal(name) == key))
 }
 
@@ -39,7 +39,7 @@ fn epoch_seconds(value: &Value, path: &str) -> Result<Value, ShapeError> {
 }
 
 /// Epoch seconds (or a date string) as Step Functions renders a timestamp: ISO-8601 in UTC.
-fn iso_timestamp(value: &Value) -> Value {
+pub(crate) fn iso_timestamp(value: &Value) -> Value {
     let Some(seconds) = value.as_f64() else { return value.clone() };
     let nanos = (seconds * 1e9).round() as i128;
     match OffsetDateTime::from_unix_timestamp_nanos(nanos).ok().and_then(|t| t.format(&Rfc3339).ok()) {
@@ -54,7 +54,7 @@ pub fn json_request(model: &ServiceModel, input_shape: &str, params: &Value) -> 
     to_json(model, &member, params, "")
 }
 
-fn to_json(model: &ServiceModel, member: &Member, value: &Value, path: &str) -> Result<Value, ShapeError> {
+pub(crate) fn to_json(model: &ServiceModel, member: &Member, value: &Value, path: &str) -> Result<Value, ShapeError> {
     let s = shape(model, member)?;
     match (s.kind, value) {
         (ShapeType::Structure, Value::Object(fields)) => {
@@ -127,7 +127,7 @@ pub fn json_result(model: &ServiceModel, output_shape: Option<&str>, body: &Valu
     }
 }
 
-fn from_json(model: &ServiceModel, member: &Member, value: &Value) -> Value {
+pub(crate) fn from_json(model: &ServiceModel, member: &Member, value: &Value) -> Value {
     let Some(s) = model.shape(&member.shape) else { return value.clone() };
     match (s.kind, value) {
         (ShapeType::Structure, Value::Object(fields)) => {

@@ -1,13 +1,15 @@
 //! Other AWS services: `arn:aws:states:::aws-sdk:<service>:<action>` for any service whose model
-//! ships (see [`model`]) and speaks AWS JSON or AWS Query, and the optimized integrations
+//! ships (see [`model`]) and speaks AWS JSON, AWS Query or REST-JSON, and the optimized integrations
 //! (`sqs:sendMessage`, `sns:publish`, `dynamodb:*Item`, `events:putEvents`), both through one
 //! [`AwsClient`].
 
+pub mod assume;
 pub mod client;
 pub mod codec;
 pub mod model;
 pub mod names;
 pub mod optimized;
+pub mod rest_json;
 pub mod xml;
 
 use legion_engine::TaskError;
@@ -25,9 +27,16 @@ pub fn sdk_resource(resource: &str) -> Option<(&str, &str)> {
     (!service.is_empty() && !action.is_empty() && !action.contains(':')).then_some((service, action))
 }
 
-/// Calls an `aws-sdk` integration: the action's operation with the parameters, the result in Step
-/// Functions' terms, errors named as the AWS SDK for Java 2.x names them (see [`names`]).
-pub async fn sdk_call(client: &AwsClient, service: &str, action: &str, params: &Value) -> Result<Value, TaskError> {
+/// Calls an `aws-sdk` integration: the action's operation with the parameters, as the task's role
+/// when its `Credentials` name one, the result in Step Functions' terms, errors named as the AWS SDK
+/// for Java 2.x names them (see [`names`]).
+pub async fn sdk_call(
+    client: &AwsClient,
+    service: &str,
+    action: &str,
+    params: &Value,
+    role_arn: Option<&str>,
+) -> Result<Value, TaskError> {
     let Some(model) = model::model(service) else {
         return Err(TaskError::new(
             "States.Runtime",
@@ -39,10 +48,21 @@ pub async fn sdk_call(client: &AwsClient, service: &str, action: &str, params: &
     };
     let prefix = names::sdk_v2_prefix(&model.metadata.service_id);
     let operation = names::pascal(action);
-    match client.call(service, model, &operation, params).await {
+    let credentials = match role_arn {
+        Some(role) => client.role_credentials(service, model, role).await.map_err(|e| assume_error(role, e))?,
+        None => None,
+    };
+    match client.call_with(service, model, &operation, params, credentials).await {
         Ok(answer) => Ok(answer.result),
         Err(e) => Err(sdk_v2_error(&prefix, e)),
     }
+}
+
+/// A role that could not be assumed. AWS does not document the error a task reports then; Legion
+/// fails the task with `States.TaskFailed` and STS's answer as the cause (not confirmed by a
+/// recording).
+pub fn assume_error(role_arn: &str, error: CallError) -> TaskError {
+    TaskError::new("States.TaskFailed", format!("Unable to assume the role {role_arn}: {error}"))
 }
 
 /// A failed call as Step Functions reports an `aws-sdk` integration's failure.

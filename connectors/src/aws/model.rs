@@ -19,7 +19,8 @@ pub enum Protocol {
     /// AWS Query: a form-encoded body with `Action` and `Version`, an XML answer.
     #[serde(rename = "query")]
     Query,
-    /// REST-JSON (not carried out yet).
+    /// REST-JSON: the operation's method and path, members in the path, query and headers, the rest
+    /// (or the payload member) as the body.
     #[serde(rename = "rest-json")]
     RestJson,
     /// REST-XML (not carried out yet).
@@ -38,6 +39,9 @@ pub struct Metadata {
     pub api_version: String,
     /// The first label of the service's AWS host name.
     pub endpoint_prefix: String,
+    /// The host of a global service (`iam.amazonaws.com`), which has no regional endpoints.
+    #[serde(default)]
+    pub global_endpoint: Option<String>,
     /// `1.0` or `1.1` for AWS JSON.
     #[serde(default)]
     pub json_version: Option<String>,
@@ -76,6 +80,19 @@ pub struct Operation {
     /// The exceptions it declares.
     #[serde(default)]
     pub errors: Vec<ShapeRef>,
+    /// Its HTTP binding (REST protocols).
+    #[serde(default)]
+    pub http: Option<HttpBinding>,
+}
+
+/// Where a REST operation is sent: `GET /2015-03-31/functions/{FunctionName}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpBinding {
+    /// The HTTP method.
+    pub method: String,
+    /// The path (with `{Label}` and greedy `{Label+}` placeholders) and any fixed query.
+    pub request_uri: String,
 }
 
 /// The kind of a shape.
@@ -162,6 +179,9 @@ pub struct Shape {
     /// The wire code of an exception.
     #[serde(default)]
     pub error: Option<ErrorTrait>,
+    /// The member that is the whole HTTP body (REST protocols).
+    #[serde(default)]
+    pub payload: Option<String>,
 }
 
 /// A service model.
@@ -209,12 +229,15 @@ macro_rules! shipped {
     };
 }
 
-static MODELS: [Shipped; 5] = [
+static MODELS: [Shipped; 8] = [
     shipped!("sqs", "sqs.json"),
     shipped!("sns", "sns.json"),
     shipped!("dynamodb", "dynamodb.json"),
     shipped!("eventbridge", "events.json"),
     shipped!("secretsmanager", "secretsmanager.json"),
+    shipped!("sts", "sts.json"),
+    shipped!("iam", "iam.json"),
+    shipped!("lambda", "lambda.json"),
 ];
 
 /// The model of the service Step Functions names `service` (`sqs`, `eventbridge`…), parsed on first

@@ -119,13 +119,22 @@ impl Optimized {
         }
     }
 
-    /// Carries out the integration.
-    pub async fn call(self, client: &AwsClient, params: &Value) -> Result<Value, TaskError> {
+    /// Carries out the integration, as the task's role when its `Credentials` name one.
+    pub async fn call(self, client: &AwsClient, params: &Value, role_arn: Option<&str>) -> Result<Value, TaskError> {
         let v1 = self.v1();
         let model = model::model(v1.service)
             .ok_or_else(|| TaskError::new("States.Runtime", format!("the {} model is missing", v1.service)))?;
         let params = self.prepare(params);
-        let answer = client.call(v1.service, model, self.operation(), &params).await.map_err(|e| v1_error(&v1, e))?;
+        let credentials = match role_arn {
+            Some(role) => {
+                client.role_credentials(v1.service, model, role).await.map_err(|e| super::assume_error(role, e))?
+            }
+            None => None,
+        };
+        let answer = client
+            .call_with(v1.service, model, self.operation(), &params, credentials)
+            .await
+            .map_err(|e| v1_error(&v1, e))?;
         match self {
             Optimized::EventsPutEvents => {
                 let failed = answer.result.get("FailedEntryCount").and_then(Value::as_u64).unwrap_or(0);
