@@ -1,16 +1,19 @@
-//! Item sources over an object's bytes: CSV and JSONL are decoded as the chunks arrive; a JSON
-//! document is parsed whole (its items are then handed out one by one).
+//! Item sources over a data source's bytes (an S3 object, or TestState's `mapItemReaderData`): CSV
+//! and JSONL are decoded as the chunks arrive; a JSON document is parsed whole (its items are then
+//! handed out one by one).
+
+pub mod csv;
 
 use std::collections::HashSet;
 use std::pin::Pin;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use legion_engine::dispatch::BoxFuture;
-use legion_engine::map_run::{CsvHeaders, ItemReaderError, ItemSource, ReaderConfig};
+use crate::dispatch::BoxFuture;
+use crate::map_run::{CsvHeaders, ItemReaderError, ItemSource, ReaderConfig};
 use serde_json::{Map, Value};
 
-use super::csv::CsvDecoder;
+use csv::CsvDecoder;
 
 /// An object's content as a stream of chunks.
 pub type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, ItemReaderError>> + Send>>;
@@ -190,7 +193,7 @@ pub fn json_items(body: &[u8], pointer: Option<&str>) -> Result<Vec<Value>, Item
 #[cfg(test)]
 mod tests {
     use super::*;
-    use legion_engine::map_run::CsvDelimiter;
+    use crate::map_run::CsvDelimiter;
     use serde_json::json;
 
     fn chunks(text: &'static str, size: usize) -> Chunks {
