@@ -260,6 +260,7 @@ fn check_payload_fields(input: &TestStateInput) -> Result<(), ApiError> {
 
 /// Decodes a TestState request into the engine's terms.
 pub fn convert(input: TestStateInput) -> Result<TestStateRequest, ApiError> {
+    check_payload_fields(&input)?;
     let definition_text = required(input.definition, "definition")?;
     check_len(&definition_text, "definition", 1, MAX_DEFINITION_CHARS)?;
     let definition: Value = serde_json::from_str(&definition_text).map_err(|_| {
@@ -286,7 +287,6 @@ pub fn convert(input: TestStateInput) -> Result<TestStateRequest, ApiError> {
             ))
         }
     };
-    check_payload_fields(&input)?;
     let variables = match input.variables.as_deref() {
         None => Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
