@@ -3,6 +3,7 @@
 //! task integration, and an embedded S3-compatible endpoint over a local folder.
 
 mod aws;
+mod get_object;
 pub use legion_engine::item_formats as formats;
 pub use legion_engine::item_formats::csv;
 mod local;
