@@ -135,10 +135,7 @@ impl S3Tasks {
                     .bucket(required(&input, "Bucket")?)
                     .key(required(&input, "Key")?)
                     .set_version_id(param(&input, "VersionId"));
-                let r = get_object::with_options(request, &input)
-                    .send()
-                    .await
-                    .map_err(|e| task_error(describe(&e)))?;
+                let r = get_object::with_options(request, &input).send().await.map_err(|e| task_error(describe(&e)))?;
                 let mut members = get_object::members(&r);
                 let bytes =
                     r.body.collect().await.map_err(|e| TaskError::new("S3.SdkClientException", e.to_string()))?;

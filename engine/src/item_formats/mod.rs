@@ -7,10 +7,10 @@ pub mod csv;
 use std::collections::HashSet;
 use std::pin::Pin;
 
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
 use crate::dispatch::BoxFuture;
 use crate::map_run::{CsvHeaders, ItemReaderError, ItemSource, ReaderConfig};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use serde_json::{Map, Value};
 
 use csv::CsvDecoder;
@@ -258,8 +258,14 @@ mod tests {
         assert_eq!(json_items(object, Some("/data/rows")).unwrap(), vec![json!({"id": 1}), json!({"id": 2})]);
         assert_eq!(json_items(object, None).unwrap_err().cause, "Attempting to map over non-iterable node.");
         assert_eq!(json_items(object, Some("/meta")).unwrap_err().cause, "Attempting to map over non-iterable node.");
-        assert_eq!(json_items(object, Some("/data/name")).unwrap_err().cause, "Attempting to map over non-iterable node.");
-        assert_eq!(json_items(object, Some("/nope")).unwrap_err().cause, "The ItemsPointer '/nope' does not point to a node.");
+        assert_eq!(
+            json_items(object, Some("/data/name")).unwrap_err().cause,
+            "Attempting to map over non-iterable node."
+        );
+        assert_eq!(
+            json_items(object, Some("/nope")).unwrap_err().cause,
+            "The ItemsPointer '/nope' does not point to a node."
+        );
         assert_eq!(json_items(b"[[1],[2]]", Some("/1")).unwrap(), vec![json!(2)]);
         assert_eq!(json_items(b"5", None).unwrap_err().cause, "Attempting to map over non-iterable node.");
         assert!(json_items(b"[", None).is_err());

@@ -84,7 +84,9 @@ impl MapInputs<'_> {
 
     fn effective_input(&self, thread: &Thread) -> Result<Value, Failed> {
         Ok(match self.state.query_language {
-            QueryLanguage::JsonPath => input_path(&self.state.io.input_path, self.raw, self.ctx, &thread.vars)?.into_owned(),
+            QueryLanguage::JsonPath => {
+                input_path(&self.state.io.input_path, self.raw, self.ctx, &thread.vars)?.into_owned()
+            }
             QueryLanguage::Jsonata => self.raw.clone(),
         })
     }
@@ -156,8 +158,11 @@ impl MapInputs<'_> {
                 None => Ok(None),
             }
         };
-        let max_items = number(&batcher.max_items, "MaxItemsPerBatch")?.filter(|n| *n >= 1.0).map_or(usize::MAX, |n| n as usize);
-        let max_bytes = number(&batcher.max_bytes, "MaxInputBytesPerBatch")?.filter(|n| *n >= 1.0).unwrap_or(DEFAULT_BATCH_BYTES) as usize;
+        let max_items =
+            number(&batcher.max_items, "MaxItemsPerBatch")?.filter(|n| *n >= 1.0).map_or(usize::MAX, |n| n as usize);
+        let max_bytes = number(&batcher.max_bytes, "MaxInputBytesPerBatch")?
+            .filter(|n| *n >= 1.0)
+            .unwrap_or(DEFAULT_BATCH_BYTES) as usize;
         let batch_input = match &batcher.batch_input {
             Some(t) => Some(match self.state.query_language {
                 QueryLanguage::JsonPath => t.eval(&env(eff, self.ctx, &thread.vars, &Value::Null))?,

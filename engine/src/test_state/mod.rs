@@ -964,8 +964,10 @@ mod tests {
     fn mocked_map(definition: Value, input: Value, reader_data: Option<&str>) -> TestStateRequest {
         let mut request = TestStateRequest::new(definition, input);
         request.inspection_level = InspectionLevel::Debug;
-        request.mock =
-            Some(Mock { result: MockResult::Output("[1, 2]".into()), field_validation_mode: FieldValidationMode::Strict });
+        request.mock = Some(Mock {
+            result: MockResult::Output("[1, 2]".into()),
+            field_validation_mode: FieldValidationMode::Strict,
+        });
         request.state_configuration.map_item_reader_data = reader_data.map(str::to_owned);
         request
     }
@@ -1059,4 +1061,17 @@ mod tests {
         assert_eq!(response.error.as_deref(), Some("States.ItemReaderFailed"));
     }
 
+    #[tokio::test]
+    async fn a_mocked_map_whose_jsonata_items_are_not_an_array_fails() {
+        let definition = json!({
+            "Type": "Map", "QueryLanguage": "JSONata", "Items": "{% $states.input.count %}", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+        });
+        let response =
+            engine().test_state(mocked_map(definition, json!({"count": 3}), None)).await.expect("valid request");
+        assert_eq!(response.status, TestStatus::Failed);
+        assert_eq!(response.error.as_deref(), Some("States.QueryEvaluationError"));
+        let cause = response.cause.unwrap_or_default();
+        assert!(cause.contains("Expected 'array', but was 'number' for value: 3"), "{cause}");
+    }
 }
