@@ -80,12 +80,12 @@ async fn embedded_endpoint_get_object_members() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_server_get_object_members() {
-    let Ok(url) = std::env::var("LEGION_TEST_S3_ENDPOINT").map(|u| u.trim().to_owned()) else {
-        eprintln!("SKIPPED: no external S3 server; set LEGION_TEST_S3_ENDPOINT=http://127.0.0.1:PORT");
-        return;
-    };
+    let url = std::env::var("LEGION_TEST_S3_ENDPOINT").map(|u| u.trim().to_owned()).unwrap_or_default();
     if url.is_empty() {
-        eprintln!("SKIPPED: LEGION_TEST_S3_ENDPOINT is empty");
+        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+            panic!("LEGION_TEST_S3_ENDPOINT must name an S3-compatible server under CI (.ci/run starts moto_server)");
+        }
+        eprintln!("SKIPPED: no external S3 server; set LEGION_TEST_S3_ENDPOINT=http://127.0.0.1:PORT");
         return;
     }
     every_member(&AwsS3::for_endpoint(&url, "us-east-1", "test", "test"), "legion-it-get-object").await;
