@@ -98,6 +98,11 @@ pub fn behaviour(description: &str) -> Option<Behaviour> {
             return Some(Behaviour::Sleep(Duration::from_secs(seconds), Box::new(Behaviour::Identity)));
         }
     }
+    // `returns the bytes b'…'`: a Python handler returning `bytes`, which the runtime sends unencoded.
+    if let Some(rest) = d.strip_prefix("returns the bytes b'") {
+        let (bytes, _) = rest.rsplit_once('\'')?;
+        return Some(Behaviour::RawBytes(bytes.as_bytes().to_vec()));
+    }
     if d.starts_with("returns the Python string f\"input-event-{event}\"") {
         return Some(Behaviour::FormatEvent("input-event-".to_owned()));
     }

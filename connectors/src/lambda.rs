@@ -156,6 +156,12 @@ impl LambdaConnector {
         if let Some(function_error) = output.function_error() {
             return Err(function_failure(function_error, &body, shape));
         }
+        // The payload is the function's response body as the runtime sent it: JSON from the managed
+        // runtimes' encoders, but any bytes from a Python handler returning `bytes` (passed through
+        // unencoded) or from a custom runtime. JSON is parsed (AWS recorded b'"HelloWorld!"' as the
+        // string "HelloWorld!" for both resource forms); other bytes become a string of their UTF-8
+        // text. AWS documents no behaviour for a body that is not JSON; the string follows the
+        // open-source emulators whose Lambda tests were recorded against AWS.
         let payload = if body.is_empty() && shape == Shape::Envelope {
             Value::String(String::new())
         } else {

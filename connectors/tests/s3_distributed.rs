@@ -152,6 +152,7 @@ async fn readers(s3: &AwsS3, b: &str) {
             ("data.csv".into(), "a;b\n1;\"x;y\"\n2\n".into()),
             ("data.jsonl".into(), "{\"n\":1}\n\n{\"n\":2}\n".into()),
             ("nested.json".into(), "{\"rows\":[{\"n\":1},{\"n\":2},{\"n\":3}]}".into()),
+            ("deep.json".into(), "{\"meta\":{\"v\":1},\"data\":{\"items\":[[1,2],[3]]}}".into()),
             ("bad.json".into(), "7".into()),
             ("inv/data.csv".into(), "\"src\",\"k1\",\"3\",\"2024-01-01T00:00:00.000Z\"\n\"src\",\"k2\",\"5\",\"2024-01-02T00:00:00.000Z\"\n".into()),
             (
@@ -176,6 +177,8 @@ async fn readers(s3: &AwsS3, b: &str) {
             get_object("nested.json", json!({"InputType": "JSON", "ItemsPointer": "/rows", "MaxItems": 2})),
             json!([{"n": 1}, {"n": 2}]),
         ),
+        (get_object("deep.json", json!({"InputType": "JSON", "ItemsPointer": "/data/items"})), json!([[1, 2], [3]])),
+        (get_object("deep.json", json!({"InputType": "JSON", "ItemsPointer": "/data/items/0"})), json!([1, 2])),
         (
             get_object("inv/manifest.json", json!({"InputType": "MANIFEST"})),
             json!([
@@ -205,6 +208,16 @@ async fn readers(s3: &AwsS3, b: &str) {
     // Reader failures.
     for (reader, cause) in [
         (get_object("bad.json", json!({"InputType": "JSON"})), "Attempting to map over non-iterable node."),
+        // A document holding an object needs ItemsPointer to name the array inside it.
+        (get_object("nested.json", json!({"InputType": "JSON"})), "Attempting to map over non-iterable node."),
+        (
+            get_object("deep.json", json!({"InputType": "JSON", "ItemsPointer": "/meta"})),
+            "Attempting to map over non-iterable node.",
+        ),
+        (
+            get_object("deep.json", json!({"InputType": "JSON", "ItemsPointer": "/data/rows"})),
+            "The ItemsPointer '/data/rows' does not point to a node.",
+        ),
         (get_object("missing.json", json!({"InputType": "JSON"})), ""),
     ] {
         let (_, outcome) = run(&engine, reader_map(reader, None), json!({})).await;

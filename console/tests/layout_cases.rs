@@ -1,16 +1,38 @@
-//! Every definition among the recorded AWS cases (`../shared/conformance/cases`) is drawn: each
-//! state once, no two plain states overlapping, nested states inside their group.
+//! Every definition among the recorded AWS cases (`../shared/conformance/cases` beside the checkout,
+//! or the folder `LEGION_CONFORMANCE_CASES` names) is drawn: each state once, no two plain states
+//! overlapping, nested states inside their group. Without the cases (a fresh clone) the test says so
+//! in one line and passes; with `LEGION_CONFORMANCE_CASES` set they must be there.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use legion_console::graph::layout::{layout, Item, Rect};
 use legion_console::graph::Graph;
 use serde_json::Value;
 
-fn definitions() -> Vec<(String, Value)> {
+/// The recorded cases' folder, or `None` (after saying why) when a fresh clone has none.
+fn cases_root() -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os("LEGION_CONFORMANCE_CASES").filter(|v| !v.is_empty()) {
+        let root = PathBuf::from(named);
+        assert!(root.is_dir(), "LEGION_CONFORMANCE_CASES names {}, which is not a folder", root.display());
+        return Some(root);
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases");
+    if root.is_dir() {
+        return Some(root);
+    }
+    // Written to the stream itself, not through the test harness's capture: the line must show.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED every_recorded_definition_is_drawn_without_overlaps: the recorded AWS cases are not at {} (put them there or set LEGION_CONFORMANCE_CASES)",
+        root.display()
+    );
+    None
+}
+
+fn definitions(root: &Path) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for dir in std::fs::read_dir(&root).expect("the recorded cases beside the checkout") {
+    for dir in std::fs::read_dir(root).expect("the recorded cases' folder is readable") {
         let dir = dir.unwrap().path();
         if !dir.is_dir() {
             continue;
@@ -33,7 +55,8 @@ fn overlap(a: &Rect, b: &Rect) -> bool {
 
 #[test]
 fn every_recorded_definition_is_drawn_without_overlaps() {
-    let cases = definitions();
+    let Some(root) = cases_root() else { return };
+    let cases = definitions(&root);
     assert!(cases.len() > 300, "found {} definitions", cases.len());
     for (file, definition) in &cases {
         let Ok(graph) = Graph::from_definition(definition) else { continue };

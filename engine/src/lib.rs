@@ -25,6 +25,7 @@ mod engine;
 pub mod executions;
 pub mod history;
 mod interp;
+pub mod item_formats;
 pub mod map_run;
 pub mod store;
 pub mod test_state;

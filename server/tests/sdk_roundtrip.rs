@@ -291,3 +291,52 @@ async fn test_state_goes_through_the_sdk() {
         .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_state_on_a_mocked_map_reports_its_iterations_through_the_sdk() {
+    use aws_sdk_sfn::types::{MockInput, TestStateConfiguration};
+    let server = start(LocalHandlers::new()).await;
+    let sfn = client(&server);
+    let definition = r#"{"Type": "Map", "End": true,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k.json"},
+                       "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/data/rows"}},
+        "ItemSelector": {"id.$": "$$.Map.Item.Value.id", "at.$": "$$.Map.Item.Index"},
+        "ItemBatcher": {"MaxItemsPerBatch": 2},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}"#;
+    let result = sfn
+        .test_state()
+        .definition(definition)
+        .inspection_level(InspectionLevel::Debug)
+        .mock(MockInput::builder().result(r#"["a", "b"]"#).build())
+        .state_configuration(
+            TestStateConfiguration::builder()
+                .map_item_reader_data(r#"{"data": {"rows": [{"id": 1}, {"id": 2}, {"id": 3}]}}"#)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("TestState answers");
+    assert_eq!(result.status, Some(aws_sdk_sfn::types::TestExecutionStatus::Succeeded));
+    assert_eq!(result.output.as_deref(), Some(r#"["a","b"]"#));
+    let data = result.inspection_data.expect("DEBUG shows the iterations");
+    let parsed = |s: Option<&str>| serde_json::from_str::<serde_json::Value>(s.expect("present")).expect("JSON");
+    assert_eq!(parsed(data.after_items_pointer()), serde_json::json!([{"id": 1}, {"id": 2}, {"id": 3}]));
+    let selected = serde_json::json!([{"id": 1, "at": 0}, {"id": 2, "at": 1}, {"id": 3, "at": 2}]);
+    assert_eq!(parsed(data.after_item_selector()), selected);
+    assert_eq!(
+        parsed(data.after_item_batcher()),
+        serde_json::json!([{"Items": [selected[0], selected[1]]}, {"Items": [selected[2]]}])
+    );
+    assert_eq!(data.max_concurrency(), Some(0));
+
+    // The API reference's rule: a context object only with a mock.
+    let err = sfn
+        .test_state()
+        .definition(r#"{"Type": "Pass", "End": true}"#)
+        .context(r#"{"Execution": {"Name": "n"}}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+}

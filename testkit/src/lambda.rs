@@ -50,6 +50,10 @@ pub enum Behaviour {
     LargeString(usize),
     /// Returns `prefix` followed by the Python `repr` of the event.
     FormatEvent(String),
+    /// Returns these bytes as the payload, unencoded: what Python's runtime sends for a handler that
+    /// returns `bytes` (it passes them through instead of JSON-encoding them), and what a custom
+    /// runtime sends for any response body. They need not be JSON.
+    RawBytes(Vec<u8>),
     /// Sleeps, then behaves as the inner behaviour.
     Sleep(Duration, Box<Behaviour>),
     /// Is throttled (429 `TooManyRequestsException`) for the first `n` invocations, then behaves as
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Behaviour {
             Behaviour::Raise { error_type, .. } => write!(f, "Raise({error_type})"),
             Behaviour::LargeString(n) => write!(f, "LargeString({n})"),
             Behaviour::FormatEvent(p) => write!(f, "FormatEvent({p:?})"),
+            Behaviour::RawBytes(b) => write!(f, "RawBytes({:?})", String::from_utf8_lossy(b)),
             Behaviour::Sleep(d, b) => write!(f, "Sleep({d:?}, {b:?})"),
             Behaviour::ThrottleFirst(n, b) => write!(f, "ThrottleFirst({n}, {b:?})"),
             Behaviour::FailFirst(n, b) => write!(f, "FailFirst({n}, {b:?})"),
@@ -126,6 +131,7 @@ impl Behaviour {
 /// What one invocation produced.
 enum Outcome {
     Answer(Value),
+    Raw(Vec<u8>),
     FunctionError { error_type: String, message: String, stack_trace: Vec<String> },
     Throttled,
 }
@@ -363,6 +369,9 @@ async fn handle(state: &State, account: &str, region: &str, req: HttpRequest) ->
             let body = python::json_dumps(&v).into_bytes();
             (lambda_response(StatusCode::OK, body, &id), format!("START RequestId: {id} Version: $LATEST\n"))
         }
+        Outcome::Raw(body) => {
+            (lambda_response(StatusCode::OK, body, &id), format!("START RequestId: {id} Version: $LATEST\n"))
+        }
         Outcome::FunctionError { error_type, message, stack_trace } => {
             let doc =
                 json!({"errorMessage": message, "errorType": error_type, "requestId": id, "stackTrace": stack_trace});
@@ -430,6 +439,7 @@ fn run<'a>(
                 stack_trace: stack_trace.clone(),
             },
             Behaviour::LargeString(n) => Outcome::Answer(Value::String("a".repeat(*n))),
+            Behaviour::RawBytes(b) => Outcome::Raw(b.clone()),
             Behaviour::FormatEvent(prefix) => {
                 Outcome::Answer(Value::String(format!("{prefix}{}", python::repr(event))))
             }

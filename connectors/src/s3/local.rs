@@ -456,7 +456,23 @@ impl S3 for Folder {
         req: S3Request<s3s::dto::GetObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::GetObjectOutput>> {
         self.check(&req.input.bucket, &req.input.key)?;
-        self.fs.get_object(req).await
+        // The headers S3 sends with every object it returns: byte ranges are served, objects are
+        // encrypted with SSE-S3 by default, and a stored checksum covers the full object.
+        let mut out = self.fs.get_object(req).await?;
+        let o = &mut out.output;
+        o.accept_ranges.get_or_insert_with(|| "bytes".to_owned());
+        o.server_side_encryption
+            .get_or_insert_with(|| s3s::dto::ServerSideEncryption::from_static(s3s::dto::ServerSideEncryption::AES256));
+        let checksummed = o.checksum_crc32.is_some()
+            || o.checksum_crc32c.is_some()
+            || o.checksum_sha1.is_some()
+            || o.checksum_sha256.is_some()
+            || o.checksum_crc64nvme.is_some();
+        if checksummed {
+            o.checksum_type
+                .get_or_insert_with(|| s3s::dto::ChecksumType::from_static(s3s::dto::ChecksumType::FULL_OBJECT));
+        }
+        Ok(out)
     }
 
     async fn head_object(
@@ -464,7 +480,12 @@ impl S3 for Folder {
         req: S3Request<s3s::dto::HeadObjectInput>,
     ) -> S3Result<S3Response<s3s::dto::HeadObjectOutput>> {
         self.check(&req.input.bucket, &req.input.key)?;
-        self.fs.head_object(req).await
+        let mut out = self.fs.head_object(req).await?;
+        out.output.accept_ranges.get_or_insert_with(|| "bytes".to_owned());
+        out.output
+            .server_side_encryption
+            .get_or_insert_with(|| s3s::dto::ServerSideEncryption::from_static(s3s::dto::ServerSideEncryption::AES256));
+        Ok(out)
     }
 
     async fn put_object(

@@ -3,8 +3,9 @@
 //! task integration, and an embedded S3-compatible endpoint over a local folder.
 
 mod aws;
-pub mod csv;
-pub mod formats;
+mod get_object;
+pub use legion_engine::item_formats as formats;
+pub use legion_engine::item_formats::csv;
 mod local;
 mod tasks;
 

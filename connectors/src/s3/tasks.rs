@@ -7,6 +7,7 @@ use legion_engine::{TaskDispatcher, TaskError, TaskRequest};
 use serde_json::{json, Map, Value};
 
 use super::aws::{describe, AwsS3, LazyAwsS3, S3Failure};
+use super::get_object;
 
 /// The resource prefix this integration serves.
 pub const RESOURCE_PREFIX: &str = "arn:aws:states:::aws-sdk:s3:";
@@ -129,23 +130,18 @@ impl S3Tasks {
                 insert(&mut out, "VersionId", r.version_id());
             }
             "getObject" => {
-                let r = c
+                let request = c
                     .get_object()
                     .bucket(required(&input, "Bucket")?)
                     .key(required(&input, "Key")?)
-                    .set_version_id(param(&input, "VersionId"))
-                    .send()
-                    .await
-                    .map_err(|e| task_error(describe(&e)))?;
-                insert(&mut out, "AcceptRanges", r.accept_ranges());
-                insert(&mut out, "ContentLength", r.content_length());
-                insert(&mut out, "ContentType", r.content_type());
-                insert(&mut out, "ETag", r.e_tag());
-                insert(&mut out, "LastModified", r.last_modified().map(date));
-                insert(&mut out, "VersionId", r.version_id());
+                    .set_version_id(param(&input, "VersionId"));
+                let r = get_object::with_options(request, &input).send().await.map_err(|e| task_error(describe(&e)))?;
+                let mut members = get_object::members(&r);
                 let bytes =
                     r.body.collect().await.map_err(|e| TaskError::new("S3.SdkClientException", e.to_string()))?;
-                out.insert("Body".into(), Value::String(String::from_utf8_lossy(&bytes.into_bytes()).into_owned()));
+                let body = Value::String(String::from_utf8_lossy(&bytes.into_bytes()).into_owned());
+                members.push(("Body", Some(body)));
+                out = get_object::render(members);
             }
             "headObject" => {
                 let r = c

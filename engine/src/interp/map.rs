@@ -2,7 +2,7 @@
 //!
 //! An inline Map runs its iterations here; a Distributed Map starts a map run ([`distributed`]).
 
-mod config;
+pub(crate) mod config;
 mod distributed;
 
 use futures::stream::{self, StreamExt};
@@ -160,7 +160,7 @@ pub(crate) async fn map(
 }
 
 /// The effective input and the items of a Map without ItemReader (`ItemsPath` or `Items`).
-fn input_items(
+pub(crate) fn input_items(
     state: &State,
     m: &MapState,
     raw: &Value,
@@ -214,7 +214,7 @@ fn input_items(
 
 /// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set in `ctx`
 /// (which is `Null` only when no field of the machine can read the context object).
-fn select_item(
+pub(crate) fn select_item(
     state: &State,
     m: &MapState,
     eff: &Value,
@@ -274,7 +274,7 @@ fn limits(
 
 /// A number field's value: a literal, a `…Path` (numeric strings accepted), or a JSONata expression.
 #[allow(clippy::too_many_arguments)]
-fn eval_number(
+pub(crate) fn eval_number(
     state: &State,
     field: &NumberField,
     name: &str,

@@ -7,7 +7,7 @@
 pub(crate) mod checkpoint;
 pub(crate) mod data;
 pub(crate) mod flow;
-mod map;
+pub(crate) mod map;
 mod task;
 
 use std::sync::Arc;

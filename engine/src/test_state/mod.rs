@@ -8,6 +8,7 @@
 //! reported rather than carried out: a retriable error gives status RETRIABLE with the back-off, a
 //! caught one CAUGHT_ERROR with the Catcher's output and next state.
 
+mod map;
 mod schema;
 
 use legion_asl::diagnostic::invalid_definition_message;
@@ -185,6 +186,14 @@ pub struct InspectionData {
     pub variables: Option<Value>,
     /// Which Retrier or Catcher matched.
     pub error_details: Option<ErrorDetails>,
+    /// A Map state's items after `ItemsPath` (JSONPath).
+    pub after_items_path: Option<Value>,
+    /// A Map state's items read from `mapItemReaderData` at `ReaderConfig.ItemsPointer`.
+    pub after_items_pointer: Option<Value>,
+    /// A Map state's iteration inputs after `ItemSelector`.
+    pub after_item_selector: Option<Value>,
+    /// A Map state's batches after `ItemBatcher`.
+    pub after_item_batcher: Option<Value>,
     /// A Map state's evaluated `MaxConcurrency` (0 when absent).
     pub max_concurrency: Option<u64>,
     /// A Map state's evaluated `ToleratedFailureCount`.
@@ -691,6 +700,18 @@ impl Run<'_> {
             StateKind::Parallel(_) | StateKind::Map(_) => {
                 if let StateKind::Map(map) = &state.kind {
                     self.inspect_map(map, thread, inspection)?;
+                    // The iterations are reported when the mock gives the Map's result; a mocked
+                    // error ends the Map before them (AWS reports only the input and the limits then).
+                    if let Some(MockAnswer::Result(_)) = &self.mock {
+                        let inputs = map::MapInputs {
+                            state,
+                            map,
+                            raw,
+                            ctx,
+                            reader_data: self.request.state_configuration.map_item_reader_data.as_deref(),
+                        };
+                        inputs.inspect(thread, inspection).await?;
+                    }
                 }
                 let result = match &self.mock {
                     Some(MockAnswer::Result(r)) => r.clone(),
@@ -939,5 +960,119 @@ mod tests {
         missing.state_name = Some("B".into());
         let err = engine().test_state(missing).await.unwrap_err();
         assert_eq!(err, TestStateError::Validation("State not found in definition".into()));
+    }
+
+    fn mocked_map(definition: Value, input: Value, reader_data: Option<&str>) -> TestStateRequest {
+        let mut request = TestStateRequest::new(definition, input);
+        request.inspection_level = InspectionLevel::Debug;
+        request.mock = Some(Mock {
+            result: MockResult::Output("[1, 2]".into()),
+            field_validation_mode: FieldValidationMode::Strict,
+        });
+        request.state_configuration.map_item_reader_data = reader_data.map(str::to_owned);
+        request
+    }
+
+    #[tokio::test]
+    async fn a_mocked_map_reports_its_items_selected_and_batched() {
+        let definition = json!({
+            "Type": "Map", "ItemsPath": "$.orders", "End": true,
+            "ItemSelector": {"position.$": "$$.Map.Item.Index", "order.$": "$$.Map.Item.Value", "shop.$": "$.shop"},
+            "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"shop.$": "$.shop"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+        });
+        let input = json!({"shop": "north", "orders": ["a", "b", "c"]});
+        let response = engine().test_state(mocked_map(definition, input, None)).await.expect("valid request");
+        assert_eq!(response.status, TestStatus::Succeeded);
+        assert_eq!(response.output, Some(json!([1, 2])));
+        let data = response.inspection_data.expect("DEBUG");
+        assert_eq!(data.after_items_path, Some(json!(["a", "b", "c"])));
+        let selected = json!([
+            {"position": 0, "order": "a", "shop": "north"},
+            {"position": 1, "order": "b", "shop": "north"},
+            {"position": 2, "order": "c", "shop": "north"}
+        ]);
+        assert_eq!(data.after_item_selector, Some(selected.clone()));
+        let batches = json!([
+            {"BatchInput": {"shop": "north"}, "Items": [selected[0], selected[1]]},
+            {"BatchInput": {"shop": "north"}, "Items": [selected[2]]}
+        ]);
+        assert_eq!(data.after_item_batcher, Some(batches));
+        assert_eq!(data.after_items_pointer, None);
+    }
+
+    fn reader_map(reader_config: Value) -> Value {
+        json!({
+            "Type": "Map", "End": true,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                "Parameters": {"Bucket": "b", "Key": "k"}, "ReaderConfig": reader_config},
+            "ItemSelector": {"row.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+        })
+    }
+
+    #[tokio::test]
+    async fn map_item_reader_data_is_read_as_the_reader_config_says() {
+        let object = r#"{"meta": {"n": 3}, "data": {"rows": [{"id": 1}, {"id": 2}, {"id": 3}]}}"#;
+        let config = json!({"InputType": "JSON", "ItemsPointer": "/data/rows", "MaxItems": 2});
+        let response =
+            engine().test_state(mocked_map(reader_map(config), json!({}), Some(object))).await.expect("valid request");
+        assert_eq!(response.status, TestStatus::Succeeded);
+        let data = response.inspection_data.expect("DEBUG");
+        assert_eq!(data.after_items_pointer, Some(json!([{"id": 1}, {"id": 2}, {"id": 3}])));
+        assert_eq!(data.after_item_selector, Some(json!([{"row": {"id": 1}}, {"row": {"id": 2}}])));
+        assert_eq!(data.after_items_path, None, "items from a reader are not filtered by ItemsPath");
+
+        let csv = "id,name\n1,ada\n2,grace\n";
+        let config = json!({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"});
+        let response =
+            engine().test_state(mocked_map(reader_map(config), json!({}), Some(csv))).await.expect("valid request");
+        let data = response.inspection_data.expect("DEBUG");
+        assert_eq!(
+            data.after_item_selector,
+            Some(json!([{"row": {"id": "1", "name": "ada"}}, {"row": {"id": "2", "name": "grace"}}]))
+        );
+
+        let lines = "{\"n\": 1}\n\n{\"n\": 2}\n";
+        let response = engine()
+            .test_state(mocked_map(reader_map(json!({"InputType": "JSONL"})), json!({}), Some(lines)))
+            .await
+            .expect("valid request");
+        assert_eq!(
+            response.inspection_data.and_then(|d| d.after_item_selector),
+            Some(json!([{"row": {"n": 1}}, {"row": {"n": 2}}]))
+        );
+    }
+
+    #[tokio::test]
+    async fn unreadable_map_item_reader_data_fails_the_map() {
+        let config = json!({"InputType": "JSON", "ItemsPointer": "/missing"});
+        let response = engine()
+            .test_state(mocked_map(reader_map(config), json!({}), Some(r#"{"rows": []}"#)))
+            .await
+            .expect("valid request");
+        assert_eq!(response.status, TestStatus::Failed);
+        assert_eq!(response.error.as_deref(), Some("States.ItemReaderFailed"));
+        let response = engine()
+            .test_state(mocked_map(reader_map(json!({"InputType": "JSON"})), json!({}), Some("not json")))
+            .await
+            .expect("valid request");
+        assert_eq!(response.error.as_deref(), Some("States.ItemReaderFailed"));
+    }
+
+    #[tokio::test]
+    async fn a_mocked_map_whose_jsonata_items_are_not_an_array_fails() {
+        let definition = json!({
+            "Type": "Map", "QueryLanguage": "JSONata", "Items": "{% $states.input.count %}", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+        });
+        let response =
+            engine().test_state(mocked_map(definition, json!({"count": 3}), None)).await.expect("valid request");
+        assert_eq!(response.status, TestStatus::Failed);
+        assert_eq!(response.error.as_deref(), Some("States.QueryEvaluationError"));
+        let cause = response.cause.unwrap_or_default();
+        assert!(cause.contains("Expected 'array', but was 'number' for value: 3"), "{cause}");
     }
 }

@@ -149,6 +149,8 @@ static S3_GET_OBJECT: Shape = Shape::Structure {
         ("ChecksumCRC32C", &STRING),
         ("ChecksumSHA1", &STRING),
         ("ChecksumSHA256", &STRING),
+        ("ChecksumCRC64NVME", &STRING),
+        ("ChecksumType", &Shape::String { enumeration: &["COMPOSITE", "FULL_OBJECT"], min: None, max: None }),
         ("MissingMeta", &INTEGER),
         ("VersionId", &STRING),
         ("CacheControl", &STRING),

@@ -94,6 +94,14 @@ pub struct InspectionDataDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     error_details: Option<ErrorDetailsDto>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    after_items_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after_items_pointer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after_item_selector: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after_item_batcher: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     max_concurrency: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tolerated_failure_count: Option<u64>,
@@ -144,6 +152,10 @@ impl From<InspectionData> for InspectionDataDto {
             after_result_path: text(d.after_result_path),
             variables: text(d.variables),
             error_details: d.error_details.map(Into::into),
+            after_items_path: text(d.after_items_path),
+            after_items_pointer: text(d.after_items_pointer),
+            after_item_selector: text(d.after_item_selector),
+            after_item_batcher: text(d.after_item_batcher),
             max_concurrency: d.max_concurrency,
             tolerated_failure_count: d.tolerated_failure_count,
             tolerated_failure_percentage: d.tolerated_failure_percentage,
@@ -173,6 +185,10 @@ fn non_negative(v: Option<i64>, field: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
+/// The largest payload a TestState text field may hold (`context`, `variables`, `mock.result`,
+/// `stateConfiguration.mapItemReaderData`).
+const MAX_PAYLOAD_CHARS: usize = 262_144;
+
 fn convert_mock(mock: MockDto) -> Result<Mock, ApiError> {
     let field_validation_mode = match mock.field_validation_mode.as_deref() {
         None | Some("STRICT") => FieldValidationMode::Strict,
@@ -192,8 +208,22 @@ fn convert_mock(mock: MockDto) -> Result<Mock, ApiError> {
                 "A test mock should have only one of the following fields: [result, errorOutput].",
             ))
         }
-        (Some(r), None) => MockResult::Output(r),
-        (None, Some(e)) => MockResult::Error { error: e.error, cause: e.cause },
+        (Some(r), None) => {
+            check_len(&r, "mock.result", 0, MAX_PAYLOAD_CHARS)?;
+            MockResult::Output(r)
+        }
+        (None, Some(e)) => {
+            // The API reference: `error` "is required if mock.errorOutput is specified". AWS's wording
+            // for its absence is not documented; this one follows the reference's sentence.
+            let error = e
+                .error
+                .ok_or_else(|| ApiError::validation("The error field is required if mock.errorOutput is specified."))?;
+            check_len(&error, "mock.errorOutput.error", 0, 256)?;
+            if let Some(cause) = &e.cause {
+                check_len(cause, "mock.errorOutput.cause", 0, 32_768)?;
+            }
+            MockResult::Error { error: Some(error), cause: e.cause }
+        }
         (None, None) => {
             return Err(ApiError::validation(
                 "A test mock should have one of the following fields: [result, errorOutput].",
@@ -203,8 +233,34 @@ fn convert_mock(mock: MockDto) -> Result<Mock, ApiError> {
     Ok(Mock { result, field_validation_mode })
 }
 
+/// The length limits of the API reference on the payload fields, and its rule that `context` comes
+/// with a mock.
+fn check_payload_fields(input: &TestStateInput) -> Result<(), ApiError> {
+    if let Some(v) = &input.variables {
+        check_len(v, "variables", 0, MAX_PAYLOAD_CHARS)?;
+    }
+    if let Some(c) = &input.context {
+        check_len(c, "context", 0, MAX_PAYLOAD_CHARS)?;
+        if input.mock.is_none() {
+            // "This field may only be specified if a mock is specified in the same request" (API
+            // reference); AWS's message for breaking the rule is not documented, so it is worded here.
+            return Err(ApiError::validation("A context object may only be specified when a mock is specified."));
+        }
+    }
+    if let Some(config) = &input.state_configuration {
+        if let Some(state) = &config.error_caused_by_state {
+            check_len(state, "stateConfiguration.errorCausedByState", 1, 80)?;
+        }
+        if let Some(data) = &config.map_item_reader_data {
+            check_len(data, "stateConfiguration.mapItemReaderData", 0, MAX_PAYLOAD_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
 /// Decodes a TestState request into the engine's terms.
 pub fn convert(input: TestStateInput) -> Result<TestStateRequest, ApiError> {
+    check_payload_fields(&input)?;
     let definition_text = required(input.definition, "definition")?;
     check_len(&definition_text, "definition", 1, MAX_DEFINITION_CHARS)?;
     let definition: Value = serde_json::from_str(&definition_text).map_err(|_| {

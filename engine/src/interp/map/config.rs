@@ -10,20 +10,20 @@ use serde_json::{Map, Value};
 use crate::map_run::{CsvDelimiter, CsvHeaders, InputType, ManifestType, ReaderConfig, ReaderResource, Transformation};
 
 /// `ItemReader`.
-pub(super) struct ReaderSpec {
-    pub(super) resource: ReaderResource,
+pub(crate) struct ReaderSpec {
+    pub(crate) resource: ReaderResource,
     /// `Parameters` / `Arguments`.
-    pub(super) parameters: Option<Template>,
-    pub(super) config: ReaderConfig,
+    pub(crate) parameters: Option<Template>,
+    pub(crate) config: ReaderConfig,
     /// `ReaderConfig.MaxItems` / `MaxItemsPath`.
-    pub(super) max_items: Option<NumberField>,
+    pub(crate) max_items: Option<NumberField>,
 }
 
 /// `ItemBatcher`.
-pub(super) struct BatcherSpec {
-    pub(super) max_items: Option<NumberField>,
-    pub(super) max_bytes: Option<NumberField>,
-    pub(super) batch_input: Option<Template>,
+pub(crate) struct BatcherSpec {
+    pub(crate) max_items: Option<NumberField>,
+    pub(crate) max_bytes: Option<NumberField>,
+    pub(crate) batch_input: Option<Template>,
 }
 
 /// `WriterConfig.OutputType`.
@@ -53,9 +53,9 @@ pub(super) struct WriterSpec {
 }
 
 /// Everything distributed-only, compiled.
-pub(super) struct DistributedSpec {
-    pub(super) reader: Option<ReaderSpec>,
-    pub(super) batcher: Option<BatcherSpec>,
+pub(crate) struct DistributedSpec {
+    pub(crate) reader: Option<ReaderSpec>,
+    pub(crate) batcher: Option<BatcherSpec>,
     pub(super) writer: Option<WriterSpec>,
 }
 
@@ -107,7 +107,7 @@ fn parameters(obj: &Map<String, Value>, language: QueryLanguage) -> Result<Optio
 
 impl DistributedSpec {
     /// Compiles the map's distributed-only fields.
-    pub(super) fn compile(m: &MapState, language: QueryLanguage) -> Result<DistributedSpec, EvalError> {
+    pub(crate) fn compile(m: &MapState, language: QueryLanguage) -> Result<DistributedSpec, EvalError> {
         let reader = m.item_reader.as_ref().map(|v| reader(v, language)).transpose()?;
         let batcher = m.item_batcher.as_ref().map(|v| batcher(v, language)).transpose()?;
         let writer = m.result_writer.as_ref().map(|v| writer(v, language)).transpose()?;

@@ -1,16 +1,19 @@
-//! Item sources over an object's bytes: CSV and JSONL are decoded as the chunks arrive; a JSON
-//! document is parsed whole (its items are then handed out one by one).
+//! Item sources over a data source's bytes (an S3 object, or TestState's `mapItemReaderData`): CSV
+//! and JSONL are decoded as the chunks arrive; a JSON document is parsed whole (its items are then
+//! handed out one by one).
+
+pub mod csv;
 
 use std::collections::HashSet;
 use std::pin::Pin;
 
+use crate::dispatch::BoxFuture;
+use crate::map_run::{CsvHeaders, ItemReaderError, ItemSource, ReaderConfig};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use legion_engine::dispatch::BoxFuture;
-use legion_engine::map_run::{CsvHeaders, ItemReaderError, ItemSource, ReaderConfig};
 use serde_json::{Map, Value};
 
-use super::csv::CsvDecoder;
+use csv::CsvDecoder;
 
 /// An object's content as a stream of chunks.
 pub type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, ItemReaderError>> + Send>>;
@@ -160,12 +163,18 @@ pub async fn read_all(mut chunks: Chunks) -> Result<Vec<u8>, ItemReaderError> {
     Ok(out)
 }
 
-/// The items of a JSON document: the array (at `ItemsPointer`), or an object's members as
-/// `{"Key": k, "Value": v}`.
+/// AWS's cause when a JSON document (or the node `ItemsPointer` selects) is not an array.
+const NOT_ITERABLE: &str = "Attempting to map over non-iterable node.";
+
+/// The items of a JSON document: the document itself when it is an array, or the array that
+/// `ReaderConfig.ItemsPointer` (a JSON Pointer, RFC 6901) selects inside it, for a document that
+/// holds an object. Anything but an array (an object without `ItemsPointer`, a scalar) fails with
+/// AWS's cause for a non-iterable node, as it did before `ItemsPointer` existed.
 pub fn json_items(body: &[u8], pointer: Option<&str>) -> Result<Vec<Value>, ItemReaderError> {
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| ItemReaderError::new(format!("Invalid JSON document: {e}")))?;
     let node = match pointer {
+        // Legion's wording: AWS's cause for a pointer that selects nothing is not documented.
         Some(p) => doc
             .pointer(p)
             .cloned()
@@ -174,23 +183,14 @@ pub fn json_items(body: &[u8], pointer: Option<&str>) -> Result<Vec<Value>, Item
     };
     match node {
         Value::Array(items) => Ok(items),
-        Value::Object(members) => Ok(members
-            .into_iter()
-            .map(|(k, v)| {
-                let mut m = Map::new();
-                m.insert("Key".into(), Value::String(k));
-                m.insert("Value".into(), v);
-                Value::Object(m)
-            })
-            .collect()),
-        _ => Err(ItemReaderError::new("Attempting to map over non-iterable node.")),
+        _ => Err(ItemReaderError::new(NOT_ITERABLE)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use legion_engine::map_run::CsvDelimiter;
+    use crate::map_run::CsvDelimiter;
     use serde_json::json;
 
     fn chunks(text: &'static str, size: usize) -> Chunks {
@@ -254,7 +254,19 @@ mod tests {
     fn json_documents() {
         assert_eq!(json_items(b"[1,2]", None).unwrap(), vec![json!(1), json!(2)]);
         assert_eq!(json_items(br#"{"a":{"b":[3]}}"#, Some("/a/b")).unwrap(), vec![json!(3)]);
-        assert_eq!(json_items(br#"{"k":1}"#, None).unwrap(), vec![json!({"Key": "k", "Value": 1})]);
+        let object = br#"{"meta":{"n":2},"data":{"rows":[{"id":1},{"id":2}],"name":"x"}}"#;
+        assert_eq!(json_items(object, Some("/data/rows")).unwrap(), vec![json!({"id": 1}), json!({"id": 2})]);
+        assert_eq!(json_items(object, None).unwrap_err().cause, "Attempting to map over non-iterable node.");
+        assert_eq!(json_items(object, Some("/meta")).unwrap_err().cause, "Attempting to map over non-iterable node.");
+        assert_eq!(
+            json_items(object, Some("/data/name")).unwrap_err().cause,
+            "Attempting to map over non-iterable node."
+        );
+        assert_eq!(
+            json_items(object, Some("/nope")).unwrap_err().cause,
+            "The ItemsPointer '/nope' does not point to a node."
+        );
+        assert_eq!(json_items(b"[[1],[2]]", Some("/1")).unwrap(), vec![json!(2)]);
         assert_eq!(json_items(b"5", None).unwrap_err().cause, "Attempting to map over non-iterable node.");
         assert!(json_items(b"[", None).is_err());
     }
