@@ -39,6 +39,15 @@ fn request() -> StartRequest {
     request
 }
 
+/// Waits (at most 10 s) until `execution` has recorded an event of type `event_type`.
+async fn recorded(execution: &legion_engine::Execution, event_type: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !execution.history().iter().any(|e| e.event_type().name() == event_type) {
+        assert!(Instant::now() < deadline, "{} never recorded {event_type}", execution.arn());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[test]
 fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
     let dir = tempfile::tempdir().expect("a scratch folder");
@@ -50,11 +59,7 @@ fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
     let (arn, waiting_since) = first.block_on(async {
         let engine = engine(&path, calls.clone());
         let execution = engine.start(request()).await.expect("starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !execution.history().iter().any(|e| e.event_type().name() == "WaitStateEntered") {
-            assert!(Instant::now() < deadline, "the execution reaches its Wait");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        recorded(&execution, "WaitStateEntered").await;
         let waiting_since = Instant::now();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         (execution.arn().to_owned(), waiting_since)
@@ -199,11 +204,7 @@ fn a_retry_back_off_resumes_where_it_was() {
     let (arn, failed_at) = first.block_on(async {
         let engine = engine(calls.clone());
         let execution = engine.start(StartRequest::new(machine, "flaky", json!({}))).await.expect("starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !execution.history().iter().any(|e| e.event_type().name() == "LambdaFunctionFailed") {
-            assert!(Instant::now() < deadline, "the first attempt fails");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        recorded(&execution, "LambdaFunctionFailed").await;
         let failed_at = Instant::now();
         tokio::time::sleep(Duration::from_millis(800)).await;
         (execution.arn().to_owned(), failed_at)
