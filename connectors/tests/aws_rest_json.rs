@@ -19,17 +19,9 @@ use serde_json::{json, Value};
 /// A zip holding `index.py` (a handler returning its event).
 const ZIP: &str = "UEsDBBQAAAAAAK2ghl20CHBpLgAAAC4AAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihldmVudCwgY29udGV4dCk6CiAgICByZXR1cm4gZXZlbnQKUEsBAhQDFAAAAAAAraCGXbQIcGkuAAAALgAAAAgAAAAAAAAAAAAAAIABAAAAAGluZGV4LnB5UEsFBgAAAAABAAEANgAAAFQAAAAAAA==";
 
+/// The AWS-compatible server, or `None` (after saying why) when there is none outside CI.
 fn endpoint() -> Option<String> {
-    match std::env::var("LEGION_TEST_AWS_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") => {
-            panic!("LEGION_TEST_AWS_ENDPOINT must name an AWS-compatible server under CI (.ci/run starts moto_server)")
-        }
-        _ => {
-            eprintln!("SKIPPED: no AWS-compatible server; set LEGION_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT");
-            None
-        }
-    }
+    legion_testkit::external_server("LEGION_TEST_AWS_ENDPOINT", "AWS-compatible server")
 }
 
 /// An engine whose model-driven client sends IAM to `aws` and Lambda to `lambda`.

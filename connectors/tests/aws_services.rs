@@ -15,20 +15,9 @@ use legion_connectors::{Config, Router};
 use legion_engine::{Engine, ExecutionStatus, Outcome, StartRequest, TaskTokens};
 use serde_json::{json, Value};
 
-/// The server, or `None` (after saying why) when there is none outside CI.
+/// The AWS-compatible server, or `None` (after saying why) when there is none outside CI.
 fn endpoint() -> Option<String> {
-    match std::env::var("LEGION_TEST_AWS_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") => {
-            panic!("LEGION_TEST_AWS_ENDPOINT must name an AWS-compatible server under CI (.ci/run starts moto_server)")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: no AWS-compatible server; set LEGION_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT (e.g. `moto_server -p PORT`)"
-            );
-            None
-        }
-    }
+    legion_testkit::external_server("LEGION_TEST_AWS_ENDPOINT", "AWS-compatible server")
 }
 
 /// An engine whose Router sends every modeled service to `url` (through the task-targets file's

@@ -80,13 +80,8 @@ async fn embedded_endpoint_get_object_members() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_server_get_object_members() {
-    let url = std::env::var("LEGION_TEST_S3_ENDPOINT").map(|u| u.trim().to_owned()).unwrap_or_default();
-    if url.is_empty() {
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-            panic!("LEGION_TEST_S3_ENDPOINT must name an S3-compatible server under CI (.ci/run starts moto_server)");
-        }
-        eprintln!("SKIPPED: no external S3 server; set LEGION_TEST_S3_ENDPOINT=http://127.0.0.1:PORT");
+    let Some(url) = legion_testkit::external_server("LEGION_TEST_S3_ENDPOINT", "S3-compatible server") else {
         return;
-    }
+    };
     every_member(&AwsS3::for_endpoint(&url, "us-east-1", "test", "test"), "legion-it-get-object").await;
 }

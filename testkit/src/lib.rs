@@ -18,3 +18,18 @@ pub mod lambda;
 pub mod openfaas;
 pub mod python;
 pub mod watchdog;
+
+/// The URL of an external server a test needs, from the environment variable `var` (`.ci/run` starts
+/// one and sets it). Outside CI, when it is unset, prints one `SKIPPED` line naming `what` and
+/// returns `None`; under CI (`CI` set), panics: CI must never skip.
+pub fn external_server(var: &str, what: &str) -> Option<String> {
+    let url = std::env::var(var).map(|u| u.trim().to_owned()).unwrap_or_default();
+    if !url.is_empty() {
+        return Some(url);
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!("{var} must name {what} under CI (.ci/run starts moto_server)");
+    }
+    eprintln!("SKIPPED: no {what}; set {var}=http://127.0.0.1:PORT (e.g. `moto_server -p PORT`)");
+    None
+}
