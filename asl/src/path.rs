@@ -150,6 +150,9 @@ impl Path {
         let kind = match parse_definite(&rest) {
             Ok(steps) => PathKind::Definite(steps),
             Err(DefiniteError::Indefinite) => {
+                if has_broken_unicode_escape(&rest) {
+                    return Err(err("invalid unicode escape"));
+                }
                 let query = format!("${rest}");
                 let compiled = serde_json_path::JsonPath::parse(&query)
                     .or_else(|_| serde_json_path::JsonPath::parse(&jayway_to_rfc(&query)));
@@ -439,6 +442,38 @@ fn find_bracket_end(s: &str) -> Option<usize> {
 
 /// The name in `'name'` or `"name"` when `inner` is exactly one quoted string.
 ///
+/// Whether `text` has a `\u` escape that is not four hexadecimal digits (or a high surrogate
+/// without its low half). serde_json_path panics (nom's `Incomplete`) on some of these, such as a
+/// query that ends inside the escape, so they are refused before it sees them.
+fn has_broken_unicode_escape(text: &str) -> bool {
+    let b = text.as_bytes();
+    let unit = |at: usize| -> Option<u16> {
+        let hex = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
+        hex.bytes().all(|c| c.is_ascii_hexdigit()).then(|| u16::from_str_radix(hex, 16).ok()).flatten()
+    };
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) != Some(&b'u') {
+            i += 2;
+            continue;
+        }
+        let Some(code) = unit(i + 2) else { return true };
+        i += 6;
+        if (0xD800..0xDC00).contains(&code) {
+            let low = (b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u')).then(|| unit(i + 2)).flatten();
+            if !low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) {
+                return true;
+            }
+            i += 6;
+        }
+    }
+    false
+}
+
 /// As in Jayway, a backslash escapes the quote that delimits the name; before any other character it
 /// stays, with that character (AWS reads `$['Test\"']` as the member `Test\"`).
 fn quoted(inner: &str) -> Option<String> {
@@ -588,6 +623,17 @@ mod tests {
         assert_eq!(get("$['a'][1]['b']", data.clone()).unwrap(), json!(2));
         assert!(Path::parse_reference("$.a ").is_ok());
         assert_eq!(Path::parse("$.a[0]b").unwrap().steps().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn broken_unicode_escapes_are_syntax_errors_not_panics() {
+        // Found by the evaluate_expression fuzz target: serde_json_path panicked on these.
+        for bad in [r"$..['ETst\u", r"$..['a\u12", r"$..['a\u12']", r"$..['\uD800']", r"$..['\uD800", r"$..['\uZZZZ']"]
+        {
+            assert!(Path::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Path::parse(r"$..['\u0041']").is_ok());
+        assert!(Path::parse(r"$..['\uD83D\uDE00']").is_ok());
     }
 
     #[test]
