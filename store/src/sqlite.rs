@@ -106,9 +106,9 @@ fn status_text(status: ExecutionStatus) -> &'static str {
     status.as_str()
 }
 
-/// The record of `arn`, read inside a write.
-fn load(tx: &Transaction<'_>, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-    let mut select = tx.prepare_cached("SELECT record FROM executions WHERE arn = ?1").map_err(unavailable)?;
+/// The record of `arn` (inside a write, a transaction derefs to its connection).
+fn load(conn: &Connection, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+    let mut select = conn.prepare_cached("SELECT record FROM executions WHERE arn = ?1").map_err(unavailable)?;
     let text: Option<String> = select.query_row([arn], |r| r.get(0)).optional().map_err(unavailable)?;
     text.as_deref().map(record_of).transpose()
 }
@@ -335,15 +335,7 @@ impl ExecutionStore for SqliteStore {
 
     async fn get(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         let arn = arn.to_owned();
-        self.reader
-            .read(move |conn| {
-                let text: Option<String> = conn
-                    .query_row("SELECT record FROM executions WHERE arn = ?1", [&arn], |r| r.get(0))
-                    .optional()
-                    .map_err(unavailable)?;
-                text.as_deref().map(record_of).transpose()
-            })
-            .await
+        self.reader.read(move |conn| load(conn, &arn)).await
     }
 
     async fn history(&self, arn: &str) -> Result<Option<Vec<HistoryEvent>>, StoreError> {

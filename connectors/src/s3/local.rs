@@ -63,6 +63,22 @@ pub struct LocalS3 {
     task: JoinHandle<()>,
 }
 
+/// Marks an object answer (GetObject's, PutObject's) that carries a checksum as a full-object one, as
+/// S3 does for objects uploaded in one part.
+macro_rules! full_object_checksum {
+    ($o:expr) => {
+        let checksummed = $o.checksum_crc32.is_some()
+            || $o.checksum_crc32c.is_some()
+            || $o.checksum_sha1.is_some()
+            || $o.checksum_sha256.is_some()
+            || $o.checksum_crc64nvme.is_some();
+        if checksummed {
+            $o.checksum_type
+                .get_or_insert_with(|| s3s::dto::ChecksumType::from_static(s3s::dto::ChecksumType::FULL_OBJECT));
+        }
+    };
+}
+
 impl LocalS3 {
     /// Serves `root` on `addr` (port 0 picks a free port).
     pub async fn start(root: &Path, addr: SocketAddr) -> Result<LocalS3, LocalS3Error> {
@@ -463,15 +479,7 @@ impl S3 for Folder {
         o.accept_ranges.get_or_insert_with(|| "bytes".to_owned());
         o.server_side_encryption
             .get_or_insert_with(|| s3s::dto::ServerSideEncryption::from_static(s3s::dto::ServerSideEncryption::AES256));
-        let checksummed = o.checksum_crc32.is_some()
-            || o.checksum_crc32c.is_some()
-            || o.checksum_sha1.is_some()
-            || o.checksum_sha256.is_some()
-            || o.checksum_crc64nvme.is_some();
-        if checksummed {
-            o.checksum_type
-                .get_or_insert_with(|| s3s::dto::ChecksumType::from_static(s3s::dto::ChecksumType::FULL_OBJECT));
-        }
+        full_object_checksum!(o);
         Ok(out)
     }
 
@@ -499,15 +507,7 @@ impl S3 for Folder {
         let o = &mut out.output;
         o.server_side_encryption
             .get_or_insert_with(|| s3s::dto::ServerSideEncryption::from_static(s3s::dto::ServerSideEncryption::AES256));
-        let checksummed = o.checksum_crc32.is_some()
-            || o.checksum_crc32c.is_some()
-            || o.checksum_sha1.is_some()
-            || o.checksum_sha256.is_some()
-            || o.checksum_crc64nvme.is_some();
-        if checksummed {
-            o.checksum_type
-                .get_or_insert_with(|| s3s::dto::ChecksumType::from_static(s3s::dto::ChecksumType::FULL_OBJECT));
-        }
+        full_object_checksum!(o);
         Ok(out)
     }
 
