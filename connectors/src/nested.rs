@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use legion_asl::model::{StateMachine, StateMachineType};
 use legion_engine::executions::StartOptions;
 use legion_engine::store::StoreError;
-use legion_engine::{Dispatched, Engine, ExecutionStatus, Outcome, StartRequest, TaskError, TaskRequest};
+use legion_engine::{Dispatched, Engine, ExecutionStatus, Outcome, StartRequest, TaskError, TaskRequest, TokenSignal};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -359,6 +359,7 @@ async fn sdk(a: &Attached, action: &str, params: &Value) -> Result<Value, TaskEr
             api_error(Naming::Sdk, "TaskDoesNotExistException", "Task Does Not Exist")
         }
         legion_engine::TokenError::TaskTimedOut => api_error(Naming::Sdk, "TaskTimedOutException", "Task Timed Out"),
+        legion_engine::TokenError::Store(e) => TaskError::new("States.Runtime", e.to_string()),
     };
     let token = || -> Result<String, TaskError> {
         let t = text_param(params, "TaskToken").unwrap_or_default();
@@ -382,17 +383,17 @@ async fn sdk(a: &Attached, action: &str, params: &Value) -> Result<Value, TaskEr
                 Some(v) => v.clone(),
                 None => Value::Null,
             };
-            a.engine.send_task_success(&token, output).map_err(token_error)?;
+            a.engine.answer_task(&token, TokenSignal::Success(output)).await.map_err(token_error)?;
             Ok(json!({}))
         }
         "sendTaskFailure" => {
             let error = text_param(params, "Error").map(str::to_owned);
             let cause = text_param(params, "Cause").map(str::to_owned);
-            a.engine.send_task_failure(&token()?, error, cause).map_err(token_error)?;
+            a.engine.answer_task(&token()?, TokenSignal::Failure { error, cause }).await.map_err(token_error)?;
             Ok(json!({}))
         }
         "sendTaskHeartbeat" => {
-            a.engine.send_task_heartbeat(&token()?).map_err(token_error)?;
+            a.engine.answer_task(&token()?, TokenSignal::Heartbeat).await.map_err(token_error)?;
             Ok(json!({}))
         }
         "stopExecution" => {

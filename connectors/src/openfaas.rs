@@ -357,6 +357,7 @@ pub fn complete_callback(tokens: &TaskTokens, path_and_query: &str, headers: &He
         Err(TokenError::TaskTimedOut) => reply(410, "the task timed out"),
         Err(TokenError::InvalidToken(_)) => reply(400, "invalid token"),
         Err(TokenError::TaskDoesNotExist) => reply(404, "no task waits for this token"),
+        Err(TokenError::Store(_)) => reply(503, "try again"),
     }
 }
 

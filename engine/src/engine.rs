@@ -280,7 +280,7 @@ impl EngineBuilder {
             Some(store) => Executions::new(store),
             None => Executions::default(),
         };
-        Engine {
+        let engine = Engine {
             shared: Arc::new(Shared {
                 config: self.config,
                 dispatcher: self.dispatcher,
@@ -290,7 +290,11 @@ impl EngineBuilder {
                 activities: Default::default(),
                 on_purged: self.on_purged,
             }),
+        };
+        if engine.shared.executions.store.lease().is_some() {
+            engine.shared.executions.store.subscribe(engine.inbox());
         }
+        engine
     }
 }
 
@@ -380,11 +384,38 @@ impl Engine {
     /// Resumes every execution a durable store holds as RUNNING (after a restart), each from its last
     /// committed state boundary; returns how many were resumed. An execution whose stored definition
     /// no longer parses ends as FAILED (`States.Runtime`) instead. Call once, before starting others.
+    ///
+    /// On a store several engines share ([`ExecutionStore::lease`]), only executions whose owner
+    /// stopped renewing its lease are resumed, and a task goes on doing so every half lease, taking
+    /// over the executions of any engine that stops.
     pub async fn recover(&self) -> Result<usize, StoreError> {
+        let resumed = self.resume_orphans().await?;
+        if let Some(lease) = self.shared.executions.store.lease() {
+            let shared = Arc::downgrade(&self.shared);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(lease / 2);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(shared) = shared.upgrade() else { return };
+                    if let Err(e) = (Engine { shared }).resume_orphans().await {
+                        tracing::warn!(error = %e, "could not look for executions to take over");
+                    }
+                }
+            });
+        }
+        Ok(resumed)
+    }
+
+    /// Resumes what [`ExecutionStore::recover`] hands this engine.
+    async fn resume_orphans(&self) -> Result<usize, StoreError> {
         let executions = &self.shared.executions;
         let mut resumed = 0;
         for saved in executions.store.recover().await? {
             let arn = saved.record.arn.clone();
+            if executions.live(&arn).is_some() {
+                continue;
+            }
             match Resumable::restore(saved) {
                 Ok(r) => {
                     executions.resumable(&arn, r.clone());
@@ -403,6 +434,24 @@ impl Engine {
             }
         }
         Ok(resumed)
+    }
+
+    /// Where a shared store delivers the signals for this engine's executions.
+    fn inbox(&self) -> crate::store::Inbox {
+        let shared = Arc::downgrade(&self.shared);
+        Arc::new(move |signal| {
+            let Some(shared) = shared.upgrade() else { return false };
+            match signal {
+                crate::store::Signal::Token { token, signal } => shared.tokens.signal(&token, signal).is_ok(),
+                crate::store::Signal::Stop { arn, error, cause } => match shared.executions.live(&arn) {
+                    Some(execution) => {
+                        execution.stop(error, cause);
+                        true
+                    }
+                    None => false,
+                },
+            }
+        })
     }
 
     /// Runs `info`'s execution on a new task (its first run, or a redrive) and returns its handle.

@@ -150,6 +150,8 @@ impl Engine {
         if let Some(execution) = self.shared.executions.live(arn) {
             execution.stop(error, cause);
             execution.outcome().await;
+        } else if self.shared.executions.store.lease().is_some() {
+            self.stop_elsewhere(arn, error, cause).await.map_err(StopError::Store)?;
         }
         let record = self
             .describe_execution(arn)
@@ -160,6 +162,23 @@ impl Engine {
             (ExecutionStatus::Running, _) | (_, None) => OffsetDateTime::now_utc(),
             (_, Some(d)) => d,
         })
+    }
+
+    /// Stops an execution that another engine sharing the store runs, and waits (up to two leases)
+    /// until it has ended there.
+    async fn stop_elsewhere(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), StoreError> {
+        let store = &self.shared.executions.store;
+        let running = |r: Option<ExecutionRecord>| r.is_some_and(|r| r.status == ExecutionStatus::Running);
+        if !running(store.get(arn).await?) {
+            return Ok(());
+        }
+        store.send(crate::store::Signal::Stop { arn: arn.to_owned(), error, cause }).await?;
+        let patience = store.lease().unwrap_or_default() * 2;
+        let deadline = tokio::time::Instant::now() + patience;
+        while running(store.get(arn).await?) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// RedriveExecution: runs a failed, timed-out or aborted Standard execution again from the

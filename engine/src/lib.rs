@@ -38,8 +38,8 @@ pub use engine::{Engine, EngineBuilder, EngineConfig, Execution, ExecutionStatus
 pub use executions::{RedriveError, Redriven, StartOptions, Started, StopError};
 pub use interp::MAX_PAYLOAD_BYTES;
 pub use store::{
-    Commit, DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStore, Launch, ListQuery,
-    MapProgress, MemoryStore, Page, Recovered, RedriveFilter, Reservation, Retention, SavedCheckpoint, SavedRetry,
-    StoreError,
+    Commit, DocumentChange, DocumentChanges, DocumentKind, DocumentStore, ExecutionRecord, ExecutionStore, Inbox,
+    Launch, ListQuery, MapProgress, MemoryStore, Page, Recovered, RedriveFilter, Reservation, Retention,
+    SavedCheckpoint, SavedRetry, Sent, Signal, StoreError,
 };
-pub use tokens::{TaskTokens, TokenError};
+pub use tokens::{TaskTokens, TokenError, TokenSignal};

@@ -36,10 +36,13 @@ pub enum TokenError {
     /// The task of this token timed out (`TaskTimedOut`).
     #[error("Task Timed Out")]
     TaskTimedOut,
+    /// The store that routes answers between instances failed; the answer may be sent again.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// What reaches a waiting task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TokenSignal {
     /// SendTaskSuccess: the task's result.
     Success(Value),
@@ -262,6 +265,22 @@ impl Engine {
     /// SendTaskHeartbeat: restarts the heartbeat clock of the callback task of `token`.
     pub fn send_task_heartbeat(&self, token: &str) -> Result<(), TokenError> {
         self.shared.tokens.heartbeat(token)
+    }
+
+    /// SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat from the API: to a task of this engine,
+    /// or, when the store is shared by several engines, to the engine that runs the task's execution.
+    pub async fn answer_task(&self, token: &str, signal: TokenSignal) -> Result<(), TokenError> {
+        let store = &self.shared.executions.store;
+        match self.shared.tokens.signal(token, signal.clone()) {
+            Err(TokenError::TaskDoesNotExist) if store.lease().is_some() => {
+                let signal = crate::store::Signal::Token { token: token.to_owned(), signal };
+                match store.send(signal).await? {
+                    crate::store::Sent::Queued => Ok(()),
+                    _ => Err(TokenError::TaskDoesNotExist),
+                }
+            }
+            answered => answered,
+        }
     }
 }
 

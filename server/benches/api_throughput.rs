@@ -61,7 +61,8 @@ fn start_server(threads: usize, store: String) -> SocketAddr {
             let tokens = TaskTokens::new();
             let router = Router::builder(Config::default().with_env(), tokens.clone()).build().await.expect("router");
             let mocks = router.mocks().cloned();
-            let stores = legion_store::open(&store, legion_engine::Retention::forever()).expect("the store opens");
+            let stores =
+                legion_store::open(&store, legion_engine::Retention::forever()).await.expect("the store opens");
             let engine = Engine::builder()
                 .account("123456789012", "us-east-1")
                 .time_scale(1.0)

@@ -161,7 +161,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             // Nothing can read a map-run child's history after `legion run` (`--history` prints the
             // execution's own), so children keep none: a large map run stays small in memory.
             let children = legion_engine::map_run::InMemoryMapRunStore::new().keep_child_executions(false);
-            let stores = legion_store::open(&store, legion_engine::Retention::forever())
+            let stores = runtime
+                .block_on(legion_store::open(&store, legion_engine::Retention::forever()))
                 .with_context(|| format!("opening the store {store}"))?;
             let engine = Engine::builder()
                 .time_scale(time_scale)
@@ -207,6 +208,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                     task_router(args.config.clone(), args.mock_config.clone(), None, tokens.clone(), s3_tasks).await?;
                 let mocks = router.mocks().cloned();
                 let stores = legion_store::open(&args.store, args.retention())
+                    .await
                     .with_context(|| format!("opening the store {}", args.store))?;
                 let engine = Engine::builder()
                     .account(args.account.clone(), args.region.clone())

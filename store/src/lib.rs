@@ -1,20 +1,25 @@
 //! Durable execution stores for the Legion engine.
 //!
 //! [`open`] turns a store URL into an [`ExecutionStore`]: `memory` (the engine's
-//! [`MemoryStore`](legion_engine::MemoryStore), the default) or `sqlite:PATH` (an embedded SQLite
-//! file, [`SqliteStore`]). With a durable store, every Standard execution commits its history and
-//! checkpoint at each top-level state boundary, and [`Engine::recover`](legion_engine::Engine::recover)
-//! resumes the ones that were RUNNING when the process stopped.
+//! [`MemoryStore`](legion_engine::MemoryStore), the default), `sqlite:PATH` (an embedded SQLite
+//! file, [`SqliteStore`]) or `postgres://USER@HOST:PORT/DB` (a PostgreSQL database several
+//! instances share, `PostgresStore`, with the default `postgres` feature). With a durable store,
+//! every Standard execution commits its history and checkpoint at each top-level state boundary,
+//! and [`Engine::recover`](legion_engine::Engine::recover) resumes the ones that were RUNNING when
+//! the process stopped.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let stores = legion_store::open("sqlite:legion.db", legion_engine::Retention::forever())?;
+//! let stores = legion_store::open("sqlite:legion.db", legion_engine::Retention::forever()).await?;
 //! let engine = legion_engine::Engine::builder().store(stores.executions).build();
 //! let resumed = engine.recover().await?;
 //! println!("resumed {resumed} executions");
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
 mod schema;
 mod sqlite;
 mod writer;
@@ -23,6 +28,8 @@ use std::sync::Arc;
 
 use legion_engine::{DocumentStore, ExecutionStore, MemoryStore, Retention, StoreError};
 
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, DEFAULT_LEASE};
 pub use sqlite::{SqliteStore, Sync};
 
 /// The stores a URL opened: executions, and (durable backends) the documents a server keeps.
@@ -34,9 +41,11 @@ pub struct Stores {
     pub documents: Option<Arc<dyn DocumentStore>>,
 }
 
-/// Opens the stores a URL names: `memory`, or `sqlite:PATH` (created when absent; `?sync=full` makes
-/// every commit survive a power loss, not only a crash of the process).
-pub fn open(url: &str, retention: Retention) -> Result<Stores, StoreError> {
+/// Opens the stores a URL names: `memory`; `sqlite:PATH` (created when absent; `?sync=full` makes
+/// every commit survive a power loss, not only a crash of the process); or
+/// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (`?lease=SECONDS` sets how long an instance owns its
+/// running executions without renewing, 10 by default).
+pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError> {
     if url == "memory" || url.is_empty() {
         return Ok(Stores { executions: Arc::new(MemoryStore::with_retention(retention)), documents: None });
     }
@@ -52,5 +61,21 @@ pub fn open(url: &str, retention: Retention) -> Result<Stores, StoreError> {
         let store = Arc::new(SqliteStore::open(path, sync, retention)?);
         return Ok(Stores { executions: store.clone(), documents: Some(store) });
     }
-    Err(StoreError::Unavailable(format!("unknown store '{url}': use memory or sqlite:PATH")))
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return open_postgres(url, retention).await;
+    }
+    Err(StoreError::Unavailable(format!(
+        "unknown store '{url}': use memory, sqlite:PATH or postgres://USER@HOST:PORT/DB"
+    )))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str, retention: Retention) -> Result<Stores, StoreError> {
+    let store = Arc::new(PostgresStore::open(url, retention).await?);
+    Ok(Stores { executions: store.clone(), documents: Some(store) })
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_: &str, _: Retention) -> Result<Stores, StoreError> {
+    Err(StoreError::Unavailable("this Legion was built without the postgres feature".to_owned()))
 }

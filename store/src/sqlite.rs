@@ -12,8 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::rows::{corrupt, interrupted, json, nanos, record_of, unavailable};
 use crate::schema;
-use crate::writer::{unavailable, Reader, Writer};
+use crate::writer::{Reader, Writer};
 
 /// When a commit reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,14 +39,6 @@ pub struct SqliteStore {
 
 /// How many read connections a store opens.
 const READERS: usize = 4;
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
-fn nanos(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
 
 fn connect(path: &Path, sync: Sync) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
@@ -92,14 +85,6 @@ fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
         ))),
         Err(std::fs::TryLockError::Error(e)) => Err(unavailable(format!("{}: {e}", path.display()))),
     }
-}
-
-fn record_of(text: &str) -> Result<ExecutionRecord, StoreError> {
-    serde_json::from_str(text).map_err(corrupt)
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(corrupt)
 }
 
 fn status_text(status: ExecutionStatus) -> &'static str {
@@ -358,13 +343,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn recover(&self) -> Result<Vec<Recovered>, StoreError> {
-        // A reservation whose start never completed cannot be resumed: nobody was told it started.
-        let interrupted = Outcome {
-            status: ExecutionStatus::Failed,
-            output: None,
-            error: Some("States.Runtime".to_owned()),
-            cause: Some("The execution was interrupted before it started and cannot be resumed".to_owned()),
-        };
+        let interrupted = interrupted();
         let now = OffsetDateTime::now_utc();
         self.writer
             .write(move |tx| {

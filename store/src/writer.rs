@@ -8,6 +8,8 @@ use legion_engine::StoreError;
 use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
+use crate::rows::unavailable;
+
 /// How many writes one transaction takes at most.
 const BATCH: usize = 1024;
 
@@ -29,10 +31,6 @@ impl Drop for Writer {
             let _ = thread.join();
         }
     }
-}
-
-pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 impl Writer {

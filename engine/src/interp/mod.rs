@@ -70,6 +70,18 @@ pub(crate) struct Exec {
     resumed_entered_at: std::sync::Mutex<Option<OffsetDateTime>>,
 }
 
+/// A task token noted in a shared store; withdrawn when dropped.
+pub(crate) struct SharedToken {
+    store: Arc<dyn crate::store::ExecutionStore>,
+    token: String,
+}
+
+impl Drop for SharedToken {
+    fn drop(&mut self) {
+        self.store.token_closed(&self.token);
+    }
+}
+
 /// How the top level of an execution runs: its checkpoints (Standard executions), the journal of a
 /// durable store, and whether it starts, is redriven or resumes after a restart.
 pub(crate) struct Top {
@@ -380,6 +392,19 @@ impl Exec {
         base.insert("Execution".into(), execution);
         base.insert("StateMachine".into(), json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}));
         base
+    }
+
+    /// Tells a store shared by several engines that a task of this execution waits on `token`, so that
+    /// an answer sent to another engine comes here; the guard withdraws it when the task stops waiting.
+    pub(crate) async fn share_token(&self, token: &str) -> Option<SharedToken> {
+        let store = &self.shared.executions.store;
+        if self.journal.is_none() || store.lease().is_none() {
+            return None;
+        }
+        if let Err(e) = store.token_opened(&self.info.arn, token).await {
+            tracing::warn!(execution = %self.info.arn, error = %e, "an answer sent to another instance cannot reach this task");
+        }
+        Some(SharedToken { store: store.clone(), token: token.to_owned() })
     }
 
     /// Commits a top-level state boundary to a durable store (nothing without one). A store that

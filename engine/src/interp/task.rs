@@ -89,6 +89,10 @@ pub(crate) async fn run(
         || crate::activities::is_activity_arn(&task.resource)
         || exec.shared.dispatcher.completes_by_callback(&task.resource);
     let mut waiter = callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()));
+    let _shared_token = match &waiter {
+        Some(w) => exec.share_token(w.token()).await,
+        None => None,
+    };
     // A Task state's context reports its RetryCount from the first attempt on (0), and
     // `.waitForTaskToken` tasks their token.
     let owned_ctx;

@@ -26,6 +26,22 @@ impl DocumentKind {
             DocumentKind::ExecutionSnapshot => "execution-snapshot",
         }
     }
+
+    /// The kind a backend filed under `name`.
+    pub fn parse(name: &str) -> Option<DocumentKind> {
+        [DocumentKind::StateMachine, DocumentKind::Activity, DocumentKind::ExecutionSnapshot]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// What changed in a shared store since a mark: see [`DocumentStore::changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentChanges {
+    /// The mark to ask from next time.
+    pub mark: u64,
+    /// The changes, oldest first.
+    pub changes: Vec<DocumentChange>,
 }
 
 /// One change to the documents.
@@ -56,4 +72,13 @@ pub trait DocumentStore: Send + Sync + 'static {
     async fn apply(&self, changes: Vec<DocumentChange>) -> Result<(), StoreError>;
     /// Every document of `kind`, as `(key, JSON text)`.
     async fn load(&self, kind: DocumentKind) -> Result<Vec<(String, String)>, StoreError>;
+    /// For a store several instances share: the changes any of them made after `after` (`None`: no
+    /// changes, only the current mark). A store one process owns has none (the default).
+    async fn changes(&self, _after: Option<u64>) -> Result<DocumentChanges, StoreError> {
+        Ok(DocumentChanges::default())
+    }
+    /// Whether other instances write to it too (then a reader asks for [`changes`](Self::changes)).
+    fn shared(&self) -> bool {
+        false
+    }
 }

@@ -28,7 +28,7 @@ use crate::engine::{ExecutionStatus, Outcome};
 use crate::executions::StartOptions;
 use crate::history::{History, HistoryEvent};
 
-pub use documents::{DocumentChange, DocumentKind, DocumentStore};
+pub use documents::{DocumentChange, DocumentChanges, DocumentKind, DocumentStore};
 pub use memory::MemoryStore;
 
 /// What the store knows about one execution (DescribeExecution's facts).
@@ -284,7 +284,47 @@ pub enum StoreError {
     /// The backend holds data this Legion cannot read (a newer schema, a damaged row).
     #[error("the execution store holds data this Legion cannot read: {0}")]
     Corrupt(String),
+    /// Another engine sharing the store has taken the execution over (its lease ran out here).
+    #[error("the execution {0} is now run by another instance")]
+    LeaseLost(String),
 }
+
+/// A message for the engine that runs an execution, routed through a store that several engines
+/// share (see [`ExecutionStore::lease`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Signal {
+    /// SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat for a task waiting on `token`.
+    Token {
+        /// The task token.
+        token: String,
+        /// What to tell the task.
+        signal: crate::tokens::TokenSignal,
+    },
+    /// StopExecution.
+    Stop {
+        /// The execution ARN.
+        arn: String,
+        /// The error to stop it with.
+        error: Option<String>,
+        /// The cause to stop it with.
+        cause: Option<String>,
+    },
+}
+
+/// What [`ExecutionStore::send`] did with a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Sent {
+    /// It is queued for the engine that runs its execution (or the one that takes it over).
+    Queued,
+    /// No running execution waits for it: an unknown or closed token, an ended execution.
+    NoRecipient,
+}
+
+/// Receives the signals a shared store routes to this engine; returns whether it could deliver one
+/// (a task may not be waiting yet on an execution just taken over: the store offers it again).
+pub type Inbox = Arc<dyn Fn(Signal) -> bool + Send + Sync>;
 
 /// What resuming an execution after a restart needs beside its record: the definition it runs and
 /// the role it runs as. Kept by durable stores only.
@@ -466,5 +506,25 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Whether what it holds outlives the process: then the engine commits at every state boundary.
     fn durable(&self) -> bool {
         false
+    }
+    /// For a store several engines share: how long an engine owns the executions it runs without
+    /// renewing its lease. [`recover`](ExecutionStore::recover) then claims only executions whose
+    /// lease ran out, and the engine calls it again every half lease to take over those of an engine
+    /// that stopped. `None` (the default) for a store one process owns.
+    fn lease(&self) -> Option<Duration> {
+        None
+    }
+    /// Registers where the signals for this engine's executions go (shared stores).
+    fn subscribe(&self, _inbox: Inbox) {}
+    /// Notes that a task of `arn` waits on `token`, so that another engine can route its answer here
+    /// (shared stores).
+    async fn token_opened(&self, _arn: &str, _token: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Notes that the task of `token` no longer waits (shared stores; not awaited).
+    fn token_closed(&self, _token: &str) {}
+    /// Routes a signal to the engine that runs its execution (shared stores).
+    async fn send(&self, _signal: Signal) -> Result<Sent, StoreError> {
+        Ok(Sent::NoRecipient)
     }
 }

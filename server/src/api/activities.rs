@@ -13,6 +13,7 @@ use super::{paginate, required, AppState, Empty};
 use crate::error::ApiError;
 use crate::protocol::epoch;
 use crate::registry::{check_name, Activity};
+use legion_engine::TokenSignal;
 
 /// CreateActivity's input.
 #[derive(Debug, Deserialize)]
@@ -126,6 +127,7 @@ fn token_error(e: legion_engine::TokenError) -> ApiError {
         legion_engine::TokenError::InvalidToken(t) => ApiError::InvalidToken(format!("Invalid Token: '{t}'")),
         legion_engine::TokenError::TaskDoesNotExist => ApiError::TaskDoesNotExist("Task Does Not Exist".into()),
         legion_engine::TokenError::TaskTimedOut => ApiError::TaskTimedOut("Task Timed Out".into()),
+        legion_engine::TokenError::Store(e) => ApiError::from(e),
     }
 }
 
@@ -151,7 +153,7 @@ pub async fn send_task_success(state: AppState, input: SendSuccessInput) -> Resu
     }
     let output: serde_json::Value =
         serde_json::from_str(&output).map_err(|e| ApiError::InvalidOutput(format!("Invalid Output: '{e}'")))?;
-    state.engine().send_task_success(&token, output).map_err(token_error)?;
+    state.engine().answer_task(&token, TokenSignal::Success(output)).await.map_err(token_error)?;
     Ok(Empty {})
 }
 
@@ -174,7 +176,8 @@ pub async fn send_task_failure(state: AppState, input: SendFailureInput) -> Resu
     if let Some(c) = &input.cause {
         super::check_len(c, "cause", 0, 32_768)?;
     }
-    state.engine().send_task_failure(&token, input.error, input.cause).map_err(token_error)?;
+    let failure = TokenSignal::Failure { error: input.error, cause: input.cause };
+    state.engine().answer_task(&token, failure).await.map_err(token_error)?;
     Ok(Empty {})
 }
 
@@ -189,7 +192,7 @@ pub struct HeartbeatInput {
 pub async fn send_task_heartbeat(state: AppState, input: HeartbeatInput) -> Result<Empty, ApiError> {
     let token = required(input.task_token, "taskToken")?;
     check_token(&token)?;
-    state.engine().send_task_heartbeat(&token).map_err(token_error)?;
+    state.engine().answer_task(&token, TokenSignal::Heartbeat).await.map_err(token_error)?;
     Ok(Empty {})
 }
 

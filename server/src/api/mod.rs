@@ -157,6 +157,8 @@ where
     Fut: Future<Output = Result<O, ApiError>>,
 {
     let input = AwsJson::<I>::from_bytes(body)?;
+    // Other instances sharing the store may have changed state machines or activities.
+    state.registry().refresh().await?;
     let output = handler(state.clone(), input).await?;
     // What the operation changed is durable before it is acknowledged.
     state.registry().flush().await?;

@@ -144,6 +144,11 @@ pub(super) struct Revisions {
 }
 
 impl Revisions {
+    /// A cache that already holds `known` (revisions read earlier are not parsed again).
+    pub(super) fn with(known: impl IntoIterator<Item = Arc<Revision>>) -> Revisions {
+        Revisions { parsed: known.into_iter().map(|r| (r.revision_id.clone(), r)).collect() }
+    }
+
     fn revision(&mut self, doc: RevisionDoc, machine_type: StateMachineType) -> Result<Arc<Revision>, String> {
         if let Some(r) = self.parsed.get(&doc.revision_id) {
             return Ok(r.clone());

@@ -149,6 +149,8 @@ pub struct Registry {
     flushing: tokio::sync::Mutex<()>,
     /// Held while the snapshots are pruned.
     pruning: tokio::sync::Mutex<()>,
+    /// In a store other instances share: how far this registry has read their changes.
+    mark: tokio::sync::Mutex<u64>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -217,6 +219,8 @@ pub fn check_name(name: &str, max: usize) -> Result<(), ApiError> {
 impl Registry {
     /// A registry kept in `store`, with what it already holds.
     pub async fn load(store: Arc<dyn DocumentStore>) -> Result<Registry, StoreError> {
+        // The mark is read first: a change made while loading is then read again, never missed.
+        let mark = store.changes(None).await?.mark;
         let mut revisions = documents::Revisions::default();
         let corrupt = |e: String| StoreError::Corrupt(e);
         let mut machines = BTreeMap::new();
@@ -240,7 +244,69 @@ impl Registry {
             dirty: Mutex::default(),
             flushing: tokio::sync::Mutex::default(),
             pruning: tokio::sync::Mutex::default(),
+            mark: tokio::sync::Mutex::new(mark),
         })
+    }
+
+    /// In a store other instances share, reads what they changed since the last refresh (a change of
+    /// this instance's own that is not flushed yet wins).
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let Some(store) = self.store.as_ref().filter(|s| s.shared()) else { return Ok(()) };
+        let mut mark = self.mark.lock().await;
+        let read = store.changes(Some(*mark)).await?;
+        if read.changes.is_empty() {
+            *mark = read.mark;
+            return Ok(());
+        }
+        let pending: std::collections::HashSet<(DocumentKind, String)> =
+            self.dirty.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        let mut revisions = documents::Revisions::with(self.revisions());
+        for change in read.changes {
+            let (kind, key, value) = match change {
+                DocumentChange::Put { kind, key, value } => (kind, key, Some(value)),
+                DocumentChange::Delete { kind, key } => (kind, key, None),
+            };
+            if !pending.contains(&(kind, key.clone())) {
+                self.take(&mut revisions, kind, key, value.as_deref())?;
+            }
+        }
+        *mark = read.mark;
+        Ok(())
+    }
+
+    /// Every revision this registry holds (of machines and their versions).
+    fn revisions(&self) -> Vec<Arc<Revision>> {
+        let machines = read(&self.machines);
+        let versions = machines.values().flat_map(|m| m.versions.values().map(|v| v.revision.clone()));
+        machines.values().map(|m| m.current.clone()).chain(versions).collect()
+    }
+
+    /// Sets the registry's `kind` document at `key` to what another instance wrote.
+    fn take(
+        &self,
+        revisions: &mut documents::Revisions,
+        kind: DocumentKind,
+        key: String,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let corrupt = |e: String| StoreError::Corrupt(e);
+        match (kind, value) {
+            (DocumentKind::StateMachine, Some(text)) => {
+                let machine = revisions.machine(from_json(text)?).map_err(corrupt)?;
+                write(&self.machines).insert(key, machine);
+            }
+            (DocumentKind::StateMachine, None) => drop(write(&self.machines).remove(&key)),
+            (DocumentKind::Activity, Some(text)) => {
+                write(&self.activities).insert(key, documents::activity(from_json(text)?));
+            }
+            (DocumentKind::Activity, None) => drop(write(&self.activities).remove(&key)),
+            (_, Some(text)) => {
+                let snapshot = revisions.snapshot(from_json(text)?).map_err(corrupt)?;
+                write(&self.snapshots).insert(key, snapshot);
+            }
+            (_, None) => drop(write(&self.snapshots).remove(&key)),
+        }
+        Ok(())
     }
 
     /// Notes a change for the next flush (nothing without a store).
