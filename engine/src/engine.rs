@@ -298,6 +298,17 @@ impl EngineBuilder {
     }
 }
 
+/// On a store several engines share, publishes what an execution records every half second, so that
+/// the other engines show its history as it goes (commits come only at top-level state boundaries).
+async fn publish_until_done(journal: Arc<crate::executions::Journal>, mut done: watch::Receiver<Option<Outcome>>) {
+    loop {
+        tokio::select! {
+            _ = done.changed() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => journal.publish(),
+        }
+    }
+}
+
 impl Engine {
     /// A builder with default configuration and no task handlers.
     pub fn builder() -> EngineBuilder {
@@ -479,6 +490,9 @@ impl Engine {
         shared.executions.running(&execution);
         let (registry, finished_arn) = (shared.clone(), info.arn.clone());
         let journal = shared.executions.journal(&info, &history).map(Arc::new);
+        if let (Some(journal), Some(_)) = (&journal, shared.executions.store.lease()) {
+            tokio::spawn(publish_until_done(journal.clone(), execution.outcome.clone()));
+        }
         tokio::spawn(async move {
             let top = interp::Top { checkpoints, journal: journal.clone(), mode };
             let run = interp::run_execution(shared, machine, info, history, cancel, stop, top);

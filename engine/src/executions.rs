@@ -319,7 +319,12 @@ impl Executions {
             lock(&self.resumable).remove(arn);
         }
         let now = OffsetDateTime::now_utc();
-        if let Err(e) = self.store.finish(arn, outcome, now, tail).await {
+        let finish = || self.store.finish(arn, outcome, now, tail.clone());
+        let recorded = match self.store.lease() {
+            Some(_) => while_unavailable(arn, finish).await,
+            None => self.store.finish(arn, outcome, now, tail).await,
+        };
+        if let Err(e) = recorded {
             // The execution has ended in this process; a durable store that missed it resumes it at
             // the next start, from its last committed state boundary.
             tracing::error!(execution = arn, error = %e, "could not record the end of an execution");
@@ -384,7 +389,32 @@ impl Executions {
             arn: info.arn.clone(),
             history: history.clone(),
             committed: AtomicUsize::new(history.len()),
+            published: AtomicUsize::new(history.len()),
         })
+    }
+}
+
+/// How long a write waits for a shared store that is unavailable before the execution gives up.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `write` again while it fails with [`StoreError::Unavailable`] (a database restarting, a network
+/// cut), backing off from 100 ms to 5 s, for at most [`PATIENCE`].
+pub(crate) async fn while_unavailable<F, Fut>(arn: &str, mut write: F) -> Result<(), StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let give_up = tokio::time::Instant::now() + PATIENCE;
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match write().await {
+            Err(StoreError::Unavailable(e)) if tokio::time::Instant::now() < give_up => {
+                tracing::warn!(execution = arn, error = %e, "the store is unavailable; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+            done => return done,
+        }
     }
 }
 
@@ -396,6 +426,8 @@ pub(crate) struct Journal {
     history: History,
     /// How many events the store has.
     committed: AtomicUsize,
+    /// How many events other engines can read (committed or published).
+    published: AtomicUsize,
 }
 
 impl Journal {
@@ -405,10 +437,34 @@ impl Journal {
         events
     }
 
-    /// Commits a state boundary.
+    /// Commits a state boundary. On a store several engines share, a database that is away is waited
+    /// for (see [`while_unavailable`]).
     pub(crate) async fn commit(&self, checkpoint: SavedCheckpoint) -> Result<(), StoreError> {
-        let events = self.take_events();
-        self.store.commit(&self.arn, Commit { events, checkpoint }).await
+        if self.store.lease().is_none() {
+            let events = self.take_events();
+            return self.store.commit(&self.arn, Commit { events, checkpoint }).await;
+        }
+        let from = self.committed.load(Ordering::Acquire);
+        let mut written = 0;
+        while_unavailable(&self.arn, || {
+            let events = self.history.events_from(from);
+            written = events.len();
+            self.store.commit(&self.arn, Commit { events, checkpoint: checkpoint.clone() })
+        })
+        .await?;
+        self.committed.store(from + written, Ordering::Release);
+        Ok(())
+    }
+
+    /// Publishes the events recorded since the last commit or publication (shared stores).
+    pub(crate) fn publish(&self) {
+        let from = self.committed.load(Ordering::Acquire).max(self.published.load(Ordering::Acquire));
+        if self.history.len() <= from {
+            return;
+        }
+        let events = self.history.events_from(from);
+        self.published.store(from + events.len(), Ordering::Release);
+        self.store.publish(&self.arn, events);
     }
 
     /// The events not committed yet, for the record of the execution's end.

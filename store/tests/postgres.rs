@@ -15,16 +15,6 @@ use legion_engine::{
 use legion_store::PostgresStore;
 use serde_json::json;
 
-/// A fresh database on the test server, or `None` (the test skips) outside CI without one.
-async fn database() -> Option<String> {
-    let admin = legion_testkit::external_server("LEGION_TEST_POSTGRES", "PostgreSQL server")?;
-    let name = format!("legion_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin).await.expect("the test server accepts connections");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("creates");
-    let base = admin.rsplit_once('/').map(|(base, _)| base).expect("a URL with a database");
-    Some(format!("{base}/{name}"))
-}
-
 async fn store(url: &str, lease_secs: f64, retention: Retention) -> Arc<PostgresStore> {
     let url = format!("{url}?lease={lease_secs}");
     Arc::new(PostgresStore::open(&url, retention).await.expect("the store opens"))
@@ -65,7 +55,7 @@ async fn recorded(execution: &legion_engine::Execution, event_type: &str) {
 #[test]
 fn another_engine_takes_over_the_executions_of_one_that_died() {
     let first = tokio::runtime::Runtime::new().expect("a runtime");
-    let Some(url) = first.block_on(database()) else { return };
+    let Some(url) = first.block_on(legion_testkit::postgres::fresh_database()) else { return };
     let calls = Arc::new(AtomicUsize::new(0));
 
     // The first engine runs into the Wait and dies: its lease (1 s) is no longer renewed.
@@ -116,7 +106,7 @@ const APPROVAL: &str = r#"{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_and_stops_reach_the_engine_that_runs_the_execution() {
-    let Some(url) = database().await else { return };
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
     let calls = Arc::new(AtomicUsize::new(0));
     let owner = engine(store(&url, 5.0, Retention::forever()).await, calls.clone());
     let other = engine(store(&url, 5.0, Retention::forever()).await, calls);
@@ -152,7 +142,7 @@ async fn answers_and_stops_reach_the_engine_that_runs_the_execution() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_listings_and_retention_behave_as_in_memory() {
-    let Some(url) = database().await else { return };
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
     let store = store(&url, 5.0, Retention::forever().max_closed(3)).await;
     let engine = Engine::builder().time_scale(0.0).store(store.clone()).build();
     let pass = machine(r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#);
@@ -179,18 +169,48 @@ async fn names_listings_and_retention_behave_as_in_memory() {
 
 #[tokio::test]
 async fn a_database_from_a_newer_legion_is_refused() {
-    let Some(url) = database().await else { return };
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
     drop(store(&url, 5.0, Retention::forever()).await);
     let pool = sqlx::PgPool::connect(&url).await.expect("connects");
     sqlx::query("UPDATE legion_meta SET value = 99 WHERE key = 'schema_version'").execute(&pool).await.unwrap();
-    let err = PostgresStore::open(&url, Retention::forever()).await.err().expect("refused");
+    let err = PostgresStore::open(&url, Retention::forever()).await.expect_err("refused");
     assert!(err.to_string().contains("newer Legion (schema version 99"), "{err}");
 }
 
 #[tokio::test]
 async fn an_unreachable_server_is_a_clear_error() {
     // Nothing listens on port 9 of the loopback interface.
-    let err = PostgresStore::open("postgres://legion@127.0.0.1:9/legion", Retention::forever()).await.err();
-    let err = err.expect("refused").to_string();
+    let err = PostgresStore::open("postgres://legion@127.0.0.1:9/legion", Retention::forever()).await;
+    let err = err.expect_err("refused").to_string();
     assert!(err.contains("cannot connect to postgres://legion@127.0.0.1:9/legion"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_execution_waits_out_a_database_outage() {
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
+    // The store reaches the database through a proxy that can cut it off.
+    let server = url.split('@').nth(1).and_then(|rest| rest.split('/').next()).expect("HOST:PORT").to_owned();
+    let proxy = legion_testkit::outage::OutageProxy::start(&server).await.expect("the proxy starts");
+    let via = url.replace(&server, &proxy.addr().to_string());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = engine(store(&via, 2.0, Retention::forever()).await, calls.clone());
+    engine.recover().await.expect("recovers");
+    let execution = engine.start(StartRequest::new(machine(WAITS), "waits", json!({"n": 5}))).await.expect("starts");
+    recorded(&execution, "WaitStateEntered").await;
+
+    // The database goes away before the execution ends (the Wait lasts 3 s) and comes back 3 s later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(execution.try_outcome().is_none(), "the end waits for the database");
+    proxy.restore();
+
+    let outcome = tokio::time::timeout(Duration::from_secs(20), execution.outcome()).await.expect("ends");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let record = engine.describe_execution(execution.arn()).await.expect("the store answers").expect("kept");
+    assert_eq!(record.status, ExecutionStatus::Succeeded, "the end was recorded once the database was back");
+    let history = engine.execution_history(execution.arn()).await.expect("the store answers").expect("kept");
+    let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>(), "every event once");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

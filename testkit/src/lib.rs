@@ -16,6 +16,8 @@ pub mod faults;
 pub mod http;
 pub mod lambda;
 pub mod openfaas;
+pub mod outage;
+pub mod postgres;
 pub mod python;
 pub mod watchdog;
 
@@ -28,8 +30,8 @@ pub fn external_server(var: &str, what: &str) -> Option<String> {
         return Some(url);
     }
     if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-        panic!("{var} must name {what} under CI (.ci/run starts moto_server)");
+        panic!("{var} must name {what} under CI (.ci/run starts it)");
     }
-    eprintln!("SKIPPED: no {what}; set {var}=http://127.0.0.1:PORT (e.g. `moto_server -p PORT`)");
+    eprintln!("SKIPPED: no {what}; set {var} to its URL (.ci/run starts it)");
     None
 }

@@ -521,6 +521,10 @@ pub trait ExecutionStore: Send + Sync + 'static {
     async fn token_opened(&self, _arn: &str, _token: &str) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Makes the events an execution recorded since its last commit readable by other engines before
+    /// the next commit (shared stores; not awaited). They are provisional: an engine that takes the
+    /// execution over discards them, and records them again as it resumes.
+    fn publish(&self, _arn: &str, _events: Vec<HistoryEvent>) {}
     /// Notes that the task of `token` no longer waits (shared stores; not awaited).
     fn token_closed(&self, _token: &str) {}
     /// Routes a signal to the engine that runs its execution (shared stores).

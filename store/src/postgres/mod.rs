@@ -273,7 +273,7 @@ async fn append(tx: &mut Transaction<'_, Postgres>, arn: &str, events: &[History
     let texts = events.iter().map(json).collect::<Result<Vec<_>, _>>()?;
     sqlx::query(
         "INSERT INTO events (arn, id, event) SELECT $1, id, event FROM UNNEST($2::bigint[], $3::text[]) AS e(id, event)
-         ON CONFLICT (arn, id) DO UPDATE SET event = excluded.event",
+         ON CONFLICT (arn, id) DO UPDATE SET event = excluded.event, provisional = FALSE",
     )
     .bind(arn)
     .bind(ids)
@@ -644,6 +644,12 @@ impl ExecutionStore for PostgresStore {
         .fetch_all(&i.pool)
         .await
         .map_err(unavailable)?;
+        // What the previous owner published after its last commit is recorded again as it resumes.
+        sqlx::query("DELETE FROM events WHERE arn = ANY($1) AND provisional")
+            .bind(&claimed)
+            .execute(&i.pool)
+            .await
+            .map_err(unavailable)?;
         let mut found = Vec::with_capacity(claimed.len());
         for arn in claimed {
             found.extend(resumable_row(&i.pool, &arn).await?);
@@ -676,6 +682,30 @@ impl ExecutionStore for PostgresStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    fn publish(&self, arn: &str, events: Vec<HistoryEvent>) {
+        let Ok(texts) = events.iter().map(json).collect::<Result<Vec<_>, _>>() else { return };
+        let ids: Vec<i64> = events.iter().map(|e| e.id as i64).collect();
+        let (inner, arn) = (self.inner.clone(), arn.to_owned());
+        tokio::spawn(async move {
+            // Only while this instance owns the execution, and never over a committed event.
+            let published = sqlx::query(
+                "INSERT INTO events (arn, id, event, provisional)
+                 SELECT $1, id, event, TRUE FROM UNNEST($2::bigint[], $3::text[]) AS e(id, event)
+                 WHERE EXISTS (SELECT 1 FROM executions WHERE arn = $1 AND owner = $4)
+                 ON CONFLICT (arn, id) DO NOTHING",
+            )
+            .bind(&arn)
+            .bind(ids)
+            .bind(texts)
+            .bind(&inner.owner)
+            .execute(&inner.pool)
+            .await;
+            if let Err(e) = published {
+                tracing::debug!(execution = %arn, error = %e, "could not publish recent events");
+            }
+        });
     }
 
     fn token_closed(&self, token: &str) {

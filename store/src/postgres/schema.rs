@@ -28,9 +28,10 @@ CREATE INDEX executions_running ON executions (owner, lease_until) WHERE status 
 CREATE INDEX executions_by_machine ON executions (state_machine_arn, seq);
 CREATE INDEX executions_closed ON executions (stop_date) WHERE stop_date IS NOT NULL;
 CREATE TABLE events (
-    arn   TEXT NOT NULL,
-    id    BIGINT NOT NULL,
-    event TEXT NOT NULL,
+    arn         TEXT NOT NULL,
+    id          BIGINT NOT NULL,
+    event       TEXT NOT NULL,
+    provisional BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (arn, id)
 );
 CREATE TABLE map_successes (

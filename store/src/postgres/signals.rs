@@ -72,10 +72,12 @@ pub(super) async fn listen(inner: Weak<Inner>) {
         }
         drop(strong);
         match listener.as_mut() {
-            Some(l) => match tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await {
-                Ok(Err(_)) => listener = None,
-                Ok(Ok(_)) | Err(_) => {}
-            },
+            Some(l) => {
+                // A notification or a second, whichever comes first; a broken connection is renewed.
+                if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await {
+                    listener = None;
+                }
+            }
             None => tokio::time::sleep(Duration::from_secs(1)).await,
         }
     }

@@ -1,0 +1,141 @@
+//! Two `legion serve` instances on one PostgreSQL database (`LEGION_TEST_POSTGRES`): either answers
+//! any API call, an answer or a stop reaches the instance that runs the execution, and when one
+//! instance is killed mid map run, the other takes the execution over and finishes it. Driven with
+//! aws-sdk-sfn.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+
+/// How long an instance owns its executions without renewing, in these tests.
+const LEASE_SECS: u64 = 2;
+
+fn args(url: &str, s3_root: &std::path::Path) -> Vec<String> {
+    vec![
+        "--store".to_owned(),
+        format!("{url}?lease={LEASE_SECS}"),
+        "--s3-root".to_owned(),
+        s3_root.display().to_string(),
+    ]
+}
+
+async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: HistoryEventType) {
+    for _ in 0..500 {
+        let h = client.get_execution_history().execution_arn(arn).send().await.expect("reads the history");
+        if h.events.iter().any(|e| e.r#type == wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{arn} never reached {wanted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_was_running() {
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let s3_root = dir.path().join("s3");
+    std::fs::create_dir_all(s3_root.join("results")).expect("a bucket folder");
+    let (stop_a, _a_stopped) = tokio::sync::oneshot::channel();
+    let (stop_b, _b_stopped) = tokio::sync::oneshot::channel();
+    let (first, addr_a) = common::serve_binary(&args(&url, &s3_root));
+    let (_second, addr_b) = common::serve_binary(&args(&url, &s3_root));
+    let a = common::client(&common::Server::at(addr_a, stop_a));
+    let b = common::client(&common::Server::at(addr_b, stop_b));
+
+    // A machine and an activity made on A are there on B.
+    let activity = a.create_activity().name("approve").send().await.expect("creates an activity");
+    let approval = format!(
+        r#"{{"StartAt": "Approve", "States": {{"Approve": {{"Type": "Task", "Resource": "{}", "End": true}}}}}}"#,
+        activity.activity_arn
+    );
+    let machine = common::create_machine(&a, "approval", &approval, false).await;
+    let seen = b.describe_state_machine().state_machine_arn(&machine).send().await.expect("B knows the machine");
+    assert_eq!(seen.definition, approval);
+    b.describe_activity().activity_arn(&activity.activity_arn).send().await.expect("B knows the activity");
+
+    // An execution that A runs, answered through B.
+    let started = a.start_execution().state_machine_arn(&machine).input(r#"{"order": 7}"#).send().await.unwrap();
+    let task = a.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    let token = task.task_token.expect("a task is handed out");
+    b.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("B routes it");
+    let done = common::wait_until_done(&b, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"approved":true}"#));
+    let again = b.send_task_success().task_token(&token).output("{}").send().await.unwrap_err();
+    assert_eq!(aws_sdk_sfn::error::ProvideErrorMetadata::code(&again), Some("TaskDoesNotExist"));
+
+    // An execution that A runs, stopped through B.
+    let waiting = a.start_execution().state_machine_arn(&machine).input("{}").send().await.unwrap();
+    wait_for_event(&b, &waiting.execution_arn, HistoryEventType::ActivityScheduled).await;
+    b.stop_execution().execution_arn(&waiting.execution_arn).error("Halt").send().await.expect("B stops it");
+    let stopped = a.describe_execution().execution_arn(&waiting.execution_arn).send().await.unwrap();
+    assert_eq!(stopped.status, ExecutionStatus::Aborted);
+    assert_eq!(stopped.error.as_deref(), Some("Halt"));
+
+    // A Distributed Map that A runs; A is killed mid map run; B finishes it.
+    let fan = r#"{
+      "StartAt": "Fan",
+      "States": {
+        "Fan": {
+          "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+          "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Slow",
+            "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Echo"}, "Echo": {"Type": "Pass", "End": true}}
+          },
+          "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "out"}},
+          "End": true
+        }
+      }
+    }"#;
+    let machine = common::create_machine(&a, "fan", fan, false).await;
+    let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    let input = format!(r#"{{"items":[{}]}}"#, items.join(","));
+    let started = a.start_execution().state_machine_arn(&machine).input(&input).send().await.expect("starts");
+    wait_for_event(&a, &started.execution_arn, HistoryEventType::MapRunStarted).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(first); // SIGKILL mid map run.
+    let killed_at = Instant::now();
+
+    let d = b.describe_execution().execution_arn(&started.execution_arn).send().await.expect("B describes it");
+    assert_eq!(d.status, ExecutionStatus::Running);
+    let done = common::wait_until_done(&b, &started.execution_arn, 1000).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    // Taken over within the lease plus half a lease, then the children that were left.
+    assert!(killed_at.elapsed() < Duration::from_secs(3 * LEASE_SECS + 8), "took {:?}", killed_at.elapsed());
+    let output: serde_json::Value = serde_json::from_str(done.output.as_deref().unwrap_or("null")).expect("JSON");
+    let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s3_root.join("results").join(key)).expect("the manifest")).expect("JSON");
+    let mut seen = Vec::new();
+    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().expect("SUCCEEDED files") {
+        let path = s3_root.join("results").join(file["Key"].as_str().expect("a key"));
+        let records: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("a result file")).expect("JSON");
+        for record in records.as_array().expect("records") {
+            let input: serde_json::Value =
+                serde_json::from_str(record["Input"].as_str().expect("an input")).expect("JSON");
+            seen.push(input["n"].as_i64().expect("n"));
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
+    let history = b.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("history");
+    let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "every event once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_stops_the_server_at_start() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_legion"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", "postgres://legion@127.0.0.1:9/legion"])
+        .env_remove("LEGION_STORE")
+        .output()
+        .expect("legion runs");
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("cannot connect to postgres://legion@127.0.0.1:9/legion"), "{err}");
+}
