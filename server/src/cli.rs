@@ -80,8 +80,8 @@ enum Command {
         /// terminal).
         #[arg(long, short = 'q')]
         quiet: bool,
-        /// Where the execution is kept: `memory`, or `sqlite:PATH`. With a file, executions that
-        /// were RUNNING when an earlier `legion run` died resume first, and running again with the
+        /// Where the execution is kept: `memory`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`. With
+        /// a durable store, executions that were RUNNING when an earlier `legion run` died resume first, and running again with the
         /// same `--execution-name` and input waits for that execution instead of starting another.
         #[arg(long, env = "LEGION_STORE", value_name = "URL", default_value = "memory")]
         store: String,

@@ -128,8 +128,9 @@ pub struct ServeArgs {
     /// the standard AWS configuration.
     #[arg(long, value_name = "DIR")]
     pub s3_root: Option<std::path::PathBuf>,
-    /// Where executions and state machines are kept: `memory` (lost at exit), or `sqlite:PATH` (one
-    /// file; RUNNING executions resume after a restart, from their last state boundary).
+    /// Where executions and state machines are kept: `memory` (lost at exit), `sqlite:PATH` (one
+    /// file; RUNNING executions resume after a restart, from their last state boundary), or
+    /// `postgres://USER@HOST:PORT/DB[?lease=SECONDS]` (one database several instances share).
     #[arg(long, env = "LEGION_STORE", value_name = "URL", default_value = "memory")]
     pub store: String,
     /// Remove closed executions (with their history, map runs and children) this long after they
