@@ -45,6 +45,7 @@ fn sfn_error(e: legion_engine::TokenError) -> TaskError {
         legion_engine::TokenError::InvalidToken(_) => "Sfn.InvalidTokenException",
         legion_engine::TokenError::TaskDoesNotExist => "Sfn.TaskDoesNotExistException",
         legion_engine::TokenError::TaskTimedOut => "Sfn.TaskTimedOutException",
+        legion_engine::TokenError::Store(_) => "States.Runtime",
     };
     TaskError::new(name, e.to_string())
 }

@@ -62,7 +62,7 @@ fn main() {
         let (execution, outcome) = engine.run(StartRequest::new(machine, "bench", json!({}))).await.expect("the execution starts");
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
-        let run = &engine.list_map_runs(execution.arn())[0];
+        let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
         assert_eq!(run.item_counts.succeeded as usize, objects);
         println!(
             "distributed_map_1m: {objects} items in {seconds:.1} s = {:.0} items/s, {} child executions, peak RSS {:.1} MiB",

@@ -250,7 +250,7 @@ async fn run(stack: &Stack, definition: Value) -> (legion_engine::Outcome, ([Vec
         .await
         .expect("the execution starts");
     let elapsed = started.elapsed();
-    let runs = stack.engine.list_map_runs(execution.arn());
+    let runs = stack.engine.list_map_runs(execution.arn()).await.expect("the map-run store answers");
     assert_eq!(runs.len(), 1);
     let id = runs[0].map_run_arn.rsplit(':').next().expect("an id").to_owned();
     let files = result_items(&stack.s3, &format!("out/{id}/manifest.json")).await;

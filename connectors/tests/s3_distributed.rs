@@ -107,11 +107,11 @@ async fn eight_thousand_objects_in_batches(s3: &AwsS3, bucket_name: &str) {
         .collect();
     seen.sort();
     assert_eq!(seen, keys, "every key exactly once");
-    let run = &engine.list_map_runs(execution.arn())[0];
+    let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
     assert_eq!(run.status, MapRunStatus::Succeeded);
     assert_eq!((run.item_counts.total, run.item_counts.succeeded), (8088, 8088));
     assert_eq!((run.execution_counts.total, run.execution_counts.succeeded), (81, 81));
-    assert_eq!(engine.list_map_run_executions(&run.map_run_arn).len(), 81);
+    assert_eq!(engine.list_map_run_executions(&run.map_run_arn).await.expect("the map-run store answers").len(), 81);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,7 +298,7 @@ async fn tolerated_failures(s3: &AwsS3, b: &str) {
     let (execution, outcome) = run(&engine, tolerated(0.5, b), json!({"items": items})).await;
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
-    let run = &engine.list_map_runs(execution.arn())[0];
+    let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
     let id = run.map_run_arn.rsplit(':').next().expect("id");
     let [succeeded, failed, pending] = result_items(s3, b, &format!("results/{id}/manifest.json")).await;
     let mut all: Vec<i64> = succeeded.into_iter().chain(failed).chain(pending).collect();

@@ -77,8 +77,8 @@ fn counted(output: &Value) -> (usize, BTreeSet<String>) {
 }
 
 /// How many children a failed map run started.
-fn started(engine: &Engine, execution: &legion_engine::Execution) -> u64 {
-    engine.list_map_runs(execution.arn())[0].item_counts.total
+async fn started(engine: &Engine, execution: &legion_engine::Execution) -> u64 {
+    engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0].item_counts.total
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +109,7 @@ async fn a_listing_page_that_keeps_failing_ends_in_item_reader_failed() {
     let cause = outcome.cause.unwrap_or_default();
     assert!(cause.contains("Status Code: 500") && cause.contains("injected fault"), "{cause}");
     // Only the first page's items ran; none twice.
-    assert_eq!(started(&engine, &execution), 1000);
+    assert_eq!(started(&engine, &execution).await, 1000);
     assert!(proxy.injected("status-500") >= 1);
 }
 
@@ -138,7 +138,7 @@ async fn a_csv_body_that_keeps_breaking_ends_in_item_reader_failed() {
     assert!(cause.contains("s3://bucket/rows.csv broke off after") && cause.contains("times resumed"), "{cause}");
     assert_eq!(proxy.injected("truncate"), u64::from(RESUMES) + 1);
     // Fewer items than the object holds were counted: the run did not go on as if it had all.
-    let total = started(&engine, &execution);
+    let total = started(&engine, &execution).await;
     println!("reader faults: {total} of {ROWS} rows counted before the read failed");
     assert!(total < ROWS as u64, "{total}");
 }

@@ -71,7 +71,7 @@ async fn batches_run_as_child_executions_with_their_own_history() {
             "ExecutionSucceeded"
         ]
     );
-    let runs = engine.list_map_runs(execution.arn());
+    let runs = engine.list_map_runs(execution.arn()).await.expect("the map-run store answers");
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert!(run.map_run_arn.starts_with("arn:aws:states:us-east-1:123456789012:mapRun:sm/L:"), "{}", run.map_run_arn);
@@ -79,8 +79,8 @@ async fn batches_run_as_child_executions_with_their_own_history() {
     assert_eq!(run.status, MapRunStatus::Succeeded);
     assert_eq!((run.item_counts.total, run.item_counts.succeeded, run.item_counts.running), (250, 250, 0));
     assert_eq!((run.execution_counts.total, run.execution_counts.succeeded), (3, 3));
-    assert_eq!(engine.describe_map_run(&run.map_run_arn).as_ref(), Some(run));
-    let children = engine.list_map_run_executions(&run.map_run_arn);
+    assert_eq!(engine.describe_map_run(&run.map_run_arn).await.expect("the map-run store answers").as_ref(), Some(run));
+    let children = engine.list_map_run_executions(&run.map_run_arn).await.expect("the map-run store answers");
     assert_eq!(children.iter().map(|c| c.item_count).collect::<Vec<_>>(), [100, 100, 50]);
     for child in &children {
         assert!(child.execution_arn.starts_with("arn:aws:states:us-east-1:123456789012:execution:sm/L:"));
@@ -134,8 +134,8 @@ async fn children_do_not_see_the_parent_variables() {
         engine.run(StartRequest::new(machine(definition), "sm", json!([1]))).await.expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
     assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
-    let run = &engine.list_map_runs(execution.arn())[0];
-    let child = &engine.list_map_run_executions(&run.map_run_arn)[0];
+    let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
+    let child = &engine.list_map_run_executions(&run.map_run_arn).await.expect("the map-run store answers")[0];
     assert!(child.execution_arn.contains(":express:sm/Map:"), "{}", child.execution_arn);
     assert_eq!(child.status, ExecutionStatus::Failed);
 }
@@ -194,7 +194,7 @@ async fn one_percent_failing_within_five_percent_succeeds_and_results_account_fo
     let (execution, outcome) = run(&engine, failing_definition(5.0), items_one_percent_failing()).await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let output = outcome.output.expect("output");
-    let run = &engine.list_map_runs(execution.arn())[0];
+    let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
     assert_eq!(output["MapRunArn"], json!(run.map_run_arn));
     assert_eq!(output["ResultWriterDetails"]["Bucket"], "out");
     let key = output["ResultWriterDetails"]["Key"].as_str().expect("key").to_owned();
@@ -227,7 +227,7 @@ async fn one_percent_failing_past_half_a_percent_fails_and_results_still_account
     assert_eq!(outcome.cause.as_deref(), Some("The specified tolerated failure threshold was exceeded"));
     let types = event_types(&execution);
     assert!(types.contains(&"MapRunFailed".to_owned()), "{types:?}");
-    let run = &engine.list_map_runs(execution.arn())[0];
+    let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
     assert_eq!(run.status, MapRunStatus::Failed);
     let run_id = run.map_run_arn.rsplit(':').next().expect("id");
     let (succeeded, failed, pending) = result_records(&s3, &format!("runs/{run_id}/manifest.json"));
@@ -339,25 +339,35 @@ async fn stopping_the_parent_aborts_the_map_run() {
         .start(StartRequest::new(machine(definition), "sm", json!([1, 2, 3])))
         .await
         .expect("the execution starts");
-    while engine.list_map_runs(execution.arn()).first().map(|r| r.execution_counts.running) != Some(3) {
+    while engine
+        .list_map_runs(execution.arn())
+        .await
+        .expect("the map-run store answers")
+        .first()
+        .map(|r| r.execution_counts.running)
+        != Some(3)
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     execution.stop(None, None);
     let outcome = execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Aborted);
-    let run = &engine.list_map_runs(execution.arn())[0];
+    let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
     assert_eq!(run.status, MapRunStatus::Aborted);
     let types = event_types(&execution);
     assert_eq!(types[types.len() - 2..], ["MapRunAborted", "ExecutionAborted"].map(String::from));
     // The children were stopped too.
     for _ in 0..200 {
-        let children = engine.list_map_run_executions(&run.map_run_arn);
+        let children = engine.list_map_run_executions(&run.map_run_arn).await.expect("the map-run store answers");
         if children.iter().all(|c| c.status == ExecutionStatus::Aborted) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    panic!("children still running: {:?}", engine.list_map_run_executions(&run.map_run_arn));
+    panic!(
+        "children still running: {:?}",
+        engine.list_map_run_executions(&run.map_run_arn).await.expect("the map-run store answers")
+    );
 }
 
 /// A handler that counts running children and holds each one until `gate` lets it go; items with
@@ -405,20 +415,20 @@ async fn update_map_run_raises_the_concurrency_of_a_running_map_run() {
     wait_until("two children", || running.load(Ordering::SeqCst) == 2).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(running.load(Ordering::SeqCst), 2, "the state's MaxConcurrency holds");
-    let run_arn = engine.list_map_runs(execution.arn())[0].map_run_arn.clone();
+    let run_arn =
+        engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0].map_run_arn.clone();
     let update = MapRunLimitsUpdate { max_concurrency: Some(5), ..MapRunLimitsUpdate::default() };
-    let updated = engine.update_map_run(&run_arn, update).expect("running map run");
+    let updated = engine.update_map_run(&run_arn, update).await.expect("running map run");
     assert_eq!(updated.max_concurrency, 5);
     wait_until("five children", || running.load(Ordering::SeqCst) == 5).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(running.load(Ordering::SeqCst), 5, "the new limit holds");
     // Lowered to 1: the five running finish, then one at a time.
     let update = MapRunLimitsUpdate { max_concurrency: Some(1), ..MapRunLimitsUpdate::default() };
-    engine.update_map_run(&run_arn, update).expect("running map run");
+    engine.update_map_run(&run_arn, update).await.expect("running map run");
     gate.add_permits(5);
     wait_until("one child", || {
-        engine.describe_map_run(&run_arn).map(|r| r.item_counts.succeeded) == Some(5)
-            && running.load(Ordering::SeqCst) == 1
+        described(&engine, &run_arn).map(|r| r.item_counts.succeeded) == Some(5) && running.load(Ordering::SeqCst) == 1
     })
     .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -426,11 +436,11 @@ async fn update_map_run_raises_the_concurrency_of_a_running_map_run() {
     gate.add_permits(100);
     let outcome = execution.outcome().await;
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
-    let run = engine.describe_map_run(&run_arn).expect("recorded");
+    let run = engine.describe_map_run(&run_arn).await.expect("the map-run store answers").expect("recorded");
     assert_eq!((run.max_concurrency, run.item_counts.succeeded), (1, 10));
     let late = MapRunLimitsUpdate { max_concurrency: Some(3), ..MapRunLimitsUpdate::default() };
-    assert_eq!(engine.update_map_run(&run_arn, late), Err(UpdateMapRunError::Completed(run_arn.clone())));
-    assert!(matches!(engine.update_map_run("arn:nope", late), Err(UpdateMapRunError::NotFound(_))));
+    assert_eq!(engine.update_map_run(&run_arn, late).await, Err(UpdateMapRunError::Completed(run_arn.clone())));
+    assert!(matches!(engine.update_map_run("arn:nope", late).await, Err(UpdateMapRunError::NotFound(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,21 +457,29 @@ async fn update_map_run_re_evaluates_the_failure_threshold() {
     let execution =
         engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     let run_arn = loop {
-        if let Some(r) = engine.list_map_runs(execution.arn()).first() {
+        if let Some(r) = engine.list_map_runs(execution.arn()).await.expect("the map-run store answers").first() {
             break r.map_run_arn.clone();
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     wait_until("three failures and four running", || {
-        engine.describe_map_run(&run_arn).map(|r| r.item_counts.failed) == Some(3)
-            && running.load(Ordering::SeqCst) == 4
+        described(&engine, &run_arn).map(|r| r.item_counts.failed) == Some(3) && running.load(Ordering::SeqCst) == 4
     })
     .await;
     assert_eq!(execution.try_outcome(), None, "three failures are tolerated");
     let update = MapRunLimitsUpdate { tolerated_failure_count: Some(1), ..MapRunLimitsUpdate::default() };
-    let updated = engine.update_map_run(&run_arn, update).expect("running map run");
+    let updated = engine.update_map_run(&run_arn, update).await.expect("running map run");
     assert_eq!(updated.tolerated_failure_count, 1);
     let outcome = tokio::time::timeout(Duration::from_secs(5), execution.outcome()).await.expect("the run ends");
     assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"), "{outcome:?}");
-    assert_eq!(engine.describe_map_run(&run_arn).map(|r| r.status), Some(MapRunStatus::Failed));
+    assert_eq!(
+        engine.describe_map_run(&run_arn).await.expect("the map-run store answers").map(|r| r.status),
+        Some(MapRunStatus::Failed)
+    );
+}
+
+/// DescribeMapRun from a synchronous check: the in-memory map-run store answers at once.
+fn described(engine: &Engine, run_arn: &str) -> Option<legion_engine::map_run::MapRunInfo> {
+    use futures::FutureExt;
+    engine.describe_map_run(run_arn).now_or_never().and_then(Result::ok).flatten()
 }

@@ -347,7 +347,7 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
     let first =
         engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
-    let runs = engine.list_map_runs(first.arn());
+    let runs = engine.list_map_runs(first.arn()).await.expect("the map-run store answers");
     assert_eq!(runs.len(), 1);
     let run_arn = runs[0].map_run_arn.clone();
 
@@ -360,9 +360,9 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
     let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(calls.values().sum::<usize>(), 8, "only the two failed children ran again: {calls:?}");
 
-    let runs = engine.list_map_runs(first.arn());
+    let runs = engine.list_map_runs(first.arn()).await.expect("the map-run store answers");
     assert_eq!(runs.len(), 1, "the same map run goes on");
-    let run = engine.describe_map_run(&run_arn).expect("recorded");
+    let run = engine.describe_map_run(&run_arn).await.expect("the map-run store answers").expect("recorded");
     assert_eq!((run.status, run.redrive_count), (legion_engine::map_run::MapRunStatus::Succeeded, 1));
     assert!(run.redrive_date.is_some());
     assert_eq!((run.item_counts.succeeded, run.item_counts.total, run.item_counts.failed), (6, 6, 0));
@@ -391,7 +391,7 @@ async fn a_redriven_map_run_writes_every_success_and_only_the_latest_failures() 
     let first =
         engine.start(StartRequest::new(machine(definition), "sm", json!(items))).await.expect("the execution starts");
     assert_eq!(first.outcome().await.status, ExecutionStatus::Failed);
-    let run_arn = engine.list_map_runs(first.arn())[0].map_run_arn.clone();
+    let run_arn = engine.list_map_runs(first.arn()).await.expect("the map-run store answers")[0].map_run_arn.clone();
     let uuid = run_arn.rsplit(':').next().expect("a UUID").to_owned();
     let manifest_key = format!("runs/{uuid}/manifest.json");
     let files = |kind: &str| -> Vec<Value> {
@@ -455,9 +455,9 @@ async fn a_map_run_is_redriven_at_most_a_thousand_times() {
         let outcome = engine.redrive(first.arn()).await.expect("redrivable").execution.outcome().await;
         assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     }
-    let run = &engine.list_map_runs(first.arn())[0];
+    let run = &engine.list_map_runs(first.arn()).await.expect("the map-run store answers")[0];
     assert_eq!(run.redrive_count, 1000);
     let outcome = engine.redrive(first.arn()).await.expect("redrivable").execution.outcome().await;
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"), "{outcome:?}");
-    assert_eq!(engine.list_map_runs(first.arn()).len(), 1);
+    assert_eq!(engine.list_map_runs(first.arn()).await.expect("the map-run store answers").len(), 1);
 }

@@ -37,16 +37,19 @@ async fn a_count_keeps_the_latest_closed_executions_with_their_map_runs() {
     for i in 0..5 {
         let (execution, outcome) = engine.run(request(&definition, &format!("e{i}"))).await.expect("starts");
         assert_eq!(outcome.status, ExecutionStatus::Succeeded);
-        assert_eq!(engine.list_map_runs(execution.arn()).len(), 1);
+        assert_eq!(engine.list_map_runs(execution.arn()).await.expect("the map-run store answers").len(), 1);
         arns.push(execution.arn().to_owned());
     }
     assert_eq!(listed(&engine).await, ["e4", "e3"]);
     for arn in &arns[..3] {
         assert!(engine.describe_execution(arn).await.expect("the store answers").is_none(), "{arn} is gone");
         assert!(engine.execution_history(arn).await.expect("the store answers").is_none());
-        assert!(engine.list_map_runs(arn).is_empty(), "its map run went with it");
+        assert!(
+            engine.list_map_runs(arn).await.expect("the map-run store answers").is_empty(),
+            "its map run went with it"
+        );
     }
-    assert_eq!(engine.list_map_runs(&arns[4]).len(), 1);
+    assert_eq!(engine.list_map_runs(&arns[4]).await.expect("the map-run store answers").len(), 1);
     assert_eq!(*purged.lock().expect("not poisoned"), arns[..3].to_vec());
 }
 

@@ -63,14 +63,17 @@ fn start_server(threads: usize, store: String) -> SocketAddr {
             let mocks = router.mocks().cloned();
             let stores =
                 legion_store::open(&store, legion_engine::Retention::forever()).await.expect("the store opens");
-            let engine = Engine::builder()
+            let mut builder = Engine::builder()
                 .account("123456789012", "us-east-1")
                 .time_scale(1.0)
                 .s3(Arc::new(legion_connectors::s3::LazyAwsS3::new()))
                 .store(stores.executions)
                 .task_tokens(tokens)
-                .dispatcher(Arc::new(router))
-                .build();
+                .dispatcher(Arc::new(router));
+            if let Some(map_runs) = stores.map_runs {
+                builder = builder.map_run_store(map_runs);
+            }
+            let engine = builder.build();
             let registry = match stores.documents {
                 Some(d) => legion_server::registry::Registry::load(d).await.expect("the registry loads"),
                 None => legion_server::registry::Registry::default(),

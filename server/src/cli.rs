@@ -210,14 +210,17 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 let stores = legion_store::open(&args.store, args.retention())
                     .await
                     .with_context(|| format!("opening the store {}", args.store))?;
-                let engine = Engine::builder()
+                let mut builder = Engine::builder()
                     .account(args.account.clone(), args.region.clone())
                     .time_scale(args.time_scale)
                     .s3(s3)
                     .store(stores.executions)
                     .task_tokens(tokens)
-                    .dispatcher(Arc::new(router.clone()))
-                    .build();
+                    .dispatcher(Arc::new(router.clone()));
+                if let Some(map_runs) = stores.map_runs {
+                    builder = builder.map_run_store(map_runs);
+                }
+                let engine = builder.build();
                 let registry = match stores.documents {
                     Some(documents) => legion_server::registry::Registry::load(documents)
                         .await

@@ -38,13 +38,13 @@ impl Progress {
     pub async fn follow(mut self, done: impl std::future::Future<Output = ()>) {
         tokio::pin!(done);
         loop {
-            self.update();
+            self.update().await;
             tokio::select! {
                 _ = &mut done => break,
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
-        self.update();
+        self.update().await;
         for bar in self.bars.values() {
             if !bar.is_finished() {
                 bar.abandon();
@@ -52,8 +52,10 @@ impl Progress {
         }
     }
 
-    fn update(&mut self) {
-        for run in self.engine.list_map_runs(&self.execution_arn) {
+    async fn update(&mut self) {
+        // A store that fails leaves the lines as they were until the next poll.
+        let runs = self.engine.list_map_runs(&self.execution_arn).await.unwrap_or_default();
+        for run in runs {
             let lines = &self.lines;
             let bar = self.bars.entry(run.map_run_arn.clone()).or_insert_with(|| {
                 let bar = lines.add(ProgressBar::new(1));

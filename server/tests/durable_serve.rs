@@ -212,13 +212,19 @@ async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_
     assert_eq!(runs.map_runs[0].map_run_arn, map_run_arn);
     let run = client.describe_map_run().map_run_arn(&map_run_arn).send().await.expect("DescribeMapRun");
     assert_eq!(run.item_counts.map(|c| (c.succeeded, c.total)), Some((10, 10)));
-    // The children that had succeeded did not run again.
+    // The children that had succeeded did not run again: the listing (kept in the file, so it spans
+    // the restart) has each of them once, and at most one more child per item that had not.
     let children = client.list_executions().map_run_arn(&map_run_arn).send().await.expect("lists children");
+    let succeeded = children.executions.iter().filter(|c| c.status == ExecutionStatus::Succeeded).count() as i64;
+    assert!(succeeded >= 10, "every item has a child that succeeded: {succeeded}");
     assert!(
-        children.executions.len() as i64 <= 10 - succeeded_before,
-        "{} children ran after the restart, {succeeded_before} had succeeded before",
+        children.executions.len() as i64 <= 10 + (10 - succeeded_before),
+        "{} children for 10 items, {succeeded_before} had succeeded before the restart",
         children.executions.len()
     );
+    let child = &children.executions[0];
+    let history = client.get_execution_history().execution_arn(&child.execution_arn).send().await.expect("history");
+    assert_eq!(history.events.last().map(|e| e.r#type.clone()), Some(HistoryEventType::ExecutionSucceeded));
     // Each item's result is in the result files exactly once.
     let output: serde_json::Value = serde_json::from_str(done.output.as_deref().unwrap_or("null")).expect("JSON");
     let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
@@ -238,6 +244,19 @@ async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_
     }
     seen.sort_unstable();
     assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
+
+    // The ended map run and its children are in the file: a third server answers for them.
+    drop(_second);
+    let (stop, _stopped) = tokio::sync::oneshot::channel();
+    let (_third, addr) = common::serve_binary(&args);
+    let client = common::client(&common::Server::at(addr, stop));
+    let run = client.describe_map_run().map_run_arn(&map_run_arn).send().await.expect("DescribeMapRun");
+    assert_eq!(run.status, aws_sdk_sfn::types::MapRunStatus::Succeeded);
+    assert_eq!(run.item_counts.map(|c| (c.succeeded, c.total)), Some((10, 10)));
+    let runs = client.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
+    assert_eq!(runs.map_runs.len(), 1);
+    let after = client.list_executions().map_run_arn(&map_run_arn).send().await.expect("lists children");
+    assert_eq!(after.executions.len(), children.executions.len());
 }
 
 /// Runs `legion serve --store URL`, which must exit at once with an error; its standard error.

@@ -17,15 +17,18 @@
 //! # Ok(()) }
 //! ```
 
+mod map_runs;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
 mod schema;
 mod sqlite;
+mod sqlite_map_runs;
 mod writer;
 
 use std::sync::Arc;
 
+use legion_engine::map_run::MapRunStore;
 use legion_engine::{DocumentStore, ExecutionStore, MemoryStore, Retention, StoreError};
 
 #[cfg(feature = "postgres")]
@@ -39,6 +42,8 @@ pub struct Stores {
     pub executions: Arc<dyn ExecutionStore>,
     /// State machines, activities and execution snapshots; `None` for the memory backend.
     pub documents: Option<Arc<dyn DocumentStore>>,
+    /// Map runs and their children; `None` for the memory backend (the engine keeps its own).
+    pub map_runs: Option<Arc<dyn MapRunStore>>,
 }
 
 /// Opens the stores a URL names: `memory`; `sqlite:PATH` (created when absent; `?sync=full` makes
@@ -47,7 +52,8 @@ pub struct Stores {
 /// running executions without renewing, 10 by default).
 pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError> {
     if url == "memory" || url.is_empty() {
-        return Ok(Stores { executions: Arc::new(MemoryStore::with_retention(retention)), documents: None });
+        let executions = Arc::new(MemoryStore::with_retention(retention));
+        return Ok(Stores { executions, documents: None, map_runs: None });
     }
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let (path, sync) = match rest.strip_suffix("?sync=full") {
@@ -59,7 +65,7 @@ pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError>
             return Err(StoreError::Unavailable("a sqlite store needs a file: sqlite:PATH".to_owned()));
         }
         let store = Arc::new(SqliteStore::open(path, sync, retention)?);
-        return Ok(Stores { executions: store.clone(), documents: Some(store) });
+        return Ok(Stores { executions: store.clone(), documents: Some(store.clone()), map_runs: Some(store) });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return open_postgres(url, retention).await;
@@ -72,7 +78,7 @@ pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError>
 #[cfg(feature = "postgres")]
 async fn open_postgres(url: &str, retention: Retention) -> Result<Stores, StoreError> {
     let store = Arc::new(PostgresStore::open(url, retention).await?);
-    Ok(Stores { executions: store.clone(), documents: Some(store) })
+    Ok(Stores { executions: store.clone(), documents: Some(store), map_runs: None })
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -3,10 +3,11 @@
 use rusqlite::Connection;
 
 /// The schema version this Legion writes.
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
 
 /// Each migration takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE executions (
     seq               INTEGER PRIMARY KEY AUTOINCREMENT,
     arn               TEXT NOT NULL UNIQUE,
@@ -43,7 +44,25 @@ CREATE TABLE documents (
     value TEXT NOT NULL,
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE map_runs (
+    arn           TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    start         INTEGER NOT NULL,
+    info          TEXT NOT NULL
+);
+CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, start);
+CREATE TABLE map_children (
+    arn         TEXT PRIMARY KEY,
+    map_run_arn TEXT NOT NULL,
+    start       INTEGER NOT NULL,
+    child       TEXT NOT NULL,
+    history     TEXT
+);
+CREATE INDEX map_children_by_run ON map_children (map_run_arn, start);
+"#,
+];
 
 /// Brings the schema up to [`VERSION`]; refuses a database written by a newer Legion.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), String> {

@@ -30,8 +30,10 @@ pub enum Sync {
 /// Keeps executions in a SQLite file: records, history events and checkpoints, written by one
 /// thread in group commits; reads on a connection of their own.
 pub struct SqliteStore {
-    writer: Writer,
-    reader: Reader,
+    pub(crate) writer: Writer,
+    pub(crate) reader: Reader,
+    /// The running map runs and children (see `map_runs.rs`).
+    pub(crate) map_runs: crate::map_runs::MapRunCache,
     retention: Retention,
     /// Held for the store's life: one process at a time runs a file's executions.
     _lock: std::fs::File,
@@ -62,7 +64,7 @@ impl SqliteStore {
         schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
         let readers = (0..READERS).map(|_| connect(path, sync)).collect::<Result<Vec<_>, _>>()?;
         let reader = Reader::new(readers);
-        Ok(SqliteStore { writer: Writer::start(conn)?, reader, retention, _lock: lock })
+        Ok(SqliteStore { writer: Writer::start(conn)?, reader, map_runs: Default::default(), retention, _lock: lock })
     }
 }
 

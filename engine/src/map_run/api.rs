@@ -6,6 +6,7 @@ use super::{
     ChildExecution, MapRunInfo, MapRunLimitsUpdate, MapRunStatus, MapRunStore, S3Connector, UpdateMapRunError,
 };
 use crate::engine::{Engine, EngineBuilder};
+use crate::store::StoreError;
 
 impl EngineBuilder {
     /// Sets how Distributed Map reads items from and writes results to S3.
@@ -23,29 +24,29 @@ impl EngineBuilder {
 
 impl Engine {
     /// DescribeMapRun.
-    pub fn describe_map_run(&self, map_run_arn: &str) -> Option<MapRunInfo> {
-        self.shared.map_runs.store.describe_run(map_run_arn)
+    pub async fn describe_map_run(&self, map_run_arn: &str) -> Result<Option<MapRunInfo>, StoreError> {
+        self.shared.map_runs.store.describe_run(map_run_arn).await
     }
 
     /// ListMapRuns: the map runs an execution started, oldest first.
-    pub fn list_map_runs(&self, execution_arn: &str) -> Vec<MapRunInfo> {
-        self.shared.map_runs.store.list_runs(execution_arn)
+    pub async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunInfo>, StoreError> {
+        self.shared.map_runs.store.list_runs(execution_arn).await
     }
 
     /// ListExecutions of a map run: its child executions, in start order.
-    pub fn list_map_run_executions(&self, map_run_arn: &str) -> Vec<ChildExecution> {
-        self.shared.map_runs.store.list_children(map_run_arn)
+    pub async fn list_map_run_executions(&self, map_run_arn: &str) -> Result<Vec<ChildExecution>, StoreError> {
+        self.shared.map_runs.store.list_children(map_run_arn).await
     }
 
-    /// A child execution of some map run, by ARN.
-    pub fn map_run_child(&self, execution_arn: &str) -> Option<ChildExecution> {
-        self.shared.map_runs.store.child(execution_arn)
+    /// A child execution of some map run, by ARN (with its history when kept).
+    pub async fn map_run_child(&self, execution_arn: &str) -> Result<Option<ChildExecution>, StoreError> {
+        self.shared.map_runs.store.child(execution_arn).await
     }
 
     /// UpdateMapRun: changes a running map run's limits. A raised `max_concurrency` starts more
     /// children at once; a lowered one lets running children finish and starts no more until fewer run
     /// than the new limit. The failure threshold is checked again with the new values.
-    pub fn update_map_run(
+    pub async fn update_map_run(
         &self,
         map_run_arn: &str,
         update: MapRunLimitsUpdate,
@@ -54,10 +55,8 @@ impl Engine {
             return Err(UpdateMapRunError::Invalid("toleratedFailurePercentage must be between 0 and 100".to_owned()));
         }
         let services = &self.shared.map_runs;
-        let run = services
-            .store
-            .describe_run(map_run_arn)
-            .ok_or_else(|| UpdateMapRunError::NotFound(map_run_arn.to_owned()))?;
+        let not_found = || UpdateMapRunError::NotFound(map_run_arn.to_owned());
+        let run = services.store.describe_run(map_run_arn).await?.ok_or_else(not_found)?;
         let completed = || UpdateMapRunError::Completed(map_run_arn.to_owned());
         if run.status != MapRunStatus::Running {
             return Err(completed());
@@ -69,6 +68,6 @@ impl Engine {
             limits.tolerated_percentage.unwrap_or(0.0),
             limits.tolerated_count.unwrap_or(0),
         );
-        services.store.describe_run(map_run_arn).ok_or_else(|| UpdateMapRunError::NotFound(map_run_arn.to_owned()))
+        services.store.describe_run(map_run_arn).await?.ok_or_else(not_found)
     }
 }

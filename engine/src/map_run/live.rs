@@ -39,6 +39,9 @@ pub enum UpdateMapRunError {
     /// A value is out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The map-run store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The running map runs of one engine, each with the channel its Distributed Map watches.

@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 
 use crate::engine::ExecutionStatus;
 use crate::history::History;
+use crate::store::StoreError;
 
 /// A map run's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MapRunStatus {
     /// Children are still running.
     Running,
@@ -34,7 +35,7 @@ impl MapRunStatus {
 }
 
 /// Item or execution counts of a map run (`itemCounts`, `executionCounts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Read but not yet started.
     pub pending: u64,
@@ -73,7 +74,7 @@ impl Counts {
 }
 
 /// A map run, as DescribeMapRun reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MapRunInfo {
     /// `arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:UUID`.
     pub map_run_arn: String,
@@ -84,8 +85,10 @@ pub struct MapRunInfo {
     /// Status.
     pub status: MapRunStatus,
     /// When it started.
+    #[serde(with = "time::serde::timestamp::nanoseconds")]
     pub start_date: OffsetDateTime,
     /// When it ended.
+    #[serde(with = "time::serde::timestamp::nanoseconds::option")]
     pub stop_date: Option<OffsetDateTime>,
     /// The effective `MaxConcurrency` (0: the default bound).
     pub max_concurrency: u64,
@@ -100,6 +103,7 @@ pub struct MapRunInfo {
     /// How many times the map run has been redriven.
     pub redrive_count: u32,
     /// When it was last redriven.
+    #[serde(with = "time::serde::timestamp::nanoseconds::option")]
     pub redrive_date: Option<OffsetDateTime>,
 }
 
@@ -130,6 +134,25 @@ impl MapRunInfo {
 
 fn epoch(t: OffsetDateTime) -> f64 {
     t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+impl MapRunInfo {
+    /// Marks the map run as running again after a redrive at `date`; returns its new redrive count.
+    pub fn redrive(&mut self, date: OffsetDateTime) -> u32 {
+        self.status = MapRunStatus::Running;
+        self.stop_date = None;
+        self.redrive_count += 1;
+        self.redrive_date = Some(date);
+        self.redrive_count
+    }
+
+    /// Applies an update of its counts and status.
+    pub fn apply(&mut self, update: MapRunUpdate) {
+        self.status = update.status;
+        self.stop_date = update.stop_date;
+        self.item_counts = update.item_counts;
+        self.execution_counts = update.execution_counts;
+    }
 }
 
 /// A change to a running map run.
@@ -179,6 +202,12 @@ impl std::fmt::Debug for ChildExecution {
 }
 
 /// Where map runs and their children are recorded.
+///
+/// Writes come from a running Distributed Map, on its path for every child: they are synchronous and
+/// may be queued (a durable store writes them in order, later; a crash loses only what was queued,
+/// and the map run's children are accounted for by the execution store's progress). Reads serve the
+/// API: they are async and fallible, so a store may be a database.
+#[async_trait::async_trait]
 pub trait MapRunStore: Send + Sync {
     /// A map run started.
     fn insert_run(&self, run: MapRunInfo);
@@ -186,7 +215,7 @@ pub trait MapRunStore: Send + Sync {
     fn update_run(&self, map_run_arn: &str, update: MapRunUpdate);
     /// A redriven parent execution continues this map run: it runs again from `date`; returns the
     /// new redrive count (`None` for an unknown map run).
-    fn redrive_run(&self, map_run_arn: &str, date: OffsetDateTime) -> Option<u32>;
+    async fn redrive_run(&self, map_run_arn: &str, date: OffsetDateTime) -> Result<Option<u32>, StoreError>;
     /// UpdateMapRun changed a running map run's limits.
     fn update_limits(&self, map_run_arn: &str, max_concurrency: u64, tolerated_percentage: f64, tolerated_count: u64);
     /// A child execution started.
@@ -196,13 +225,13 @@ pub trait MapRunStore: Send + Sync {
     /// Whether children should be kept with their histories (costly for large runs).
     fn keeps_child_executions(&self) -> bool;
     /// DescribeMapRun.
-    fn describe_run(&self, map_run_arn: &str) -> Option<MapRunInfo>;
+    async fn describe_run(&self, map_run_arn: &str) -> Result<Option<MapRunInfo>, StoreError>;
     /// ListMapRuns of a parent execution, oldest first.
-    fn list_runs(&self, execution_arn: &str) -> Vec<MapRunInfo>;
-    /// ListExecutions of a map run, in start order.
-    fn list_children(&self, map_run_arn: &str) -> Vec<ChildExecution>;
-    /// A child execution by ARN.
-    fn child(&self, execution_arn: &str) -> Option<ChildExecution>;
+    async fn list_runs(&self, execution_arn: &str) -> Result<Vec<MapRunInfo>, StoreError>;
+    /// ListExecutions of a map run, in start order (without their histories).
+    async fn list_children(&self, map_run_arn: &str) -> Result<Vec<ChildExecution>, StoreError>;
+    /// A child execution by ARN, with its history when the store keeps it.
+    async fn child(&self, execution_arn: &str) -> Result<Option<ChildExecution>, StoreError>;
     /// Removes the map runs of a parent execution that is no longer kept, with their children.
     fn forget_execution(&self, execution_arn: &str);
 }
@@ -246,6 +275,7 @@ impl InMemoryMapRunStore {
     }
 }
 
+#[async_trait::async_trait]
 impl MapRunStore for InMemoryMapRunStore {
     fn insert_run(&self, run: MapRunInfo) {
         let mut inner = self.lock();
@@ -258,22 +288,15 @@ impl MapRunStore for InMemoryMapRunStore {
         let mut inner = self.lock();
         let Some(&i) = inner.run_index.get(map_run_arn) else { return };
         if let Some(run) = inner.runs.get_mut(i) {
-            run.status = update.status;
-            run.stop_date = update.stop_date;
-            run.item_counts = update.item_counts;
-            run.execution_counts = update.execution_counts;
+            run.apply(update);
         }
     }
 
-    fn redrive_run(&self, map_run_arn: &str, date: OffsetDateTime) -> Option<u32> {
+    async fn redrive_run(&self, map_run_arn: &str, date: OffsetDateTime) -> Result<Option<u32>, StoreError> {
         let mut inner = self.lock();
-        let i = *inner.run_index.get(map_run_arn)?;
-        let run = inner.runs.get_mut(i)?;
-        run.status = MapRunStatus::Running;
-        run.stop_date = None;
-        run.redrive_count += 1;
-        run.redrive_date = Some(date);
-        Some(run.redrive_count)
+        let Some(&i) = inner.run_index.get(map_run_arn) else { return Ok(None) };
+        let Some(run) = inner.runs.get_mut(i) else { return Ok(None) };
+        Ok(Some(run.redrive(date)))
     }
 
     fn update_limits(&self, map_run_arn: &str, max_concurrency: u64, tolerated_percentage: f64, tolerated_count: u64) {
@@ -330,22 +353,22 @@ impl MapRunStore for InMemoryMapRunStore {
         self.keep_children
     }
 
-    fn describe_run(&self, map_run_arn: &str) -> Option<MapRunInfo> {
+    async fn describe_run(&self, map_run_arn: &str) -> Result<Option<MapRunInfo>, StoreError> {
         let inner = self.lock();
-        inner.run_index.get(map_run_arn).and_then(|&i| inner.runs.get(i)).cloned()
+        Ok(inner.run_index.get(map_run_arn).and_then(|&i| inner.runs.get(i)).cloned())
     }
 
-    fn list_runs(&self, execution_arn: &str) -> Vec<MapRunInfo> {
-        self.lock().runs.iter().filter(|r| r.execution_arn == execution_arn).cloned().collect()
+    async fn list_runs(&self, execution_arn: &str) -> Result<Vec<MapRunInfo>, StoreError> {
+        Ok(self.lock().runs.iter().filter(|r| r.execution_arn == execution_arn).cloned().collect())
     }
 
-    fn list_children(&self, map_run_arn: &str) -> Vec<ChildExecution> {
-        self.lock().children.get(map_run_arn).cloned().unwrap_or_default()
+    async fn list_children(&self, map_run_arn: &str) -> Result<Vec<ChildExecution>, StoreError> {
+        Ok(self.lock().children.get(map_run_arn).cloned().unwrap_or_default())
     }
 
-    fn child(&self, execution_arn: &str) -> Option<ChildExecution> {
+    async fn child(&self, execution_arn: &str) -> Result<Option<ChildExecution>, StoreError> {
         let inner = self.lock();
-        let (run, i) = inner.child_index.get(execution_arn)?;
-        inner.children.get(run).and_then(|l| l.get(*i)).cloned()
+        let Some((run, i)) = inner.child_index.get(execution_arn) else { return Ok(None) };
+        Ok(inner.children.get(run).and_then(|l| l.get(*i)).cloned())
     }
 }

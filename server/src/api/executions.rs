@@ -192,7 +192,7 @@ pub struct ExecutionArnInput {
 /// execution of a map run (of either type).
 async fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     let parsed = parse_arn(arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
-    if let Some(child) = state.engine().map_run_child(arn) {
+    if let Some(child) = state.engine().map_run_child(arn).await? {
         return Ok(child_record(&child));
     }
     match parsed.resource_type {
@@ -455,6 +455,7 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
                 input.max_results,
                 query.next_token.take(),
             )
+            .await
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn can be specified"))
@@ -500,7 +501,7 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
 }
 
 /// ListExecutions of a map run: its child executions, newest first.
-fn list_children(
+async fn list_children(
     state: &AppState,
     arn: &str,
     status_filter: Option<&str>,
@@ -511,7 +512,7 @@ fn list_children(
         Some(a) if a.resource_type == "mapRun" => {}
         _ => return Err(ApiError::invalid_arn(arn)),
     }
-    if state.engine().describe_map_run(arn).is_none() {
+    if state.engine().describe_map_run(arn).await?.is_none() {
         return Err(ApiError::ResourceNotFound(format!("Resource not found: '{arn}'")));
     }
     let status = match status_filter {
@@ -522,6 +523,7 @@ fn list_children(
     let items: Vec<ExecutionItem> = state
         .engine()
         .list_map_run_executions(arn)
+        .await?
         .into_iter()
         .rev()
         .filter(|c| status.is_none_or(|s| s == c.status))
@@ -588,7 +590,7 @@ fn strip_payloads(event: &mut Value) {
 pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
     find(&state, &arn).await?;
-    let history = match state.engine().map_run_child(&arn) {
+    let history = match state.engine().map_run_child(&arn).await? {
         Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
         None => state.engine().execution_history(&arn).await?.unwrap_or_default(),
     };

@@ -38,7 +38,7 @@ pub struct DescribeOutput {
     redrive_date: Option<OffsetDateTime>,
 }
 
-fn find(state: &AppState, arn: &str) -> Result<MapRunInfo, ApiError> {
+async fn find(state: &AppState, arn: &str) -> Result<MapRunInfo, ApiError> {
     match parse_arn(arn) {
         Some(a) if a.resource_type == "mapRun" => {}
         _ => return Err(ApiError::invalid_arn(arn)),
@@ -46,13 +46,14 @@ fn find(state: &AppState, arn: &str) -> Result<MapRunInfo, ApiError> {
     state
         .engine()
         .describe_map_run(arn)
+        .await?
         .ok_or_else(|| ApiError::ResourceNotFound(format!("Resource not found: '{arn}'")))
 }
 
 /// DescribeMapRun.
 pub async fn describe(state: AppState, input: MapRunArnInput) -> Result<DescribeOutput, ApiError> {
     let arn = required(input.map_run_arn, "mapRunArn")?;
-    let run = find(&state, &arn)?;
+    let run = find(&state, &arn).await?;
     Ok(DescribeOutput {
         map_run_arn: run.map_run_arn,
         execution_arn: run.execution_arn,
@@ -106,12 +107,13 @@ pub async fn list(state: AppState, input: ListInput) -> Result<ListOutput, ApiEr
         Some(a) if a.resource_type == "execution" => {}
         _ => return Err(ApiError::invalid_arn(&arn)),
     }
-    if state.engine().describe_execution(&arn).await?.is_none() && state.engine().map_run_child(&arn).is_none() {
+    if state.engine().describe_execution(&arn).await?.is_none() && state.engine().map_run_child(&arn).await?.is_none() {
         return Err(ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")));
     }
     let items = state
         .engine()
         .list_map_runs(&arn)
+        .await?
         .into_iter()
         .map(|r| MapRunItem {
             execution_arn: r.execution_arn,
@@ -173,13 +175,13 @@ pub async fn update(state: AppState, input: UpdateInput) -> Result<Empty, ApiErr
             ));
         }
     }
-    find(&state, &arn)?;
+    find(&state, &arn).await?;
     let update = MapRunLimitsUpdate {
         max_concurrency,
         tolerated_failure_percentage: input.tolerated_failure_percentage,
         tolerated_failure_count,
     };
-    match state.engine().update_map_run(&arn, update) {
+    match state.engine().update_map_run(&arn, update).await {
         Ok(_) => Ok(Empty {}),
         Err(UpdateMapRunError::NotFound(_)) => Err(ApiError::ResourceNotFound(format!("Resource not found: '{arn}'"))),
         Err(e @ UpdateMapRunError::Completed(_)) => Err(ApiError::ValidationException {
@@ -187,5 +189,6 @@ pub async fn update(state: AppState, input: UpdateInput) -> Result<Empty, ApiErr
             reason: Some("CANNOT_UPDATE_COMPLETED_MAP_RUN"),
         }),
         Err(UpdateMapRunError::Invalid(message)) => Err(ApiError::validation(&message)),
+        Err(UpdateMapRunError::Store(e)) => Err(e.into()),
     }
 }

@@ -120,7 +120,8 @@ pub(crate) async fn run(
     // not run again.
     let memo = exec.branch_memo(state);
     if let Some(run) = memo.as_ref().and_then(|m| m.map_run()) {
-        if store.describe_run(&run.map_run_arn).is_some_and(|r| r.redrive_count >= MAX_MAP_RUN_REDRIVES) {
+        let known = store.describe_run(&run.map_run_arn).await.map_err(store_failure)?;
+        if known.is_some_and(|r| r.redrive_count >= MAX_MAP_RUN_REDRIVES) {
             // AWS fails with States.Runtime here; the cause's wording is not known.
             let cause = format!(
                 "The Map Run {} has been redriven {MAX_MAP_RUN_REDRIVES} times, the most a Map Run can be redriven",
@@ -129,10 +130,13 @@ pub(crate) async fn run(
             return Err(Failure::new(names::RUNTIME, cause).into());
         }
     }
-    let redriven = memo.as_ref().and_then(|m| m.map_run()).and_then(|run| {
-        let count = store.redrive_run(&run.map_run_arn, OffsetDateTime::now_utc())?;
-        Some((run.clone(), count))
-    });
+    let redriven = match memo.as_ref().and_then(|m| m.map_run()) {
+        Some(run) => {
+            let count = store.redrive_run(&run.map_run_arn, OffsetDateTime::now_utc()).await.map_err(store_failure)?;
+            count.map(|count| (run.clone(), count))
+        }
+        None => None,
+    };
     let earlier_files = redriven.as_ref().map(|(run, _)| run.succeeded_files.clone()).unwrap_or_default();
     // After a restart, a durable execution continues the map run its state had started, without the
     // children that had succeeded.
