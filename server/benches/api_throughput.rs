@@ -2,7 +2,8 @@
 //! `legion serve` builds them) on 127.0.0.1, on its own runtime, and `LEGION_BENCH_CLIENTS` clients
 //! (default 64) on another, speaking AWS JSON 1.0 over a plain hyper client.
 //!
-//! - Standard, on the memory store and then on a SQLite file (`--store sqlite:PATH`): each client loops
+//! - Standard, on the memory store, then on a SQLite file (`--store sqlite:PATH`), then (when
+//!   `LEGION_BENCH_POSTGRES` names an empty database) on PostgreSQL: each client loops
 //!   StartExecution of a 10-state Pass machine, then DescribeExecution until the execution is no
 //!   longer RUNNING, for `LEGION_BENCH_SECONDS` (default 10 s);
 //! - Distributed Map, on each store: one execution whose map runs 10,000 STANDARD Pass children;
@@ -270,12 +271,17 @@ fn main() {
     let sqlite = format!("sqlite:{}", scratch.path().join("bench.db").display());
     let memory_url = format!("http://{}/", start_server(cpus, "memory".to_owned()));
     let sqlite_url = format!("http://{}/", start_server(cpus, sqlite));
+    let mut stores = vec![("memory", memory_url.clone()), ("sqlite", sqlite_url)];
+    // A PostgreSQL database (an empty one: the bench creates its tables) when one is named.
+    if let Ok(postgres) = std::env::var("LEGION_BENCH_POSTGRES") {
+        stores.push(("postgres", format!("http://{}/", start_server(cpus, postgres))));
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build().expect("runtime");
     runtime.block_on(async {
         let client = HttpClient::new();
         let mut phases = Vec::new();
-        for (store, url) in [("memory", &memory_url), ("sqlite", &sqlite_url)] {
+        for (store, url) in &stores {
             let standard = create(&client, url, "bench-standard", "STANDARD", ten_states()).await;
             let fan = create(&client, url, "bench-fan", "STANDARD", distributed_map()).await;
             phases.push((format!("Standard (10 Pass states), {store} store"), url.clone(), standard, fan));

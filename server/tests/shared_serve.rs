@@ -126,6 +126,16 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
     let history = b.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("history");
     let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();
     assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "every event once");
+    // The map run and its children are in the database: B describes them.
+    let runs = b.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
+    assert_eq!(runs.map_runs.len(), 1);
+    let run = b.describe_map_run().map_run_arn(&runs.map_runs[0].map_run_arn).send().await.expect("DescribeMapRun");
+    assert_eq!(run.status, aws_sdk_sfn::types::MapRunStatus::Succeeded);
+    assert_eq!(run.item_counts.map(|c| (c.succeeded, c.total)), Some((10, 10)));
+    let children =
+        b.list_executions().map_run_arn(&runs.map_runs[0].map_run_arn).send().await.expect("lists the children");
+    let succeeded = children.executions.iter().filter(|c| c.status == ExecutionStatus::Succeeded).count();
+    assert!(succeeded >= 10, "children of both instances are listed: {succeeded}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

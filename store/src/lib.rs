@@ -78,7 +78,7 @@ pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError>
 #[cfg(feature = "postgres")]
 async fn open_postgres(url: &str, retention: Retention) -> Result<Stores, StoreError> {
     let store = Arc::new(PostgresStore::open(url, retention).await?);
-    Ok(Stores { executions: store.clone(), documents: Some(store), map_runs: None })
+    Ok(Stores { executions: store.clone(), documents: Some(store.clone()), map_runs: Some(store) })
 }
 
 #[cfg(not(feature = "postgres"))]

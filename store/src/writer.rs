@@ -13,13 +13,17 @@ use crate::rows::unavailable;
 /// How many writes one transaction takes at most.
 const BATCH: usize = 1024;
 
+/// How many writes may wait for the writer thread; a writer that falls behind makes the next write
+/// wait (backpressure), so queued writes never grow memory without bound.
+const QUEUE: usize = 16 * BATCH;
+
 /// A write: runs inside the batch's transaction and returns what to do once it has committed.
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> Done + Send>;
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// The sending side of the writer thread.
 pub(crate) struct Writer {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -36,7 +40,7 @@ impl Drop for Writer {
 impl Writer {
     /// Starts the writer thread on `conn`.
     pub(crate) fn start(mut conn: Connection) -> Result<Writer, StoreError> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("legion-sqlite-writer".to_owned())
             .spawn(move || {
@@ -63,9 +67,13 @@ impl Writer {
             }
             Box::new(|_| {})
         });
-        if let Some(jobs) = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = jobs.send(job);
-        }
+        self.send(job);
+    }
+
+    /// Hands a job to the writer thread, waiting while its queue is full; false once it has stopped.
+    fn send(&self, job: Job) -> bool {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        jobs.is_some_and(|jobs| jobs.send(job).is_ok())
     }
 
     /// Runs `f` in the next transaction and returns its result once that transaction has committed.
@@ -81,11 +89,7 @@ impl Writer {
                 let _ = reply.send(committed.and(result));
             })
         });
-        let sent = match self.jobs.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(jobs) => jobs.send(job).is_ok(),
-            None => false,
-        };
-        if !sent {
+        if !self.send(job) {
             return Err(unavailable("the writer has stopped"));
         }
         answer.await.map_err(|_| unavailable("the writer has stopped"))?

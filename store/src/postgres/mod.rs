@@ -8,6 +8,7 @@
 //! Answers to task tokens and stop requests that reach another instance travel through the
 //! `signals` table, announced with `NOTIFY` and polled every second as well.
 
+mod map_runs;
 mod schema;
 mod signals;
 
@@ -44,6 +45,10 @@ type PendingSuccess = (String, i64, String);
 /// Keeps executions in a PostgreSQL database shared by any number of Legion instances.
 pub struct PostgresStore {
     inner: Arc<Inner>,
+    /// The running map runs and children.
+    map_runs: crate::map_runs::MapRunCache,
+    /// Map-run writes, applied in order by a background task.
+    map_run_writes: tokio::sync::mpsc::UnboundedSender<map_runs::Write>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -121,12 +126,15 @@ impl PostgresStore {
             flushing: tokio::sync::Mutex::new(()),
             inbox: OnceLock::new(),
         });
+        let (map_run_writes, queued) = tokio::sync::mpsc::unbounded_channel();
         let background = vec![
             tokio::spawn(renew_leases(Arc::downgrade(&inner))),
             tokio::spawn(flush_successes(Arc::downgrade(&inner))),
             tokio::spawn(signals::listen(Arc::downgrade(&inner))),
         ];
-        Ok(PostgresStore { inner, background })
+        // Not aborted with the others: it ends once the store is gone and what it holds is written.
+        tokio::spawn(map_runs::apply_writes(inner.pool.clone(), queued));
+        Ok(PostgresStore { inner, map_runs: Default::default(), map_run_writes, background })
     }
 
     /// This instance's name as the owner of the executions it runs.

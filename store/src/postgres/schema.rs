@@ -63,6 +63,21 @@ CREATE TABLE signals (
     created TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX signals_by_execution ON signals (arn);
+CREATE TABLE map_runs (
+    arn           TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    start         BIGINT NOT NULL,
+    info          TEXT NOT NULL
+);
+CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, start);
+CREATE TABLE map_children (
+    arn         TEXT PRIMARY KEY,
+    map_run_arn TEXT NOT NULL,
+    start       BIGINT NOT NULL,
+    child       TEXT NOT NULL,
+    history     TEXT
+);
+CREATE INDEX map_children_by_run ON map_children (map_run_arn, start);
 "#];
 
 /// Brings the schema up to [`VERSION`] (one instance at a time, under an advisory lock); refuses a
