@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::rows::{corrupt, interrupted, json, nanos, record_of, unavailable};
 use crate::schema;
-use crate::writer::{Reader, Writer};
+use crate::writer::{Checkpointer, Reader, Writer};
 
 /// When a commit reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +35,8 @@ pub struct SqliteStore {
     /// The running map runs and children (see `map_runs.rs`).
     pub(crate) map_runs: crate::map_runs::MapRunCache,
     retention: Retention,
+    /// Checkpoints the write-ahead log off the writer thread.
+    _checkpointer: Checkpointer,
     /// Held for the store's life: one process at a time runs a file's executions.
     _lock: std::fs::File,
 }
@@ -42,7 +44,12 @@ pub struct SqliteStore {
 /// How many read connections a store opens.
 const READERS: usize = 4;
 
-fn connect(path: &Path, sync: Sync) -> Result<Connection, StoreError> {
+/// The page cache of the writer's connection, and of each reader's (KiB): pages read again from
+/// the cache, not through a system call.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+fn connect(path: &Path, sync: Sync, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
@@ -51,6 +58,7 @@ fn connect(path: &Path, sync: Sync) -> Result<Connection, StoreError> {
         Sync::Full => "FULL",
     };
     conn.pragma_update(None, "synchronous", level).map_err(unavailable)?;
+    conn.pragma_update(None, "cache_size", -cache_kib).map_err(unavailable)?;
     Ok(conn)
 }
 
@@ -60,11 +68,21 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, sync: Sync, retention: Retention) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref();
         let lock = lock(path)?;
-        let mut conn = connect(path, sync)?;
+        let mut conn = connect(path, sync, WRITER_CACHE_KIB)?;
         schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-        let readers = (0..READERS).map(|_| connect(path, sync)).collect::<Result<Vec<_>, _>>()?;
+        // The checkpointer copies the log into the file; the writer only appends to it.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(unavailable)?;
+        let readers = (0..READERS).map(|_| connect(path, sync, READER_CACHE_KIB)).collect::<Result<Vec<_>, _>>()?;
         let reader = Reader::new(readers);
-        Ok(SqliteStore { writer: Writer::start(conn)?, reader, map_runs: Default::default(), retention, _lock: lock })
+        let checkpointer = Checkpointer::start(connect(path, sync, 1024)?)?;
+        Ok(SqliteStore {
+            writer: Writer::start(conn)?,
+            reader,
+            map_runs: Default::default(),
+            retention,
+            _checkpointer: checkpointer,
+            _lock: lock,
+        })
     }
 }
 
@@ -109,11 +127,16 @@ fn save(tx: &Transaction<'_>, record: &ExecutionRecord) -> Result<(), StoreError
     Ok(())
 }
 
-fn append(tx: &Transaction<'_>, arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError> {
+/// Events as rows, serialised by the caller (off the writer thread).
+fn event_rows(events: &[HistoryEvent]) -> Result<Vec<(i64, String)>, StoreError> {
+    events.iter().map(|e| Ok((e.id as i64, json(e)?))).collect()
+}
+
+fn append(tx: &Transaction<'_>, arn: &str, events: &[(i64, String)]) -> Result<(), StoreError> {
     let mut insert =
         tx.prepare_cached("INSERT OR REPLACE INTO events (arn, id, event) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
-    for event in events {
-        insert.execute(params![arn, event.id as i64, json(event)?]).map_err(unavailable)?;
+    for (id, text) in events {
+        insert.execute(params![arn, id, text]).map_err(unavailable)?;
     }
     Ok(())
 }
@@ -221,14 +244,12 @@ impl ExecutionStore for SqliteStore {
     /// least once), recording their events again (exactly once, since events and checkpoint are
     /// written together).
     async fn commit(&self, arn: &str, commit: Commit) -> Result<(), StoreError> {
-        let arn = arn.to_owned();
+        let (arn, events, checkpoint) = (arn.to_owned(), event_rows(&commit.events)?, json(&commit.checkpoint)?);
         self.writer.queue(move |tx| {
-            append(tx, &arn, &commit.events)?;
-            tx.execute(
-                "UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1",
-                params![arn, json(&commit.checkpoint)?],
-            )
-            .map_err(unavailable)?;
+            append(tx, &arn, &events)?;
+            tx.prepare_cached("UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1")
+                .and_then(|mut s| s.execute(params![arn, checkpoint]))
+                .map_err(unavailable)?;
             forget_map_progress(tx, &arn)
         });
         Ok(())
@@ -246,13 +267,11 @@ impl ExecutionStore for SqliteStore {
     }
 
     fn map_child_succeeded(&self, arn: &str, ordinal: u64, result: Value) {
-        let arn = arn.to_owned();
+        let (arn, Ok(result)) = (arn.to_owned(), json(&result)) else { return };
         self.writer.queue(move |tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO map_successes (arn, ordinal, result) VALUES (?1, ?2, ?3)",
-                params![arn, ordinal as i64, json(&result)?],
-            )
-            .map_err(unavailable)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO map_successes (arn, ordinal, result) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![arn, ordinal as i64, result]))
+                .map_err(unavailable)?;
             Ok(())
         });
     }
@@ -281,7 +300,7 @@ impl ExecutionStore for SqliteStore {
         stop_date: OffsetDateTime,
         events: Vec<HistoryEvent>,
     ) -> Result<(), StoreError> {
-        let (arn, outcome) = (arn.to_owned(), outcome.clone());
+        let (arn, outcome, events) = (arn.to_owned(), outcome.clone(), event_rows(&events)?);
         self.writer
             .write(move |tx| {
                 append(tx, &arn, &events)?;
@@ -390,7 +409,9 @@ impl ExecutionStore for SqliteStore {
 }
 
 fn forget_map_progress(tx: &Transaction<'_>, arn: &str) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM map_successes WHERE arn = ?1", [arn]).map_err(unavailable)?;
+    tx.prepare_cached("DELETE FROM map_successes WHERE arn = ?1")
+        .and_then(|mut s| s.execute([arn]))
+        .map_err(unavailable)?;
     Ok(())
 }
 

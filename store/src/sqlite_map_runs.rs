@@ -40,16 +40,35 @@ fn load_run(conn: &Connection, arn: &str) -> Result<Option<MapRunInfo>, StoreErr
     text.as_deref().map(from_json).transpose()
 }
 
-fn save_child(tx: &Transaction<'_>, child: ChildExecution) -> Result<(), StoreError> {
-    let (row, events) = ChildRow::of(child);
-    let history = events.as_ref().map(json).transpose()?;
-    let summary = json(&row)?;
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO map_children (arn, map_run_arn, start, child, history) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut s| s.execute(params![row.execution_arn(), row.map_run_arn(), row.start_nanos(), summary, history]))
-    .map_err(unavailable)?;
-    Ok(())
+/// A child's row, serialised by the caller (off the writer thread): summary and history.
+struct ChildText {
+    arn: String,
+    map_run_arn: String,
+    start: i64,
+    summary: String,
+    history: Option<String>,
+}
+
+impl ChildText {
+    fn of(child: ChildExecution) -> Result<ChildText, StoreError> {
+        let (row, events) = ChildRow::of(child);
+        Ok(ChildText {
+            arn: row.execution_arn().to_owned(),
+            map_run_arn: row.map_run_arn().to_owned(),
+            start: row.start_nanos(),
+            summary: json(&row)?,
+            history: events.as_ref().map(json).transpose()?,
+        })
+    }
+
+    fn save(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO map_children (arn, map_run_arn, start, child, history) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| s.execute(params![self.arn, self.map_run_arn, self.start, self.summary, self.history]))
+        .map_err(unavailable)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -95,8 +114,10 @@ impl MapRunStore for SqliteStore {
     }
 
     fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime) {
-        if let Some(child) = self.map_runs.finish_child(execution_arn, status, stop_date) {
-            self.writer.queue(move |tx| save_child(tx, child));
+        let Some(child) = self.map_runs.finish_child(execution_arn, status, stop_date) else { return };
+        match ChildText::of(child) {
+            Ok(text) => self.writer.queue(move |tx| text.save(tx)),
+            Err(e) => tracing::warn!(execution = execution_arn, error = %e, "could not record a map-run child"),
         }
     }
 

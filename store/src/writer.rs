@@ -15,7 +15,7 @@ const BATCH: usize = 1024;
 
 /// How many writes may wait for the writer thread; a writer that falls behind makes the next write
 /// wait (backpressure), so queued writes never grow memory without bound.
-const QUEUE: usize = 16 * BATCH;
+const QUEUE: usize = 2 * BATCH;
 
 /// A write: runs inside the batch's transaction and returns what to do once it has committed.
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> Done + Send>;
@@ -168,5 +168,41 @@ impl Reader {
         })
         .await
         .map_err(unavailable)?
+    }
+}
+
+/// Copies the write-ahead log into the database file on a thread of its own (`PRAGMA
+/// wal_checkpoint(PASSIVE)` twice a second), so that the writer thread only appends to the log.
+pub(crate) struct Checkpointer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing through `conn`.
+    pub(crate) fn start(conn: Connection) -> Result<Checkpointer, StoreError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("legion-sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_millis(500))
+                {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::debug!(error = %e, "a checkpoint of the write-ahead log failed");
+                    }
+                }
+            })
+            .map_err(unavailable)?;
+        Ok(Checkpointer { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

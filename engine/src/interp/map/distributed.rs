@@ -727,7 +727,10 @@ impl Runner<'_> {
         guard.executions.total += 1;
         guard.executions.running += 1;
         guard.publish(MapRunStatus::Running, None);
-        self.collected.push(None);
+        if self.results.is_none() {
+            // Results written to files are not kept for the state output.
+            self.collected.push(None);
+        }
         let info = ExecutionInfo {
             arn: arn.clone(),
             name: name.clone(),
@@ -797,7 +800,6 @@ impl Runner<'_> {
         guard.publish(MapRunStatus::Running, None);
         let succeeded = status == ExecutionStatus::Succeeded;
         if self.results.is_some() {
-            let record = self.record(&done, stop);
             let kind = if succeeded { RecordKind::Succeeded } else { RecordKind::Failed };
             let mut records = Vec::new();
             match (succeeded, self.transformation) {
@@ -808,7 +810,8 @@ impl Runner<'_> {
                     Some(Value::Array(a)) => records.extend(a),
                     other => records.push(other.unwrap_or(Value::Null)),
                 },
-                _ => records.push(record),
+                // The full record (input, output, dates): for failures and `Transformation: NONE` only.
+                _ => records.push(self.record(&done, stop)),
             }
             self.write_records(kind, &records).await?;
             if let (true, Some(store)) = (succeeded, &self.journal) {
@@ -861,11 +864,11 @@ impl Runner<'_> {
         executions.succeeded += 1;
         executions.results_written += 1;
         guard.publish(MapRunStatus::Running, None);
-        self.collected.push(None);
         if self.results.is_some() {
             self.written.push(ordinal);
             return;
         }
+        self.collected.push(None);
         if let Some(memo) = &self.memo {
             memo.succeeded(ordinal, &result);
         }
