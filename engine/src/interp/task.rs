@@ -225,7 +225,7 @@ pub(crate) async fn run(
         return Err(Failure::new(names::DATA_LIMIT_EXCEEDED, cause).into());
     }
     recorder.record_with(|| fam.ended(TaskEnd::Succeeded(Payload::of(&result))));
-    let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, true)?;
+    let (output, assigned) = data::finish(state, data::raw_for_result(state, raw), result, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
 }
 
