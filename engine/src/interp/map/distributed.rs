@@ -49,64 +49,18 @@ pub(crate) async fn run(
     thread: &mut Thread,
     execution_type: StateMachineType,
 ) -> Result<Step, StateError> {
-    let spec = DistributedSpec::compile(m, state.query_language)?;
     let vars = thread.vars.clone();
-    let (eff, inline_items) = match &spec.reader {
-        None => {
-            let (eff, items) = input_items(state, m, raw, ctx, &vars)?;
-            (eff, Some(items))
-        }
-        Some(_) => match state.query_language {
-            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, &vars)?.into_owned(), None),
-            QueryLanguage::Jsonata => (raw.clone(), None),
-        },
-    };
-    let length = inline_items.as_ref().map_or(0, Vec::len);
-    thread.recorder.record(Event::MapStateStarted { length });
-    let limits = limits(state, m, &eff, raw, ctx, thread)?;
-    let eval_template = |t: &legion_asl::template::Template| -> Result<Value, EvalError> {
-        let states = states_value(state, raw, ctx, &[]);
-        let data = if state.query_language == QueryLanguage::JsonPath { &eff } else { raw };
-        t.eval(&env(data, ctx, &vars, &states))
-    };
-    let batching = match &spec.batcher {
-        None => None,
-        Some(b) => {
-            let max_items = match &b.max_items {
-                Some(f) => {
-                    Some(batch_number(eval_number(state, f, "MaxItemsPerBatch", false, &eff, raw, ctx, thread)?))
-                }
-                None => None,
-            };
-            let max_bytes = match &b.max_bytes {
-                Some(f) => batch_number(eval_number(state, f, "MaxInputBytesPerBatch", false, &eff, raw, ctx, thread)?),
-                None => MAX_BATCH_BYTES,
-            };
-            let batch_input = b.batch_input.as_ref().map(&eval_template).transpose()?;
-            Some(Batching {
-                max_items: max_items.unwrap_or(u64::MAX),
-                max_bytes: max_bytes.min(MAX_BATCH_BYTES),
-                batch_input,
-            })
-        }
-    };
-    let reader_parameters = match spec.reader.as_ref().and_then(|r| r.parameters.as_ref()) {
-        Some(t) => as_object(eval_template(t)?, "ItemReader")?,
-        None => Map::new(),
-    };
-    let export = match spec.writer.as_ref().and_then(|w| w.target.as_ref()) {
-        Some(t) => {
-            let target = as_object(eval_template(t)?, "ResultWriter")?;
-            let bucket = target.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let prefix = target.get("Prefix").and_then(Value::as_str).unwrap_or_default().to_owned();
-            Some((bucket, prefix))
-        }
-        None => None,
-    };
-    let (output_type, transformation) = match &spec.writer {
-        Some(w) => (w.output_type, w.transformation),
-        None => (OutputType::Json, WriterTransformation::Compact),
-    };
+    let Configuration {
+        spec,
+        eff,
+        inline_items,
+        limits,
+        batching,
+        reader_parameters,
+        export,
+        output_type,
+        transformation,
+    } = evaluate(state, m, raw, ctx, thread, &vars)?;
 
     // The map run.
     let config = &exec.shared.config;
@@ -348,6 +302,100 @@ pub(crate) async fn run(
     thread.recorder.record(Event::MapStateSucceeded);
     let (output, assigned) = data::finish(state, raw.clone(), output, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// The Map state's fields, evaluated for one run (with its items, when they come from the input).
+struct Configuration {
+    spec: DistributedSpec,
+    /// The effective input (after `InputPath`, for a JSONPath state).
+    eff: Value,
+    inline_items: Option<Vec<Value>>,
+    limits: Limits,
+    batching: Option<Batching>,
+    reader_parameters: Map<String, Value>,
+    /// The `ResultWriter`'s bucket and prefix.
+    export: Option<(String, String)>,
+    output_type: OutputType,
+    transformation: WriterTransformation,
+}
+
+/// Evaluates the Map state's configuration; records `MapStateStarted` once its items are known.
+fn evaluate(
+    state: &State,
+    m: &MapState,
+    raw: &Value,
+    ctx: &Value,
+    thread: &mut Thread,
+    vars: &crate::vars::Vars,
+) -> Result<Configuration, StateError> {
+    let spec = DistributedSpec::compile(m, state.query_language)?;
+    let (eff, inline_items) = match &spec.reader {
+        None => {
+            let (eff, items) = input_items(state, m, raw, ctx, vars)?;
+            (eff, Some(items))
+        }
+        Some(_) => match state.query_language {
+            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, vars)?.into_owned(), None),
+            QueryLanguage::Jsonata => (raw.clone(), None),
+        },
+    };
+    let length = inline_items.as_ref().map_or(0, Vec::len);
+    thread.recorder.record(Event::MapStateStarted { length });
+    let limits = limits(state, m, &eff, raw, ctx, thread)?;
+    let eval_template = |t: &legion_asl::template::Template| -> Result<Value, EvalError> {
+        let states = states_value(state, raw, ctx, &[]);
+        let data = if state.query_language == QueryLanguage::JsonPath { &eff } else { raw };
+        t.eval(&env(data, ctx, vars, &states))
+    };
+    let batching = match &spec.batcher {
+        None => None,
+        Some(b) => {
+            let max_items = match &b.max_items {
+                Some(f) => {
+                    Some(batch_number(eval_number(state, f, "MaxItemsPerBatch", false, &eff, raw, ctx, thread)?))
+                }
+                None => None,
+            };
+            let max_bytes = match &b.max_bytes {
+                Some(f) => batch_number(eval_number(state, f, "MaxInputBytesPerBatch", false, &eff, raw, ctx, thread)?),
+                None => MAX_BATCH_BYTES,
+            };
+            let batch_input = b.batch_input.as_ref().map(&eval_template).transpose()?;
+            Some(Batching {
+                max_items: max_items.unwrap_or(u64::MAX),
+                max_bytes: max_bytes.min(MAX_BATCH_BYTES),
+                batch_input,
+            })
+        }
+    };
+    let reader_parameters = match spec.reader.as_ref().and_then(|r| r.parameters.as_ref()) {
+        Some(t) => as_object(eval_template(t)?, "ItemReader")?,
+        None => Map::new(),
+    };
+    let export = match spec.writer.as_ref().and_then(|w| w.target.as_ref()) {
+        Some(t) => {
+            let target = as_object(eval_template(t)?, "ResultWriter")?;
+            let bucket = target.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let prefix = target.get("Prefix").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Some((bucket, prefix))
+        }
+        None => None,
+    };
+    let (output_type, transformation) = match &spec.writer {
+        Some(w) => (w.output_type, w.transformation),
+        None => (OutputType::Json, WriterTransformation::Compact),
+    };
+    Ok(Configuration {
+        spec,
+        eff,
+        inline_items,
+        limits,
+        batching,
+        reader_parameters,
+        export,
+        output_type,
+        transformation,
+    })
 }
 
 fn as_object(v: Value, field: &str) -> Result<Map<String, Value>, EvalError> {
