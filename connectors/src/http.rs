@@ -89,11 +89,9 @@ impl HttpClient {
         }
         let request = builder.body(Full::new(body)).map_err(|e| RequestError::Invalid(e.to_string()))?;
         let response = self.client().request(request).await.map_err(|e| RequestError::Connection(error_chain(&e)))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body =
-            response.into_body().collect().await.map_err(|e| RequestError::Connection(e.to_string()))?.to_bytes();
-        Ok(HttpResponse { status, headers, body })
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| RequestError::Connection(e.to_string()))?.to_bytes();
+        Ok(HttpResponse { status: parts.status, headers: parts.headers, body })
     }
 }
 

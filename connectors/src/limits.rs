@@ -42,6 +42,11 @@ impl Limits {
         Limits { rules, targets: Mutex::new(HashMap::new()) }
     }
 
+    /// True when no target has limits (then [`Limits::acquire`] never waits).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
     fn limit_for(&self, target: &str) -> Option<Arc<TargetLimit>> {
         let rule = self.rules.iter().find(|r| glob_match(&r.target, target))?;
         let mut targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());

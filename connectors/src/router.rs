@@ -280,14 +280,11 @@ impl Inner {
                 }
             }
             Target::HttpInvoke => {
-                let host = request
-                    .input
-                    .get("ApiEndpoint")
-                    .and_then(Value::as_str)
-                    .and_then(|u| u.parse::<hyper::Uri>().ok())
-                    .and_then(|u| u.host().map(str::to_owned))
-                    .unwrap_or_default();
-                let _permit = self.limits.acquire(&format!("http:{host}")).await;
+                // The endpoint's host names the target's limits; without limits nothing is parsed.
+                let _permit = match self.limits.is_empty() {
+                    true => None,
+                    false => Some(self.limits.acquire(&format!("http:{}", endpoint_host(&request.input))).await),
+                };
                 Ok(Dispatched::Done(self.http_task.invoke(&request.input).await?))
             }
             Target::OpenFaas(mode) => {
@@ -433,6 +430,16 @@ fn aws_services(config: &Config) -> std::collections::BTreeMap<String, crate::co
         });
     }
     services
+}
+
+/// The host of an HTTP Task's `ApiEndpoint` (empty when it has none).
+fn endpoint_host(parameters: &Value) -> String {
+    parameters
+        .get("ApiEndpoint")
+        .and_then(Value::as_str)
+        .and_then(|u| u.parse::<hyper::Uri>().ok())
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The role a task's `Credentials` name, if any.

@@ -289,6 +289,42 @@ async fn the_http_task_sends_query_headers_and_encoded_bodies_and_names_status_e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_host_limit_holds_http_tasks_to_its_concurrency() {
+    use legion_testkit::http::Server;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), most.clone());
+    let server = Server::start(Arc::new(move |_req| {
+        let (now, most) = (n.clone(), m.clone());
+        Box::pin(async move {
+            let in_flight = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(in_flight, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+        })
+    }))
+    .await
+    .unwrap();
+    let limit = legion_connectors::config::LimitConfig {
+        target: "http:127.0.0.1".into(),
+        max_concurrency: Some(1),
+        per_second: None,
+    };
+    let (engine, _router) = engine_with(Config { limits: vec![limit], ..Config::default() }).await;
+    let definition = json!({"StartAt": "Calls", "States": {"Calls": {"Type": "Map", "End": true,
+        "ItemProcessor": {"StartAt": "Call", "States": {"Call": {"Type": "Task",
+            "Resource": "arn:aws:states:::http:invoke", "ResultSelector": {"s.$": "$.StatusCode"},
+            "Parameters": {"ApiEndpoint": format!("{}/x", server.url()), "Method": "GET"}, "End": true}}}}}});
+    let (_, outcome) = engine
+        .run(StartRequest::new(machine(&definition), "h", json!([1, 2, 3, 4])))
+        .await
+        .expect("the execution starts");
+    assert_eq!(outcome.output, Some(json!([{"s": 200}, {"s": 200}, {"s": 200}, {"s": 200}])), "{outcome:?}");
+    assert_eq!(most.load(Ordering::SeqCst), 1, "one call at a time to the limited host");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_wait_for_task_token_and_event_invocations() {
     let server = LambdaServer::start("123456789012", "us-east-1").await.unwrap();
     server.add("approver", Behaviour::Identity);

@@ -154,7 +154,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             if !time_scale.is_finite() || time_scale < 0.0 {
                 bail!("--time-scale must be a non-negative number");
             }
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let threads = crate::runtime::Threads::for_run(&machine, !machines.is_empty());
+            let runtime = threads.build().context("starting the async runtime")?;
             let (s3, s3_tasks, _endpoint) = runtime.block_on(s3_setup(s3_root.as_deref()))?;
             let tokens = legion_engine::TaskTokens::new();
             let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone(), s3_tasks))?;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod progress;
+mod runtime;
 mod validate;
 
 use std::process::ExitCode;

@@ -62,6 +62,15 @@ pub(crate) fn effective_input(state: &State, raw: &Value, ctx: &Value, vars: &Va
     }
 }
 
+/// The raw input [`finish`] needs besides the result: none (`null`, no copy) for a JSONPath state whose
+/// default `ResultPath` replaces its input by the result.
+pub(crate) fn raw_for_result(state: &State, raw: &Value) -> Value {
+    match (state.query_language, &state.io.result_path) {
+        (QueryLanguage::JsonPath, PathField::Default) => Value::Null,
+        _ => raw.clone(),
+    }
+}
+
 /// Turns a state's result into its output and the variables it assigns.
 ///
 /// `assign_data` is what `$` means in a JSONPath `Assign` when it is not the result (Choice and Wait

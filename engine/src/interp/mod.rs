@@ -210,7 +210,8 @@ pub(crate) async fn run_execution(
     let resuming = resumed.is_some();
     let (start, input, vars) = match resumed {
         Some(c) => (c.state, c.input, c.vars),
-        None => (machine.program.start_at, Arc::new(exec.info.input.clone()), Vars::new()),
+        // The context base holds its own copy when a state can read `$$.Execution.Input`.
+        None => (machine.program.start_at, Arc::new(std::mem::take(&mut exec.info.input)), Vars::new()),
     };
     let mut thread = Thread { recorder, vars };
     let timeout = machine.timeout_seconds.map(|s| exec.scaled(s as f64));

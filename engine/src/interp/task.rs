@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::data;
 use super::{env, next_flow, payload_too_large, states_value, Exec, Failure, StateError, Step, Thread};
 use crate::dispatch::{Dispatched, TaskError, TaskRequest};
-use crate::history::{ErrorDetails, Event, Payload, ServiceResource};
+use crate::history::{ErrorDetails, Event, Payload, Recorder, ServiceResource};
 use crate::tokens::{TokenSignal, TokenWaiter};
 
 /// How a resource shows up in history.
@@ -74,6 +74,20 @@ fn family(resource: &str) -> Family {
     Family::service("custom", resource)
 }
 
+/// What a Task attempt sends: its effective input and the fields evaluated with it.
+struct Call {
+    input: Value,
+    retry_count: u64,
+    timeout: Option<u64>,
+    heartbeat: Option<u64>,
+    credentials: Option<Value>,
+}
+
+/// How the dispatch ended: `None` when `TimeoutSeconds` or `HeartbeatSeconds` ran out first.
+type Answer = Option<Result<Value, TaskError>>;
+
+/// Runs one attempt of a Task state: its token (callback tasks), its context, its fields, the
+/// events that schedule it, the dispatch and the wait, the event that ends it, then the data flow.
 pub(crate) async fn run(
     exec: &Exec,
     state: &State,
@@ -83,37 +97,67 @@ pub(crate) async fn run(
     thread: &mut Thread,
     retry_count: u64,
 ) -> Result<Step, StateError> {
-    // Callback tasks get a token before anything is dispatched, so that an answer arriving early
-    // finds its task waiting.
-    let callback = task.resource.ends_with(".waitForTaskToken")
-        || crate::activities::is_activity_arn(&task.resource)
-        || exec.shared.dispatcher.completes_by_callback(&task.resource);
-    let mut waiter = callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()));
+    let mut waiter = open_token(exec, task, thread);
     let _shared_token = match &waiter {
         Some(w) => exec.share_token(w.token()).await,
         None => None,
     };
-    // A Task state's context reports its RetryCount from the first attempt on (0), and
-    // `.waitForTaskToken` tasks their token.
-    let owned_ctx;
-    let ctx = if ctx.is_null() {
-        ctx
-    } else {
-        let mut c = ctx.clone();
-        if let Value::Object(m) = &mut c {
-            if let Some(Value::Object(s)) = m.get_mut("State") {
-                s.entry("RetryCount").or_insert(json!(retry_count));
-            }
-            // `.waitForTaskToken` tasks expose their token, and so do AWS's `.sync` integrations
-            // (a nested execution may answer its parent's token); a token minted for another target's
-            // own callback stays internal.
-            if let Some(w) = waiter.as_ref().filter(|_| exposes_token(&task.resource)) {
-                m.insert("Task".into(), json!({"Token": w.token()}));
-            }
+    let owned_ctx = task_context(task, ctx, retry_count, waiter.as_ref());
+    let ctx = owned_ctx.as_ref().unwrap_or(ctx);
+    let call = evaluate(state, task, raw, ctx, thread, retry_count)?;
+    let fam = family(&task.resource);
+    record_scheduled(exec, task, &fam, &call, &mut thread.recorder);
+    let answer = dispatch(exec, state, task, &fam, call, waiter.as_mut(), thread).await;
+    if answer.is_none() {
+        if let Some(w) = waiter.as_mut() {
+            w.timed_out();
         }
-        owned_ctx = c;
-        &owned_ctx
-    };
+    }
+    drop(waiter);
+    let result = task_result(task, &fam, answer, &mut thread.recorder)?;
+    let (output, assigned) = data::finish(state, data::raw_for_result(state, raw), result, ctx, &thread.vars, true)?;
+    Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// Callback tasks get a token before anything is dispatched, so that an answer arriving early
+/// finds its task waiting.
+fn open_token(exec: &Exec, task: &Task, thread: &Thread) -> Option<TokenWaiter> {
+    let callback = task.resource.ends_with(".waitForTaskToken")
+        || crate::activities::is_activity_arn(&task.resource)
+        || exec.shared.dispatcher.completes_by_callback(&task.resource);
+    callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()))
+}
+
+/// The Task state's context object, when one is built: it reports its RetryCount from the first
+/// attempt on (0), and `.waitForTaskToken` tasks their token.
+fn task_context(task: &Task, ctx: &Value, retry_count: u64, waiter: Option<&TokenWaiter>) -> Option<Value> {
+    if ctx.is_null() {
+        return None;
+    }
+    let mut c = ctx.clone();
+    if let Value::Object(m) = &mut c {
+        if let Some(Value::Object(s)) = m.get_mut("State") {
+            s.entry("RetryCount").or_insert(json!(retry_count));
+        }
+        // `.waitForTaskToken` tasks expose their token, and so do AWS's `.sync` integrations
+        // (a nested execution may answer its parent's token); a token minted for another target's
+        // own callback stays internal.
+        if let Some(w) = waiter.filter(|_| exposes_token(&task.resource)) {
+            m.insert("Task".into(), json!({"Token": w.token()}));
+        }
+    }
+    Some(c)
+}
+
+/// Evaluates the effective input, `TimeoutSeconds`, `HeartbeatSeconds` and `Credentials`.
+fn evaluate(
+    state: &State,
+    task: &Task,
+    raw: &Value,
+    ctx: &Value,
+    thread: &Thread,
+    retry_count: u64,
+) -> Result<Call, StateError> {
     let input = data::effective_input(state, raw, ctx, &thread.vars)?;
     let timeout = seconds_field(state, task.timeout_seconds.as_ref(), "TimeoutSeconds", raw, ctx, thread)?;
     let heartbeat = seconds_field(state, task.heartbeat_seconds.as_ref(), "HeartbeatSeconds", raw, ctx, thread)?;
@@ -124,13 +168,18 @@ pub(crate) async fn run(
         }
         None => None,
     };
-    let fam = family(&task.resource);
-    let recorder = &mut thread.recorder;
-    match &fam {
+    Ok(Call { input, retry_count, timeout, heartbeat, credentials })
+}
+
+/// Records the events that start a task attempt of this family.
+fn record_scheduled(exec: &Exec, task: &Task, fam: &Family, call: &Call, recorder: &mut Recorder) {
+    let Call { input, timeout, heartbeat, .. } = call;
+    let (timeout, heartbeat) = (*timeout, *heartbeat);
+    match fam {
         Family::Lambda => {
             recorder.record_with(|| Event::LambdaFunctionScheduled {
                 resource: task.resource.clone(),
-                input: Payload::of(&input),
+                input: Payload::of(input),
                 timeout,
             });
             recorder.record(Event::LambdaFunctionStarted);
@@ -139,7 +188,7 @@ pub(crate) async fn run(
             recorder.record_with(|| Event::TaskScheduled {
                 service: service.clone(),
                 region: exec.shared.config.region.clone(),
-                parameters: Payload::of(&input),
+                parameters: Payload::of(input),
                 timeout,
                 heartbeat,
             });
@@ -148,12 +197,26 @@ pub(crate) async fn run(
         Family::Activity => {
             recorder.record_with(|| Event::ActivityScheduled {
                 resource: task.resource.clone(),
-                input: Payload::of(&input),
+                input: Payload::of(input),
                 timeout,
                 heartbeat,
             });
         }
     }
+}
+
+/// Sends the task to its target (or an activity's queue) and waits for its answer, a callback's
+/// included, within `TimeoutSeconds` (which counts from TaskStarted).
+async fn dispatch(
+    exec: &Exec,
+    state: &State,
+    task: &Task,
+    fam: &Family,
+    call: Call,
+    mut waiter: Option<&mut TokenWaiter>,
+    thread: &mut Thread,
+) -> Answer {
+    let Call { input, retry_count, timeout, heartbeat, credentials } = call;
     let request = TaskRequest {
         resource: task.resource.clone(),
         state_name: state.name.clone(),
@@ -165,10 +228,9 @@ pub(crate) async fn run(
         heartbeat_seconds: heartbeat,
         timeout_seconds: timeout,
     };
-    // TimeoutSeconds counts from TaskStarted and covers the wait for a callback too.
     let deadline = timeout.and_then(super::deadline_in);
     // An activity task waits in its activity's queue until a worker takes it, then for its token.
-    let call = match (&fam, waiter.as_ref()) {
+    let sent = match (fam, waiter.as_ref()) {
         (Family::Activity, Some(w)) => crate::activities::start(
             &exec.shared.activities,
             &mut thread.recorder,
@@ -179,12 +241,12 @@ pub(crate) async fn run(
         _ => exec.shared.dispatcher.dispatch(request),
     };
     let dispatched = match deadline {
-        Some(d) => tokio::time::timeout_at(d, call).await.ok(),
-        None => Some(call.await),
+        Some(d) => tokio::time::timeout_at(d, sent).await.ok(),
+        None => Some(sent.await),
     };
-    let outcome = match (dispatched, waiter.as_mut()) {
+    match (dispatched, waiter.as_mut()) {
         (Some(Ok(Dispatched::Submitted(answer))), Some(w)) => {
-            if let Family::Service(service) = &fam {
+            if let Family::Service(service) = fam {
                 thread
                     .recorder
                     .record_with(|| Event::TaskSubmitted { service: service.clone(), output: Payload::of(&answer) });
@@ -194,15 +256,12 @@ pub(crate) async fn run(
         (Some(Ok(Dispatched::Submitted(v) | Dispatched::Done(v))), _) => Some(Ok(v)),
         (Some(Err(e)), _) => Some(Err(e)),
         (None, _) => None,
-    };
-    if outcome.is_none() {
-        if let Some(w) = waiter.as_mut() {
-            w.timed_out();
-        }
     }
-    drop(waiter);
-    let recorder = &mut thread.recorder;
-    let result = match outcome {
+}
+
+/// Records how the attempt ended and turns it into the task's result or the state's failure.
+fn task_result(task: &Task, fam: &Family, answer: Answer, recorder: &mut Recorder) -> Result<Value, StateError> {
+    let result = match answer {
         None => {
             recorder.record_with(|| fam.ended(TaskEnd::TimedOut(ErrorDetails::new(names::TIMEOUT, None))));
             return Err(Failure { error: names::TIMEOUT.to_owned(), cause: None }.into());
@@ -216,7 +275,7 @@ pub(crate) async fn run(
         Some(Ok(result)) => result,
     };
     if payload_too_large(&result) {
-        let who = match &fam {
+        let who = match fam {
             Family::Lambda | Family::Activity => task.resource.as_str(),
             Family::Service(service) => service.resource_type.as_str(),
         };
@@ -229,8 +288,7 @@ pub(crate) async fn run(
         return Err(Failure::new(names::DATA_LIMIT_EXCEEDED, cause).into());
     }
     recorder.record_with(|| fam.ended(TaskEnd::Succeeded(Payload::of(&result))));
-    let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, true)?;
-    Ok(Step { flow: next_flow(state, output), assigned })
+    Ok(result)
 }
 
 /// True when the context object shows a callback task's token (`$$.Task.Token`).

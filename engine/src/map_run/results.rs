@@ -111,7 +111,11 @@ impl ResultFiles {
     }
 
     /// Appends one record.
-    pub async fn write(&mut self, kind: RecordKind, record: &Value) -> Result<(), ResultWriterError> {
+    pub async fn write<R: serde::Serialize + ?Sized>(
+        &mut self,
+        kind: RecordKind,
+        record: &R,
+    ) -> Result<(), ResultWriterError> {
         let text = serde_json::to_vec(record).map_err(|e| ResultWriterError::new(e.to_string()))?;
         let full = self.sets[kind.slot()].open.as_ref().is_some_and(|f| f.written >= MAX_FILE_BYTES);
         if full {

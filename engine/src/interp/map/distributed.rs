@@ -49,64 +49,18 @@ pub(crate) async fn run(
     thread: &mut Thread,
     execution_type: StateMachineType,
 ) -> Result<Step, StateError> {
-    let spec = DistributedSpec::compile(m, state.query_language)?;
     let vars = thread.vars.clone();
-    let (eff, inline_items) = match &spec.reader {
-        None => {
-            let (eff, items) = input_items(state, m, raw, ctx, &vars)?;
-            (eff, Some(items))
-        }
-        Some(_) => match state.query_language {
-            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, &vars)?.into_owned(), None),
-            QueryLanguage::Jsonata => (raw.clone(), None),
-        },
-    };
-    let length = inline_items.as_ref().map_or(0, Vec::len);
-    thread.recorder.record(Event::MapStateStarted { length });
-    let limits = limits(state, m, &eff, raw, ctx, thread)?;
-    let eval_template = |t: &legion_asl::template::Template| -> Result<Value, EvalError> {
-        let states = states_value(state, raw, ctx, &[]);
-        let data = if state.query_language == QueryLanguage::JsonPath { &eff } else { raw };
-        t.eval(&env(data, ctx, &vars, &states))
-    };
-    let batching = match &spec.batcher {
-        None => None,
-        Some(b) => {
-            let max_items = match &b.max_items {
-                Some(f) => {
-                    Some(batch_number(eval_number(state, f, "MaxItemsPerBatch", false, &eff, raw, ctx, thread)?))
-                }
-                None => None,
-            };
-            let max_bytes = match &b.max_bytes {
-                Some(f) => batch_number(eval_number(state, f, "MaxInputBytesPerBatch", false, &eff, raw, ctx, thread)?),
-                None => MAX_BATCH_BYTES,
-            };
-            let batch_input = b.batch_input.as_ref().map(&eval_template).transpose()?;
-            Some(Batching {
-                max_items: max_items.unwrap_or(u64::MAX),
-                max_bytes: max_bytes.min(MAX_BATCH_BYTES),
-                batch_input,
-            })
-        }
-    };
-    let reader_parameters = match spec.reader.as_ref().and_then(|r| r.parameters.as_ref()) {
-        Some(t) => as_object(eval_template(t)?, "ItemReader")?,
-        None => Map::new(),
-    };
-    let export = match spec.writer.as_ref().and_then(|w| w.target.as_ref()) {
-        Some(t) => {
-            let target = as_object(eval_template(t)?, "ResultWriter")?;
-            let bucket = target.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let prefix = target.get("Prefix").and_then(Value::as_str).unwrap_or_default().to_owned();
-            Some((bucket, prefix))
-        }
-        None => None,
-    };
-    let (output_type, transformation) = match &spec.writer {
-        Some(w) => (w.output_type, w.transformation),
-        None => (OutputType::Json, WriterTransformation::Compact),
-    };
+    let Configuration {
+        spec,
+        eff,
+        inline_items,
+        limits,
+        batching,
+        reader_parameters,
+        export,
+        output_type,
+        transformation,
+    } = evaluate(state, m, raw, ctx, thread, &vars)?;
 
     // The map run.
     let config = &exec.shared.config;
@@ -354,6 +308,100 @@ pub(crate) async fn run(
     Ok(Step { flow: next_flow(state, output), assigned })
 }
 
+/// The Map state's fields, evaluated for one run (with its items, when they come from the input).
+struct Configuration {
+    spec: DistributedSpec,
+    /// The effective input (after `InputPath`, for a JSONPath state).
+    eff: Value,
+    inline_items: Option<Vec<Value>>,
+    limits: Limits,
+    batching: Option<Batching>,
+    reader_parameters: Map<String, Value>,
+    /// The `ResultWriter`'s bucket and prefix.
+    export: Option<(String, String)>,
+    output_type: OutputType,
+    transformation: WriterTransformation,
+}
+
+/// Evaluates the Map state's configuration; records `MapStateStarted` once its items are known.
+fn evaluate(
+    state: &State,
+    m: &MapState,
+    raw: &Value,
+    ctx: &Value,
+    thread: &mut Thread,
+    vars: &crate::vars::Vars,
+) -> Result<Configuration, StateError> {
+    let spec = DistributedSpec::compile(m, state.query_language)?;
+    let (eff, inline_items) = match &spec.reader {
+        None => {
+            let (eff, items) = input_items(state, m, raw, ctx, vars)?;
+            (eff, Some(items))
+        }
+        Some(_) => match state.query_language {
+            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, vars)?.into_owned(), None),
+            QueryLanguage::Jsonata => (raw.clone(), None),
+        },
+    };
+    let length = inline_items.as_ref().map_or(0, Vec::len);
+    thread.recorder.record(Event::MapStateStarted { length });
+    let limits = limits(state, m, &eff, raw, ctx, thread)?;
+    let eval_template = |t: &legion_asl::template::Template| -> Result<Value, EvalError> {
+        let states = states_value(state, raw, ctx, &[]);
+        let data = if state.query_language == QueryLanguage::JsonPath { &eff } else { raw };
+        t.eval(&env(data, ctx, vars, &states))
+    };
+    let batching = match &spec.batcher {
+        None => None,
+        Some(b) => {
+            let max_items = match &b.max_items {
+                Some(f) => {
+                    Some(batch_number(eval_number(state, f, "MaxItemsPerBatch", false, &eff, raw, ctx, thread)?))
+                }
+                None => None,
+            };
+            let max_bytes = match &b.max_bytes {
+                Some(f) => batch_number(eval_number(state, f, "MaxInputBytesPerBatch", false, &eff, raw, ctx, thread)?),
+                None => MAX_BATCH_BYTES,
+            };
+            let batch_input = b.batch_input.as_ref().map(&eval_template).transpose()?;
+            Some(Batching {
+                max_items: max_items.unwrap_or(u64::MAX),
+                max_bytes: max_bytes.min(MAX_BATCH_BYTES),
+                batch_input,
+            })
+        }
+    };
+    let reader_parameters = match spec.reader.as_ref().and_then(|r| r.parameters.as_ref()) {
+        Some(t) => as_object(eval_template(t)?, "ItemReader")?,
+        None => Map::new(),
+    };
+    let export = match spec.writer.as_ref().and_then(|w| w.target.as_ref()) {
+        Some(t) => {
+            let target = as_object(eval_template(t)?, "ResultWriter")?;
+            let bucket = target.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let prefix = target.get("Prefix").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Some((bucket, prefix))
+        }
+        None => None,
+    };
+    let (output_type, transformation) = match &spec.writer {
+        Some(w) => (w.output_type, w.transformation),
+        None => (OutputType::Json, WriterTransformation::Compact),
+    };
+    Ok(Configuration {
+        spec,
+        eff,
+        inline_items,
+        limits,
+        batching,
+        reader_parameters,
+        export,
+        output_type,
+        transformation,
+    })
+}
+
 fn as_object(v: Value, field: &str) -> Result<Map<String, Value>, EvalError> {
     match v {
         Value::Object(m) => Ok(m),
@@ -468,6 +516,68 @@ struct Done {
     start: OffsetDateTime,
     input_text: Option<String>,
     outcome: Outcome,
+}
+
+/// A child execution's record in the `ResultWriter`'s files (and, without one, in the Map's output),
+/// in AWS's field order; a succeeded child has `Output`, a failed one `Error` and `Cause`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChildRecord<'a> {
+    execution_arn: &'a str,
+    input: &'a str,
+    input_details: Included,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Included>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a str>,
+    redrive_count: u32,
+    redrive_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redrive_status_reason: Option<&'static str>,
+    start_date: String,
+    state_machine_arn: &'a str,
+    status: &'static str,
+    stop_date: String,
+}
+
+/// `{"Included": true}`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Included {
+    included: bool,
+}
+
+/// A child's record, serialised straight to a result file or into [`Runner::record`]'s value.
+fn child_record<'a>(done: &'a Done, stop: OffsetDateTime, machine_arn: &'a str, express: bool) -> ChildRecord<'a> {
+    let fmt = |t: OffsetDateTime| legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(t));
+    let o = &done.outcome;
+    let succeeded = o.status == ExecutionStatus::Succeeded;
+    ChildRecord {
+        execution_arn: &done.arn,
+        input: done.input_text.as_deref().unwrap_or_default(),
+        input_details: Included { included: true },
+        name: &done.name,
+        output: succeeded.then(|| o.output.as_ref().map(crate::history::compact).unwrap_or_default()),
+        output_details: succeeded.then_some(Included { included: true }),
+        error: if succeeded { None } else { o.error.as_deref() },
+        cause: if succeeded { None } else { o.cause.as_deref() },
+        redrive_count: 0,
+        redrive_status: match (succeeded, express) {
+            (true, _) => "NOT_REDRIVABLE",
+            (false, true) => "REDRIVABLE_BY_MAP_RUN",
+            (false, false) => "REDRIVABLE",
+        },
+        redrive_status_reason: succeeded.then_some("Execution is SUCCEEDED and cannot be redriven"),
+        start_date: fmt(done.start),
+        state_machine_arn: machine_arn,
+        status: o.status.as_str(),
+        stop_date: fmt(stop),
+    }
 }
 
 /// Marks the map run aborted (and stops its children) if the map state is dropped before it ends.
@@ -804,16 +914,31 @@ impl Runner<'_> {
             let mut records = Vec::new();
             match (succeeded, self.transformation) {
                 (true, WriterTransformation::Compact) => {
-                    records.push(done.outcome.output.clone().unwrap_or(Value::Null))
+                    records.push(done.outcome.output.clone().unwrap_or(Value::Null));
+                    self.write_records(kind, &records).await?;
                 }
-                (true, WriterTransformation::Flatten) => match done.outcome.output.clone() {
-                    Some(Value::Array(a)) => records.extend(a),
-                    other => records.push(other.unwrap_or(Value::Null)),
-                },
-                // The full record (input, output, dates): for failures and `Transformation: NONE` only.
-                _ => records.push(self.record(&done, stop)),
+                (true, WriterTransformation::Flatten) => {
+                    match done.outcome.output.clone() {
+                        Some(Value::Array(a)) => records.extend(a),
+                        other => records.push(other.unwrap_or(Value::Null)),
+                    }
+                    self.write_records(kind, &records).await?;
+                }
+                _ => {
+                    // The record goes to the file as it is serialised, with no JSON value built for
+                    // it unless a durable store keeps it.
+                    let record = child_record(&done, stop, &self.child_machine_arn, self.express);
+                    if let Some(files) = self.results.as_mut() {
+                        files
+                            .write(kind, &record)
+                            .await
+                            .map_err(|e| RunError::Failed(Failure::new(names::RESULT_WRITER_FAILED, e.cause)))?;
+                    }
+                    if succeeded && self.journal.is_some() {
+                        records.push(self.record(&done, stop));
+                    }
+                }
             }
-            self.write_records(kind, &records).await?;
             if let (true, Some(store)) = (succeeded, &self.journal) {
                 store.map_child_succeeded(&self.exec.info.arn, done.ordinal as u64, Value::Array(records));
             }
@@ -956,34 +1081,7 @@ impl Runner<'_> {
 
     /// The full record of a child, as written with `Transformation: NONE`.
     fn record(&self, done: &Done, stop: OffsetDateTime) -> Value {
-        let fmt = |t: OffsetDateTime| legion_asl::timestamp::format(legion_asl::timestamp::truncate_to_millis(t));
-        let mut r = Map::new();
-        r.insert("ExecutionArn".into(), json!(done.arn));
-        r.insert("Input".into(), json!(done.input_text.clone().unwrap_or_default()));
-        r.insert("InputDetails".into(), json!({"Included": true}));
-        r.insert("Name".into(), json!(done.name));
-        let o = &done.outcome;
-        if o.status == ExecutionStatus::Succeeded {
-            r.insert("Output".into(), json!(o.output.as_ref().map(crate::history::compact).unwrap_or_default()));
-            r.insert("OutputDetails".into(), json!({"Included": true}));
-            r.insert("RedriveCount".into(), json!(0));
-            r.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
-            r.insert("RedriveStatusReason".into(), json!("Execution is SUCCEEDED and cannot be redriven"));
-        } else {
-            if let Some(e) = &o.error {
-                r.insert("Error".into(), json!(e));
-            }
-            if let Some(c) = &o.cause {
-                r.insert("Cause".into(), json!(c));
-            }
-            r.insert("RedriveCount".into(), json!(0));
-            r.insert("RedriveStatus".into(), json!(if self.express { "REDRIVABLE_BY_MAP_RUN" } else { "REDRIVABLE" }));
-        }
-        r.insert("StartDate".into(), json!(fmt(done.start)));
-        r.insert("StateMachineArn".into(), json!(self.child_machine_arn));
-        r.insert("Status".into(), json!(o.status.as_str()));
-        r.insert("StopDate".into(), json!(fmt(stop)));
-        Value::Object(r)
+        serde_json::to_value(child_record(done, stop, &self.child_machine_arn, self.express)).unwrap_or(Value::Null)
     }
 
     /// Reads the items that will never run, counting them pending and writing them to PENDING files.
@@ -1063,4 +1161,64 @@ fn json_size(v: &Value) -> u64 {
     let mut c = Count(0);
     let _ = serde_json::to_writer(&mut c, v);
     c.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(outcome: Outcome) -> Done {
+        Done {
+            ordinal: 0,
+            item_count: 1,
+            arn: "arn:aws:states:us-east-1:123456789012:express:m/run:c:1".to_owned(),
+            name: "c".to_owned(),
+            start: time::macros::datetime!(2026-12-06 10:00:00.123456 UTC),
+            input_text: Some(r#"{"a":1}"#.to_owned()),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn child_records_keep_aws_field_order() {
+        let stop = time::macros::datetime!(2026-12-06 10:00:01.5 UTC);
+        let ok = done(Outcome {
+            status: ExecutionStatus::Succeeded,
+            output: Some(json!({"b": [1, "x"]})),
+            error: None,
+            cause: None,
+        });
+        let text = serde_json::to_string(&child_record(&ok, stop, "arn:sm", true)).expect("a record");
+        assert_eq!(
+            text,
+            r#"{"ExecutionArn":"arn:aws:states:us-east-1:123456789012:express:m/run:c:1","Input":"{\"a\":1}","InputDetails":{"Included":true},"Name":"c","Output":"{\"b\":[1,\"x\"]}","OutputDetails":{"Included":true},"RedriveCount":0,"RedriveStatus":"NOT_REDRIVABLE","RedriveStatusReason":"Execution is SUCCEEDED and cannot be redriven","StartDate":"2026-12-06T10:00:00.123Z","StateMachineArn":"arn:sm","Status":"SUCCEEDED","StopDate":"2026-12-06T10:00:01.500Z"}"#
+        );
+        let failed = done(Outcome {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: Some("E".to_owned()),
+            cause: Some("C".to_owned()),
+        });
+        let value = serde_json::to_value(child_record(&failed, stop, "arn:sm", false)).expect("a record");
+        let keys: Vec<&str> = value.as_object().expect("an object").keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "ExecutionArn",
+                "Input",
+                "InputDetails",
+                "Name",
+                "Error",
+                "Cause",
+                "RedriveCount",
+                "RedriveStatus",
+                "StartDate",
+                "StateMachineArn",
+                "Status",
+                "StopDate"
+            ]
+        );
+        assert_eq!(value["RedriveStatus"], "REDRIVABLE");
+        assert_eq!(value["Error"], "E");
+    }
 }
