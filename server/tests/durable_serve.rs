@@ -55,7 +55,7 @@ async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources(
         .send()
         .await
         .expect("starts");
-    wait_for_event(&client, &started.execution_arn, HistoryEventType::WaitStateEntered).await;
+    common::wait_for_event(&client, &started.execution_arn, HistoryEventType::WaitStateEntered).await;
     drop(first); // SIGKILL: no shutdown path runs.
 
     // The second server on the same file.
@@ -116,17 +116,6 @@ async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources(
     assert_eq!(aws_sdk_sfn::error::ProvideErrorMetadata::code(&again), Some("ExecutionAlreadyExists"));
 }
 
-async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: HistoryEventType) {
-    for _ in 0..500 {
-        let h = client.get_execution_history().execution_arn(arn).send().await.expect("reads the history");
-        if h.events.iter().any(|e| e.r#type == wanted) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{arn} never reached {wanted:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_activity_token_handed_out_before_a_kill_is_accepted_after_the_restart() {
     let dir = tempfile::tempdir().expect("a scratch folder");
@@ -169,30 +158,14 @@ async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_
     std::fs::create_dir_all(s3_root.join("results")).expect("a bucket folder");
     let mut args = store_args(dir.path());
     args.extend(["--s3-root".to_owned(), s3_root.display().to_string()]);
-    let definition = r#"{
-      "StartAt": "Fan",
-      "States": {
-        "Fan": {
-          "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
-          "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "Slow",
-            "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Echo"}, "Echo": {"Type": "Pass", "End": true}}
-          },
-          "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "out"}},
-          "End": true
-        }
-      }
-    }"#;
-    let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
-    let input = format!(r#"{{"items":[{}]}}"#, items.join(","));
+    let input = common::ten_items();
 
     let (stop, _stopped) = tokio::sync::oneshot::channel();
     let (first, addr) = common::serve_binary(&args);
     let client = common::client(&common::Server::at(addr, stop));
-    let machine = common::create_machine(&client, "fan", definition, false).await;
+    let machine = common::create_machine(&client, "fan", common::SLOW_FAN, false).await;
     let started = client.start_execution().state_machine_arn(&machine).input(&input).send().await.expect("starts");
-    wait_for_event(&client, &started.execution_arn, HistoryEventType::MapRunStarted).await;
+    common::wait_for_event(&client, &started.execution_arn, HistoryEventType::MapRunStarted).await;
     let runs = client.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("ListMapRuns");
     let map_run_arn = runs.map_runs[0].map_run_arn.clone();
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -226,23 +199,7 @@ async fn a_distributed_map_killed_mid_run_continues_its_map_run_and_writes_each_
     let history = client.get_execution_history().execution_arn(&child.execution_arn).send().await.expect("history");
     assert_eq!(history.events.last().map(|e| e.r#type.clone()), Some(HistoryEventType::ExecutionSucceeded));
     // Each item's result is in the result files exactly once.
-    let output: serde_json::Value = serde_json::from_str(done.output.as_deref().unwrap_or("null")).expect("JSON");
-    let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
-    let manifest_path = s3_root.join("results").join(key);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&manifest_path).expect("the manifest")).expect("JSON");
-    let mut seen = Vec::new();
-    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().expect("SUCCEEDED files") {
-        let path = s3_root.join("results").join(file["Key"].as_str().expect("a key"));
-        let records: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).expect("a result file")).expect("JSON");
-        for record in records.as_array().expect("records") {
-            let input: serde_json::Value =
-                serde_json::from_str(record["Input"].as_str().expect("an input")).expect("JSON");
-            seen.push(input["n"].as_i64().expect("n"));
-        }
-    }
-    seen.sort_unstable();
+    let seen = common::succeeded_items(&s3_root, done.output.as_deref());
     assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
 
     // The ended map run and its children are in the file: a third server answers for them.

@@ -21,17 +21,6 @@ fn args(url: &str, s3_root: &std::path::Path) -> Vec<String> {
     ]
 }
 
-async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: HistoryEventType) {
-    for _ in 0..500 {
-        let h = client.get_execution_history().execution_arn(arn).send().await.expect("reads the history");
-        if h.events.iter().any(|e| e.r#type == wanted) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{arn} never reached {wanted:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_was_running() {
     let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
@@ -69,33 +58,17 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
 
     // An execution that A runs, stopped through B.
     let waiting = a.start_execution().state_machine_arn(&machine).input("{}").send().await.unwrap();
-    wait_for_event(&b, &waiting.execution_arn, HistoryEventType::ActivityScheduled).await;
+    common::wait_for_event(&b, &waiting.execution_arn, HistoryEventType::ActivityScheduled).await;
     b.stop_execution().execution_arn(&waiting.execution_arn).error("Halt").send().await.expect("B stops it");
     let stopped = a.describe_execution().execution_arn(&waiting.execution_arn).send().await.unwrap();
     assert_eq!(stopped.status, ExecutionStatus::Aborted);
     assert_eq!(stopped.error.as_deref(), Some("Halt"));
 
     // A Distributed Map that A runs; A is killed mid map run; B finishes it.
-    let fan = r#"{
-      "StartAt": "Fan",
-      "States": {
-        "Fan": {
-          "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
-          "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "Slow",
-            "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Echo"}, "Echo": {"Type": "Pass", "End": true}}
-          },
-          "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "out"}},
-          "End": true
-        }
-      }
-    }"#;
-    let machine = common::create_machine(&a, "fan", fan, false).await;
-    let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
-    let input = format!(r#"{{"items":[{}]}}"#, items.join(","));
+    let machine = common::create_machine(&a, "fan", common::SLOW_FAN, false).await;
+    let input = common::ten_items();
     let started = a.start_execution().state_machine_arn(&machine).input(&input).send().await.expect("starts");
-    wait_for_event(&a, &started.execution_arn, HistoryEventType::MapRunStarted).await;
+    common::wait_for_event(&a, &started.execution_arn, HistoryEventType::MapRunStarted).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     drop(first); // SIGKILL mid map run.
     let killed_at = Instant::now();
@@ -106,22 +79,7 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     // Taken over within the lease plus half a lease, then the children that were left.
     assert!(killed_at.elapsed() < Duration::from_secs(3 * LEASE_SECS + 8), "took {:?}", killed_at.elapsed());
-    let output: serde_json::Value = serde_json::from_str(done.output.as_deref().unwrap_or("null")).expect("JSON");
-    let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s3_root.join("results").join(key)).expect("the manifest")).expect("JSON");
-    let mut seen = Vec::new();
-    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().expect("SUCCEEDED files") {
-        let path = s3_root.join("results").join(file["Key"].as_str().expect("a key"));
-        let records: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).expect("a result file")).expect("JSON");
-        for record in records.as_array().expect("records") {
-            let input: serde_json::Value =
-                serde_json::from_str(record["Input"].as_str().expect("an input")).expect("JSON");
-            seen.push(input["n"].as_i64().expect("n"));
-        }
-    }
-    seen.sort_unstable();
+    let seen = common::succeeded_items(&s3_root, done.output.as_deref());
     assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every item once");
     let history = b.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("history");
     let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();

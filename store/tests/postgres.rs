@@ -3,15 +3,14 @@
 //! another takes it over when that engine dies, and answers, stop requests and listings work from any
 //! engine.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use legion_asl::parse::{parse_str, ParseOptions};
-use legion_engine::{
-    Engine, ExecutionStatus, ExecutionStore, ListQuery, LocalHandlers, Retention, StartRequest, StoreError, TokenError,
-    TokenSignal,
-};
+use legion_engine::{Engine, ExecutionStatus, LocalHandlers, Retention, StartRequest, TokenError, TokenSignal};
 use legion_store::PostgresStore;
 use serde_json::json;
 
@@ -43,15 +42,6 @@ const WAITS: &str = r#"{
   }
 }"#;
 
-/// Waits (at most 10 s) until `execution` has recorded an event of type `event_type`.
-async fn recorded(execution: &legion_engine::Execution, event_type: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !execution.history().iter().any(|e| e.event_type().name() == event_type) {
-        assert!(Instant::now() < deadline, "{} never recorded {event_type}", execution.arn());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[test]
 fn another_engine_takes_over_the_executions_of_one_that_died() {
     let first = tokio::runtime::Runtime::new().expect("a runtime");
@@ -65,7 +55,7 @@ fn another_engine_takes_over_the_executions_of_one_that_died() {
         let mut request = StartRequest::new(machine(WAITS), "waits", json!({"n": 21}));
         request.execution_name = Some("handed-over".to_owned());
         let execution = engine.start(request).await.expect("starts");
-        recorded(&execution, "WaitStateEntered").await;
+        common::recorded(&execution, "WaitStateEntered").await;
         (execution.arn().to_owned(), Instant::now())
     });
     first.shutdown_timeout(Duration::from_secs(5));
@@ -130,7 +120,7 @@ async fn answers_and_stops_reach_the_engine_that_runs_the_execution() {
 
     // StopExecution through the other engine stops the owner's execution.
     let waiting = owner.start(StartRequest::new(machine(APPROVAL), "approval", json!({}))).await.unwrap();
-    recorded(&waiting, "ActivityScheduled").await;
+    common::recorded(&waiting, "ActivityScheduled").await;
     let stopped = other.stop_execution(waiting.arn(), Some("Halt".into()), Some("from elsewhere".into())).await;
     assert!(stopped.is_ok(), "{stopped:?}");
     let outcome = tokio::time::timeout(Duration::from_secs(10), waiting.outcome()).await.expect("stopped in time");
@@ -143,28 +133,7 @@ async fn answers_and_stops_reach_the_engine_that_runs_the_execution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_listings_and_retention_behave_as_in_memory() {
     let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
-    let store = store(&url, 5.0, Retention::forever().max_closed(3)).await;
-    let engine = Engine::builder().time_scale(0.0).store(store.clone()).build();
-    let pass = machine(r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#);
-    for n in 0..5 {
-        let mut r = StartRequest::new(pass.clone(), "m", json!({"n": n}));
-        r.execution_name = Some(format!("e{n}"));
-        let (_, outcome) = engine.run(r).await.expect("starts");
-        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
-    }
-    let mut again = StartRequest::new(pass.clone(), "m", json!({"n": 4}));
-    again.execution_name = Some("e4".to_owned());
-    assert!(matches!(engine.start(again).await, Err(StoreError::AlreadyExists(_))));
-    let mut query = ListQuery { max_results: 2, ..ListQuery::default() };
-    let first = engine.list_executions(&query).await.expect("lists");
-    assert_eq!(first.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["e4", "e3"]);
-    query.next_token = first.next_token;
-    let second = engine.list_executions(&query).await.expect("lists");
-    assert_eq!(second.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["e2"]);
-    assert_eq!(second.next_token, None);
-    let history = store.history(&engine.execution_arn("m", "e3")).await.expect("reads").expect("kept");
-    assert_eq!(history.len(), 4);
-    assert_eq!(store.history(&engine.execution_arn("m", "e0")).await.expect("reads"), None, "purged");
+    common::names_listings_and_retention(store(&url, 5.0, Retention::forever().max_closed(3)).await).await;
 }
 
 #[tokio::test]
@@ -196,7 +165,7 @@ async fn a_running_execution_waits_out_a_database_outage() {
     let engine = engine(store(&via, 2.0, Retention::forever()).await, calls.clone());
     engine.recover().await.expect("recovers");
     let execution = engine.start(StartRequest::new(machine(WAITS), "waits", json!({"n": 5}))).await.expect("starts");
-    recorded(&execution, "WaitStateEntered").await;
+    common::recorded(&execution, "WaitStateEntered").await;
 
     // The database goes away before the execution ends (the Wait lasts 3 s) and comes back 3 s later.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -4,12 +4,14 @@
 //! The "crash" here drops the first engine's runtime mid-execution, so nothing after the last commit
 //! reaches the file; `server/tests/durable_serve.rs` does the same with `kill -9` on the binary.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use legion_asl::parse::{parse_str, ParseOptions};
-use legion_engine::{Engine, ExecutionStatus, ExecutionStore, ListQuery, LocalHandlers, Retention, StartRequest};
+use legion_engine::{Engine, ExecutionStatus, LocalHandlers, Retention, StartRequest};
 use legion_store::{SqliteStore, Sync};
 use serde_json::json;
 
@@ -39,15 +41,6 @@ fn request() -> StartRequest {
     request
 }
 
-/// Waits (at most 10 s) until `execution` has recorded an event of type `event_type`.
-async fn recorded(execution: &legion_engine::Execution, event_type: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !execution.history().iter().any(|e| e.event_type().name() == event_type) {
-        assert!(Instant::now() < deadline, "{} never recorded {event_type}", execution.arn());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[test]
 fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
     let dir = tempfile::tempdir().expect("a scratch folder");
@@ -59,7 +52,7 @@ fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
     let (arn, waiting_since) = first.block_on(async {
         let engine = engine(&path, calls.clone());
         let execution = engine.start(request()).await.expect("starts");
-        recorded(&execution, "WaitStateEntered").await;
+        common::recorded(&execution, "WaitStateEntered").await;
         let waiting_since = Instant::now();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         (execution.arn().to_owned(), waiting_since)
@@ -115,35 +108,8 @@ fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
 async fn names_listings_and_retention_behave_as_in_memory() {
     let dir = tempfile::tempdir().expect("a scratch folder");
     let path = dir.path().join("legion.db");
-    let store = Arc::new(SqliteStore::open(&path, Sync::Normal, Retention::forever().max_closed(3)).expect("opens"));
-    let engine = Engine::builder().time_scale(0.0).store(store.clone()).build();
-    let machine = Arc::new(
-        parse_str(r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#, ParseOptions::default())
-            .expect("valid"),
-    );
-    for n in 0..5 {
-        let mut r = StartRequest::new(machine.clone(), "m", json!({"n": n}));
-        r.execution_name = Some(format!("e{n}"));
-        let (_, outcome) = engine.run(r).await.expect("starts");
-        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
-    }
-    // The same name again is refused once the first has ended.
-    let mut again = StartRequest::new(machine.clone(), "m", json!({"n": 4}));
-    again.execution_name = Some("e4".to_owned());
-    assert!(engine.start(again).await.is_err());
-    // Three closed executions are kept, newest first, in pages.
-    let mut query = ListQuery { max_results: 2, ..ListQuery::default() };
-    let first = engine.list_executions(&query).await.expect("lists");
-    assert_eq!(first.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["e4", "e3"]);
-    query.next_token = first.next_token;
-    let second = engine.list_executions(&query).await.expect("lists");
-    assert_eq!(second.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["e2"]);
-    assert_eq!(second.next_token, None);
-    // A history read back from the file.
-    let arn = engine.execution_arn("m", "e3");
-    let history = store.history(&arn).await.expect("reads").expect("kept");
-    assert_eq!(history.len(), 4);
-    assert_eq!(store.history(&engine.execution_arn("m", "e0")).await.expect("reads"), None, "purged");
+    let store = SqliteStore::open(&path, Sync::Normal, Retention::forever().max_closed(3)).expect("opens");
+    common::names_listings_and_retention(Arc::new(store)).await;
 }
 
 #[test]
@@ -204,7 +170,7 @@ fn a_retry_back_off_resumes_where_it_was() {
     let (arn, failed_at) = first.block_on(async {
         let engine = engine(calls.clone());
         let execution = engine.start(StartRequest::new(machine, "flaky", json!({}))).await.expect("starts");
-        recorded(&execution, "LambdaFunctionFailed").await;
+        common::recorded(&execution, "LambdaFunctionFailed").await;
         let failed_at = Instant::now();
         tokio::time::sleep(Duration::from_millis(800)).await;
         (execution.arn().to_owned(), failed_at)

@@ -158,3 +158,60 @@ pub fn serve_binary<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Process, SocketAd
     }
     panic!("legion serve ended without listening");
 }
+
+/// Polls GetExecutionHistory (at most 500 times, 10 ms apart) until the execution has recorded an
+/// event of type `wanted`.
+pub async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, wanted: aws_sdk_sfn::types::HistoryEventType) {
+    for _ in 0..500 {
+        let h = client.get_execution_history().execution_arn(arn).send().await.expect("reads the history");
+        if h.events.iter().any(|e| e.r#type == wanted) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{arn} never reached {wanted:?}");
+}
+
+/// The `n` of every item in the SUCCEEDED result files of a ResultWriter to bucket `results` of
+/// the embedded S3 endpoint at `s3_root`, sorted: `output` is the Map state's output.
+pub fn succeeded_items(s3_root: &std::path::Path, output: Option<&str>) -> Vec<i64> {
+    let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).expect("JSON");
+    let output = json(output.unwrap_or("null").as_bytes());
+    let key = output["ResultWriterDetails"]["Key"].as_str().expect("a manifest key");
+    let bucket = s3_root.join("results");
+    let manifest = json(&std::fs::read(bucket.join(key)).expect("the manifest"));
+    let mut seen = Vec::new();
+    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().expect("SUCCEEDED files") {
+        let records = json(&std::fs::read(bucket.join(file["Key"].as_str().expect("a key"))).expect("a result file"));
+        for record in records.as_array().expect("records") {
+            let input = json(record["Input"].as_str().expect("an input").as_bytes());
+            seen.push(input["n"].as_i64().expect("n"));
+        }
+    }
+    seen.sort_unstable();
+    seen
+}
+
+/// A Distributed Map over `$.items`, two STANDARD children at a time, each waiting a second, with a
+/// ResultWriter to bucket `results` (see [`succeeded_items`]); [`ten_items`] is an input for it.
+pub const SLOW_FAN: &str = r#"{
+  "StartAt": "Fan",
+  "States": {
+    "Fan": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+      "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Slow",
+        "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Echo"}, "Echo": {"Type": "Pass", "End": true}}
+      },
+      "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "out"}},
+      "End": true
+    }
+  }
+}"#;
+
+/// `{"items": [{"n": 0}, …, {"n": 9}]}`.
+pub fn ten_items() -> String {
+    let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    format!(r#"{{"items":[{}]}}"#, items.join(","))
+}
