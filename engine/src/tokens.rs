@@ -271,8 +271,12 @@ impl Engine {
     /// or, when the store is shared by several engines, to the engine that runs the task's execution.
     pub async fn answer_task(&self, token: &str, signal: TokenSignal) -> Result<(), TokenError> {
         let store = &self.shared.executions.store;
+        if store.lease().is_none() {
+            return self.shared.tokens.signal(token, signal);
+        }
+        // Kept in case the task waits on another engine.
         match self.shared.tokens.signal(token, signal.clone()) {
-            Err(TokenError::TaskDoesNotExist) if store.lease().is_some() => {
+            Err(TokenError::TaskDoesNotExist) => {
                 let signal = crate::store::Signal::Token { token: token.to_owned(), signal };
                 match store.send(signal).await? {
                     crate::store::Sent::Queued => Ok(()),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use legion_engine::history::{History, HistoryEvent};
 use legion_engine::map_run::{ChildExecution, MapRunInfo, MapRunStatus, MapRunUpdate};
-use legion_engine::ExecutionStatus;
+use legion_engine::{ExecutionStatus, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -71,8 +71,23 @@ impl MapRunCache {
     }
 
     /// The running map runs of a parent execution.
-    pub(crate) fn runs_of(&self, execution_arn: &str) -> Vec<MapRunInfo> {
+    fn runs_of(&self, execution_arn: &str) -> Vec<MapRunInfo> {
         lock(&self.runs).values().filter(|(r, _)| r.execution_arn == execution_arn).map(|(r, _)| r.clone()).collect()
+    }
+
+    /// The map runs of a parent execution: `stored` (oldest first) with the running ones as they
+    /// are now in place of their stored copies, then the running ones not stored yet.
+    pub(crate) fn with_running(&self, execution_arn: &str, stored: Vec<MapRunInfo>) -> Vec<MapRunInfo> {
+        let mut running = self.runs_of(execution_arn);
+        let mut runs: Vec<MapRunInfo> = stored
+            .into_iter()
+            .map(|r| match running.iter().position(|c| c.map_run_arn == r.map_run_arn) {
+                Some(i) => running.swap_remove(i),
+                None => r,
+            })
+            .collect();
+        runs.extend(running);
+        runs
     }
 
     /// Notes a running child.
@@ -139,9 +154,34 @@ pub(crate) struct ChildRow {
     item_count: u64,
 }
 
+/// An ended child as both backends write it: its keys, its summary and its history as JSON text,
+/// serialised by the caller (off a writer thread).
+pub(crate) struct ChildText {
+    pub(crate) arn: String,
+    pub(crate) map_run_arn: String,
+    /// Its start, in nanoseconds since the epoch (listings come in start order).
+    pub(crate) start: i64,
+    pub(crate) summary: String,
+    pub(crate) history: Option<String>,
+}
+
+impl ChildText {
+    /// Serialises an ended child.
+    pub(crate) fn of(child: ChildExecution) -> Result<ChildText, StoreError> {
+        let (row, events) = ChildRow::of(child);
+        Ok(ChildText {
+            arn: row.execution_arn.clone(),
+            map_run_arn: row.map_run_arn.clone(),
+            start: crate::rows::nanos(row.start_date),
+            summary: crate::rows::json(&row)?,
+            history: events.as_ref().map(crate::rows::json).transpose()?,
+        })
+    }
+}
+
 impl ChildRow {
     /// The row of `child`, and its history's events when it has one.
-    pub(crate) fn of(child: ChildExecution) -> (ChildRow, Option<Vec<HistoryEvent>>) {
+    fn of(child: ChildExecution) -> (ChildRow, Option<Vec<HistoryEvent>>) {
         let events = child.history.as_ref().map(History::events);
         let row = ChildRow {
             map_run_arn: child.map_run_arn,
@@ -169,18 +209,6 @@ impl ChildRow {
             item_count: self.item_count,
             history: events.map(History::from_events),
         }
-    }
-
-    pub(crate) fn map_run_arn(&self) -> &str {
-        &self.map_run_arn
-    }
-
-    pub(crate) fn execution_arn(&self) -> &str {
-        &self.execution_arn
-    }
-
-    pub(crate) fn start_nanos(&self) -> i64 {
-        crate::rows::nanos(self.start_date)
     }
 }
 

@@ -8,7 +8,7 @@ use legion_engine::{ExecutionStatus, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use time::OffsetDateTime;
 
-use crate::map_runs::{in_start_order, ChildRow};
+use crate::map_runs::{in_start_order, ChildRow, ChildText};
 use crate::rows::{from_json, json, nanos, unavailable};
 use crate::SqliteStore;
 
@@ -40,35 +40,14 @@ fn load_run(conn: &Connection, arn: &str) -> Result<Option<MapRunInfo>, StoreErr
     text.as_deref().map(from_json).transpose()
 }
 
-/// A child's row, serialised by the caller (off the writer thread): summary and history.
-struct ChildText {
-    arn: String,
-    map_run_arn: String,
-    start: i64,
-    summary: String,
-    history: Option<String>,
-}
-
-impl ChildText {
-    fn of(child: ChildExecution) -> Result<ChildText, StoreError> {
-        let (row, events) = ChildRow::of(child);
-        Ok(ChildText {
-            arn: row.execution_arn().to_owned(),
-            map_run_arn: row.map_run_arn().to_owned(),
-            start: row.start_nanos(),
-            summary: json(&row)?,
-            history: events.as_ref().map(json).transpose()?,
-        })
-    }
-
-    fn save(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO map_children (arn, map_run_arn, start, child, history) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut s| s.execute(params![self.arn, self.map_run_arn, self.start, self.summary, self.history]))
-        .map_err(unavailable)?;
-        Ok(())
-    }
+/// Writes an ended child (serialised by the caller, off the writer thread).
+fn save_child(tx: &Transaction<'_>, child: &ChildText) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO map_children (arn, map_run_arn, start, child, history) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![child.arn, child.map_run_arn, child.start, child.summary, child.history]))
+    .map_err(unavailable)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -116,7 +95,7 @@ impl MapRunStore for SqliteStore {
     fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime) {
         let Some(child) = self.map_runs.finish_child(execution_arn, status, stop_date) else { return };
         match ChildText::of(child) {
-            Ok(text) => self.writer.queue(move |tx| text.save(tx)),
+            Ok(text) => self.writer.queue(move |tx| save_child(tx, &text)),
             Err(e) => tracing::warn!(execution = execution_arn, error = %e, "could not record a map-run child"),
         }
     }
@@ -145,18 +124,7 @@ impl MapRunStore for SqliteStore {
                 rows.map(|t| from_json(&t.map_err(unavailable)?)).collect()
             })
             .await?;
-        // The cache has the running ones as they are now.
-        let running = self.map_runs.runs_of(execution_arn);
-        let mut runs: Vec<MapRunInfo> = stored
-            .into_iter()
-            .map(|r| running.iter().find(|c| c.map_run_arn == r.map_run_arn).cloned().unwrap_or(r))
-            .collect();
-        for r in running {
-            if !runs.iter().any(|s| s.map_run_arn == r.map_run_arn) {
-                runs.push(r);
-            }
-        }
-        Ok(runs)
+        Ok(self.map_runs.with_running(execution_arn, stored))
     }
 
     async fn list_children(&self, map_run_arn: &str) -> Result<Vec<ChildExecution>, StoreError> {

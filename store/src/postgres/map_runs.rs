@@ -10,13 +10,13 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::PostgresStore;
-use crate::map_runs::{in_start_order, ChildRow};
+use crate::map_runs::{in_start_order, ChildRow, ChildText};
 use crate::rows::{from_json, json, nanos, unavailable};
 
 /// A queued map-run write.
 pub(super) enum Write {
     Run(MapRunInfo),
-    Child(ChildExecution),
+    Child(ChildText),
     Forget(String),
 }
 
@@ -47,7 +47,8 @@ async fn apply(pool: &PgPool, batch: Vec<Write>) -> Result<(), StoreError> {
                 // A map run resumed after a takeover keeps its first start date.
                 sqlx::query(
                     "INSERT INTO map_runs (arn, execution_arn, start, info) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (arn) DO UPDATE SET info = excluded.info",
+                     ON CONFLICT (arn) DO UPDATE SET info = jsonb_set(
+                         excluded.info::jsonb, '{start_date}', map_runs.info::jsonb -> 'start_date')::text",
                 )
                 .bind(&run.map_run_arn)
                 .bind(&run.execution_arn)
@@ -57,16 +58,15 @@ async fn apply(pool: &PgPool, batch: Vec<Write>) -> Result<(), StoreError> {
                 .await
             }
             Write::Child(child) => {
-                let (row, events) = ChildRow::of(child);
                 sqlx::query(
                     "INSERT INTO map_children (arn, map_run_arn, start, child, history) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (arn) DO UPDATE SET child = excluded.child, history = excluded.history",
                 )
-                .bind(row.execution_arn())
-                .bind(row.map_run_arn())
-                .bind(row.start_nanos())
-                .bind(json(&row)?)
-                .bind(events.as_ref().map(json).transpose()?)
+                .bind(child.arn)
+                .bind(child.map_run_arn)
+                .bind(child.start)
+                .bind(child.summary)
+                .bind(child.history)
                 .execute(&mut *tx)
                 .await
             }
@@ -137,8 +137,10 @@ impl MapRunStore for PostgresStore {
     }
 
     fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime) {
-        if let Some(child) = self.map_runs.finish_child(execution_arn, status, stop_date) {
-            self.queue(Write::Child(child));
+        let Some(child) = self.map_runs.finish_child(execution_arn, status, stop_date) else { return };
+        match ChildText::of(child) {
+            Ok(text) => self.queue(Write::Child(text)),
+            Err(e) => tracing::warn!(execution = execution_arn, error = %e, "could not record a map-run child"),
         }
     }
 
@@ -160,18 +162,8 @@ impl MapRunStore for PostgresStore {
                 .fetch_all(&self.inner.pool)
                 .await
                 .map_err(unavailable)?;
-        let running = self.map_runs.runs_of(execution_arn);
-        let mut runs = Vec::with_capacity(texts.len());
-        for text in texts {
-            let stored: MapRunInfo = from_json(&text)?;
-            runs.push(running.iter().find(|r| r.map_run_arn == stored.map_run_arn).cloned().unwrap_or(stored));
-        }
-        for r in running {
-            if !runs.iter().any(|s| s.map_run_arn == r.map_run_arn) {
-                runs.push(r);
-            }
-        }
-        Ok(runs)
+        let stored = texts.iter().map(|t| from_json(t)).collect::<Result<Vec<MapRunInfo>, _>>()?;
+        Ok(self.map_runs.with_running(execution_arn, stored))
     }
 
     async fn list_children(&self, map_run_arn: &str) -> Result<Vec<ChildExecution>, StoreError> {
