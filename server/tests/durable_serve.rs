@@ -123,10 +123,7 @@ async fn an_activity_token_handed_out_before_a_kill_is_accepted_after_the_restar
     let (first, addr) = common::serve_binary(&store_args(dir.path()));
     let client = common::client(&common::Server::at(addr, stop));
     let activity = client.create_activity().name("approve").send().await.expect("creates an activity");
-    let definition = format!(
-        r#"{{"StartAt": "Approve", "States": {{"Approve": {{"Type": "Task", "Resource": "{}", "End": true}}}}}}"#,
-        activity.activity_arn
-    );
+    let definition = common::activity_machine(&activity.activity_arn);
     let machine = common::create_machine(&client, "approval", &definition, false).await;
     let started =
         client.start_execution().state_machine_arn(&machine).input(r#"{"order": 7}"#).send().await.expect("starts");

@@ -36,10 +36,7 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
 
     // A machine and an activity made on A are there on B.
     let activity = a.create_activity().name("approve").send().await.expect("creates an activity");
-    let approval = format!(
-        r#"{{"StartAt": "Approve", "States": {{"Approve": {{"Type": "Task", "Resource": "{}", "End": true}}}}}}"#,
-        activity.activity_arn
-    );
+    let approval = common::activity_machine(&activity.activity_arn);
     let machine = common::create_machine(&a, "approval", &approval, false).await;
     let seen = b.describe_state_machine().state_machine_arn(&machine).send().await.expect("B knows the machine");
     assert_eq!(seen.definition, approval);

@@ -215,3 +215,10 @@ pub fn ten_items() -> String {
     let items: Vec<String> = (0..10).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
     format!(r#"{{"items":[{}]}}"#, items.join(","))
 }
+
+/// A machine of one Task state that waits on the activity `activity_arn`.
+pub fn activity_machine(activity_arn: &str) -> String {
+    format!(
+        r#"{{"StartAt": "Approve", "States": {{"Approve": {{"Type": "Task", "Resource": "{activity_arn}", "End": true}}}}}}"#
+    )
+}
