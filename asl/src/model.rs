@@ -65,6 +65,25 @@ impl Program {
     pub fn find(&self, name: &str) -> Option<StateId> {
         self.states.iter().position(|s| s.name == name)
     }
+
+    /// The state with this name anywhere in the program (nested branches and item processors
+    /// included; names are unique in a definition), with the program that holds it.
+    pub fn find_nested(&self, name: &str) -> Option<(&Program, &State)> {
+        for state in &self.states {
+            if state.name == name {
+                return Some((self, state));
+            }
+            let nested = match &state.kind {
+                StateKind::Parallel(p) => p.branches.iter().find_map(|b| b.find_nested(name)),
+                StateKind::Map(m) => m.processor.find_nested(name),
+                _ => None,
+            };
+            if nested.is_some() {
+                return nested;
+            }
+        }
+        None
+    }
 }
 
 /// Where control goes after a state.

@@ -294,6 +294,9 @@ impl EngineBuilder {
         if engine.shared.executions.store.lease().is_some() {
             engine.shared.executions.store.subscribe(engine.inbox());
         }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            engine.claim_children();
+        }
         engine
     }
 }
@@ -400,6 +403,7 @@ impl Engine {
     /// stopped renewing its lease are resumed, and a task goes on doing so every half lease, taking
     /// over the executions of any engine that stops.
     pub async fn recover(&self) -> Result<usize, StoreError> {
+        self.claim_children();
         let resumed = self.resume_orphans().await?;
         if let Some(lease) = self.shared.executions.store.lease() {
             let shared = Arc::downgrade(&self.shared);
@@ -416,6 +420,20 @@ impl Engine {
             });
         }
         Ok(resumed)
+    }
+
+    /// With a child queue, starts claiming the children it offers (once).
+    fn claim_children(&self) {
+        let services = &self.shared.map_runs;
+        if let Some(queue) = services.queue.clone() {
+            if !services.claiming.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                tokio::spawn(crate::map_run::workers::serve(
+                    Arc::downgrade(&self.shared),
+                    queue,
+                    services.slots.clone(),
+                ));
+            }
+        }
     }
 
     /// Resumes what [`ExecutionStore::recover`] hands this engine.

@@ -221,6 +221,9 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 if let Some(map_runs) = stores.map_runs {
                     builder = builder.map_run_store(map_runs);
                 }
+                if let Some(children) = stores.children {
+                    builder = builder.child_queue(children);
+                }
                 let engine = builder.build();
                 let registry = match stores.documents {
                     Some(documents) => legion_server::registry::Registry::load(documents)

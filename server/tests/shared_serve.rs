@@ -11,11 +11,14 @@ use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 
 /// How long an instance owns its executions without renewing, in these tests.
 const LEASE_SECS: u64 = 2;
+/// How many map-run children an instance runs at once: the one that runs a map run (MaxConcurrency
+/// 2) offers the second child to the other.
+const CHILDREN: usize = 1;
 
 fn args(url: &str, s3_root: &std::path::Path) -> Vec<String> {
     vec![
         "--store".to_owned(),
-        format!("{url}?lease={LEASE_SECS}"),
+        format!("{url}?lease={LEASE_SECS}&children={CHILDREN}"),
         "--s3-root".to_owned(),
         s3_root.display().to_string(),
     ]
@@ -91,6 +94,8 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
         b.list_executions().map_run_arn(&runs.map_runs[0].map_run_arn).send().await.expect("lists the children");
     let succeeded = children.executions.iter().filter(|c| c.status == ExecutionStatus::Succeeded).count();
     assert!(succeeded >= 10, "children of both instances are listed: {succeeded}");
+    let names: std::collections::HashSet<&str> = children.executions.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), children.executions.len(), "a child offered again keeps its name, listed once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,11 +28,11 @@ mod writer;
 
 use std::sync::Arc;
 
-use legion_engine::map_run::MapRunStore;
+use legion_engine::map_run::{ChildQueue, MapRunStore};
 use legion_engine::{DocumentStore, ExecutionStore, MemoryStore, Retention, StoreError};
 
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresStore, DEFAULT_LEASE};
+pub use postgres::{PostgresStore, DEFAULT_CHILD_CAPACITY, DEFAULT_LEASE};
 pub use sqlite::{SqliteStore, Sync};
 
 /// The stores a URL opened: executions, and (durable backends) the documents a server keeps.
@@ -44,16 +44,20 @@ pub struct Stores {
     pub documents: Option<Arc<dyn DocumentStore>>,
     /// Map runs and their children; `None` for the memory backend (the engine keeps its own).
     pub map_runs: Option<Arc<dyn MapRunStore>>,
+    /// Where the children of Distributed Maps are offered to every instance sharing the store
+    /// (PostgreSQL); give it to [`legion_engine::EngineBuilder::child_queue`].
+    pub children: Option<Arc<dyn ChildQueue>>,
 }
 
 /// Opens the stores a URL names: `memory`; `sqlite:PATH` (created when absent; `?sync=full` makes
 /// every commit survive a power loss, not only a crash of the process); or
 /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (`?lease=SECONDS` sets how long an instance owns its
-/// running executions without renewing, 10 by default).
+/// running executions without renewing, 10 by default; `children=N` how many map-run children it
+/// runs at once at most, 10,000 by default).
 pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError> {
     if url == "memory" || url.is_empty() {
         let executions = Arc::new(MemoryStore::with_retention(retention));
-        return Ok(Stores { executions, documents: None, map_runs: None });
+        return Ok(Stores { executions, documents: None, map_runs: None, children: None });
     }
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let (path, sync) = match rest.strip_suffix("?sync=full") {
@@ -65,7 +69,12 @@ pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError>
             return Err(StoreError::Unavailable("a sqlite store needs a file: sqlite:PATH".to_owned()));
         }
         let store = Arc::new(SqliteStore::open(path, sync, retention)?);
-        return Ok(Stores { executions: store.clone(), documents: Some(store.clone()), map_runs: Some(store) });
+        return Ok(Stores {
+            executions: store.clone(),
+            documents: Some(store.clone()),
+            map_runs: Some(store),
+            children: None,
+        });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return open_postgres(url, retention).await;
@@ -78,7 +87,12 @@ pub async fn open(url: &str, retention: Retention) -> Result<Stores, StoreError>
 #[cfg(feature = "postgres")]
 async fn open_postgres(url: &str, retention: Retention) -> Result<Stores, StoreError> {
     let store = Arc::new(PostgresStore::open(url, retention).await?);
-    Ok(Stores { executions: store.clone(), documents: Some(store.clone()), map_runs: Some(store) })
+    Ok(Stores {
+        executions: store.clone(),
+        documents: Some(store.clone()),
+        map_runs: Some(store.clone()),
+        children: Some(store),
+    })
 }
 
 #[cfg(not(feature = "postgres"))]

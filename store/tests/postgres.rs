@@ -15,7 +15,7 @@ use legion_store::PostgresStore;
 use serde_json::json;
 
 async fn store(url: &str, lease_secs: f64, retention: Retention) -> Arc<PostgresStore> {
-    let url = format!("{url}?lease={lease_secs}");
+    let url = format!("{url}{}lease={lease_secs}", if url.contains('?') { '&' } else { '?' });
     Arc::new(PostgresStore::open(&url, retention).await.expect("the store opens"))
 }
 
@@ -182,4 +182,129 @@ async fn a_running_execution_waits_out_a_database_outage() {
     let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
     assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>(), "every event once");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// An engine whose Distributed Map children go through the store's queue; its Task sleeps `nap`
+/// and counts its calls in `calls`.
+fn sharing_engine(store: Arc<PostgresStore>, calls: Arc<AtomicUsize>, nap: Duration) -> Engine {
+    let handlers = LocalHandlers::new().resource(LAMBDA, move |req| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(nap).await;
+            Ok(json!({"n": req.input["n"].as_i64().unwrap_or(0) * 2}))
+        }
+    });
+    Engine::builder()
+        .dispatcher(Arc::new(handlers))
+        .store(store.clone())
+        .map_run_store(store.clone())
+        .child_queue(store)
+        .build()
+}
+
+const FAN_OUT: &str = r#"{
+  "StartAt": "Fan",
+  "States": {
+    "Fan": {
+      "Type": "Map",
+      "ItemsPath": "$.items",
+      "MaxConcurrency": 40,
+      "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Call",
+        "States": {
+          "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double", "OutputPath": "$.n", "End": true}
+        }
+      },
+      "End": true
+    }
+  }
+}"#;
+
+fn items(n: i64) -> serde_json::Value {
+    json!({"items": (0..n).map(|i| json!({"n": i})).collect::<Vec<_>>()})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_engine_runs_children_of_a_map_run() {
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
+    let (mine, theirs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let nap = Duration::from_millis(30);
+    // Each engine runs at most 10 children at once: the coordinator offers the rest.
+    let url = format!("{url}?children=10");
+    let coordinator = sharing_engine(store(&url, 5.0, Retention::forever()).await, mine.clone(), nap);
+    let other = sharing_engine(store(&url, 5.0, Retention::forever()).await, theirs.clone(), nap);
+    coordinator.recover().await.expect("recovers");
+    other.recover().await.expect("recovers");
+
+    let execution = coordinator.start(StartRequest::new(machine(FAN_OUT), "fan", items(200))).await.expect("starts");
+    let outcome = tokio::time::timeout(Duration::from_secs(60), execution.outcome()).await.expect("ends");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!((0..200).map(|i| i * 2).collect::<Vec<_>>())), "every result in order");
+    let (mine, theirs) = (mine.load(Ordering::SeqCst), theirs.load(Ordering::SeqCst));
+    assert_eq!(mine + theirs, 200, "each child ran once");
+    assert!(mine > 0 && theirs > 0, "both engines ran children: {mine} and {theirs}");
+
+    // The map run and its children, with the histories the other engine recorded, from either engine.
+    let runs = other.list_map_runs(execution.arn()).await.expect("the store answers");
+    assert_eq!(runs.len(), 1);
+    let run = other.describe_map_run(&runs[0].map_run_arn).await.expect("answers").expect("kept");
+    assert_eq!(run.item_counts.succeeded, 200);
+    let children = coordinator.list_map_run_executions(&run.map_run_arn).await.expect("answers");
+    assert_eq!(children.len(), 200);
+    assert!(children.iter().all(|c| c.status == ExecutionStatus::Succeeded));
+    for child in children.iter().take(20) {
+        let kept = other.map_run_child(&child.execution_arn).await.expect("answers").expect("kept");
+        let history = kept.history.expect("a STANDARD child keeps its history").events();
+        let types: Vec<String> = history.iter().map(|e| e.event_type().name()).collect();
+        assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"), "{types:?}");
+        assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"), "{types:?}");
+    }
+    let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM map_child_queue").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, 0, "the queue is empty once the map run ended");
+}
+
+#[test]
+fn children_claimed_by_an_engine_that_died_run_elsewhere() {
+    let url = {
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        let Some(url) = rt.block_on(legion_testkit::postgres::fresh_database()) else { return };
+        url
+    };
+    let url = format!("{url}?children=10");
+    let (mine, theirs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let coordinator_rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let coordinator = coordinator_rt.block_on(async {
+        let engine = sharing_engine(store(&url, 1.0, Retention::forever()).await, mine.clone(), Duration::ZERO);
+        engine.recover().await.expect("recovers");
+        engine
+    });
+
+    // The other engine claims children and never finishes them: its Task hangs, then it dies.
+    let doomed = tokio::runtime::Runtime::new().expect("a runtime");
+    let hung = theirs.clone();
+    doomed.block_on(async {
+        let engine = sharing_engine(store(&url, 1.0, Retention::forever()).await, hung, Duration::from_secs(3600));
+        engine.recover().await.expect("recovers");
+        std::mem::forget(engine);
+    });
+    let execution = coordinator_rt
+        .block_on(coordinator.start(StartRequest::new(machine(FAN_OUT), "fan", items(100))))
+        .expect("starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while theirs.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the other engine never claimed a child");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    doomed.shutdown_timeout(Duration::from_secs(1));
+
+    // Its claims lapse after the lease (1 s); the coordinator's engine claims and runs them.
+    let outcome = coordinator_rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), execution.outcome()).await })
+        .expect("ends");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!((0..100).map(|i| i * 2).collect::<Vec<_>>())));
+    let claimed_by_the_dead = theirs.load(Ordering::SeqCst);
+    assert_eq!(mine.load(Ordering::SeqCst), 100, "what the dead engine had claimed ran again ({claimed_by_the_dead})");
 }

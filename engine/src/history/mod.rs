@@ -403,6 +403,11 @@ impl History {
         History { events: Arc::new(Mutex::new(events)) }
     }
 
+    /// Appends events recorded elsewhere (a map-run child another engine ran), keeping their ids.
+    pub(crate) fn append(&self, recorded: Vec<HistoryEvent>) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).extend(recorded);
+    }
+
     /// A copy of the events after the first `start`.
     pub fn events_from(&self, start: usize) -> Vec<HistoryEvent> {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());

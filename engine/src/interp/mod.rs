@@ -452,6 +452,11 @@ impl Exec {
         self.resumed_entered_at().is_some() && self.is_top_state(state)
     }
 
+    /// Whether the execution commits to a durable store (which keeps its definition).
+    pub(crate) fn journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
     /// Whether `state` is the top-level state of an execution that commits to a durable store.
     pub(crate) fn durable_top_state(&self, state: &State) -> bool {
         self.journal.is_some() && self.is_top_state(state)

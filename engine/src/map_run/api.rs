@@ -20,6 +20,17 @@ impl EngineBuilder {
         self.map_runs.store = store;
         self
     }
+
+    /// Shares the children of Distributed Maps with the other engines on `queue`: this engine runs the
+    /// children of its map runs itself while it runs fewer than [`ChildQueue::capacity`](super::ChildQueue::capacity)
+    /// children, offers the rest through the queue to any engine, and claims the children any of them
+    /// offers while it has room, for as long as it lives (from [`EngineBuilder::build`] inside a tokio runtime, or else from [`Engine::recover`]). Only the map runs of executions the store
+    /// keeps go through it (their definitions are where other engines read the item processor).
+    pub fn child_queue(mut self, queue: Arc<dyn super::ChildQueue>) -> EngineBuilder {
+        self.map_runs.slots = Arc::new(tokio::sync::Semaphore::new(queue.capacity()));
+        self.map_runs.queue = Some(queue);
+        self
+    }
 }
 
 impl Engine {

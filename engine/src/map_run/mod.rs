@@ -13,8 +13,10 @@
 mod api;
 mod live;
 mod memory;
+mod queue;
 mod results;
 mod store;
+pub(crate) mod workers;
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ use crate::dispatch::BoxFuture;
 pub(crate) use live::{LiveRuns, RunLimits};
 pub use live::{MapRunLimitsUpdate, UpdateMapRunError};
 pub use memory::{MemoryS3, VecItemSource};
+pub use queue::{ChildQueue, ChildResult, QueuedChild};
 pub use results::{RecordKind, ResultFiles};
 pub use store::{ChildExecution, Counts, InMemoryMapRunStore, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate};
 
@@ -219,10 +222,24 @@ pub(crate) struct MapRunServices {
     pub(crate) store: Arc<dyn MapRunStore>,
     /// The limits of the runs in progress, for UpdateMapRun.
     pub(crate) live: Arc<LiveRuns>,
+    /// Where children are offered to every engine sharing the store, when one is.
+    pub(crate) queue: Option<Arc<dyn ChildQueue>>,
+    /// This engine's room for children of shared map runs (the queue's capacity): its own children
+    /// run here while there is room, and are offered to every engine beyond it.
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
+    /// Whether this engine claims the queue's children yet.
+    pub(crate) claiming: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for MapRunServices {
     fn default() -> MapRunServices {
-        MapRunServices { s3: None, store: Arc::new(InMemoryMapRunStore::new()), live: Arc::default() }
+        MapRunServices {
+            s3: None,
+            store: Arc::new(InMemoryMapRunStore::new()),
+            live: Arc::default(),
+            queue: None,
+            slots: Arc::new(tokio::sync::Semaphore::new(0)),
+            claiming: Default::default(),
+        }
     }
 }

@@ -263,7 +263,9 @@ impl Engine {
             (Some(name), true) => name.clone(),
             _ => machine.program.states[machine.program.start_at].name.clone(),
         };
-        let (program, state) = find_state(&machine.program, &state_name)
+        let (program, state) = machine
+            .program
+            .find_nested(&state_name)
             .ok_or_else(|| TestStateError::Validation("State not found in definition".into()))?;
         check_mock_rules(state, &request)?;
         if let Some(context) = &request.context {
@@ -422,24 +424,6 @@ fn load(request: &TestStateRequest) -> Result<StateMachine, TestStateError> {
         json!({"StartAt": name, "States": states})
     };
     parse(&definition, options).map_err(|d| TestStateError::InvalidDefinition(invalid_definition_message(&d)))
-}
-
-/// Finds a state by name anywhere in a program, with the program that holds it.
-fn find_state<'m>(program: &'m Program, name: &str) -> Option<(&'m Program, &'m State)> {
-    for state in &program.states {
-        if state.name == name {
-            return Some((program, state));
-        }
-        let nested = match &state.kind {
-            StateKind::Parallel(p) => p.branches.iter().find_map(|b| find_state(b, name)),
-            StateKind::Map(m) => find_state(&m.processor, name),
-            _ => None,
-        };
-        if nested.is_some() {
-            return nested;
-        }
-    }
-    None
 }
 
 fn callback_pattern(resource: &str) -> bool {

@@ -8,6 +8,7 @@
 //! Answers to task tokens and stop requests that reach another instance travel through the
 //! `signals` table, announced with `NOTIFY` and polled every second as well.
 
+mod children;
 mod map_runs;
 mod schema;
 mod signals;
@@ -33,6 +34,9 @@ use crate::rows::{corrupt, from_json, interrupted, json, nanos, record_of, unava
 /// How long an instance owns its running executions without renewing (`lease=SECONDS` in the URL).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
+/// How many claimed map-run children an instance runs at once by default (`children=N` in the URL).
+pub const DEFAULT_CHILD_CAPACITY: usize = 10_000;
+
 /// How many connections an instance keeps at most.
 const CONNECTIONS: u32 = 16;
 
@@ -49,6 +53,8 @@ pub struct PostgresStore {
     map_runs: crate::map_runs::MapRunCache,
     /// Map-run writes, applied in order by a background task.
     map_run_writes: tokio::sync::mpsc::UnboundedSender<map_runs::Write>,
+    /// Offers, results and withdrawals of map-run children, applied in order by a background task.
+    child_writes: tokio::sync::mpsc::UnboundedSender<children::Write>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -64,6 +70,10 @@ pub(crate) struct Inner {
     flushing: tokio::sync::Mutex<()>,
     /// Where signals for this instance's executions go.
     inbox: OnceLock<Inbox>,
+    /// The map-run children this instance waits for.
+    children: Arc<children::Children>,
+    /// How many claimed children this instance runs at once at most.
+    child_capacity: usize,
 }
 
 impl Drop for PostgresStore {
@@ -80,35 +90,47 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// Splits Legion's own `lease=SECONDS` parameter off a `postgres://` URL.
-fn lease_of(url: &str) -> Result<(String, Duration), StoreError> {
-    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), DEFAULT_LEASE)) };
-    let mut lease = DEFAULT_LEASE;
+/// Legion's own parameters of a `postgres://` URL.
+struct Options {
+    lease: Duration,
+    children: usize,
+}
+
+/// Splits Legion's own parameters (`lease=SECONDS`, `children=N`) off a `postgres://` URL.
+fn options_of(url: &str) -> Result<(String, Options), StoreError> {
+    let mut options = Options { lease: DEFAULT_LEASE, children: DEFAULT_CHILD_CAPACITY };
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), options)) };
     let mut rest = Vec::new();
     for pair in query.split('&') {
-        match pair.strip_prefix("lease=") {
-            Some(secs) => {
-                let secs: f64 = secs.trim_end_matches('s').parse().map_err(|_| {
-                    StoreError::Unavailable(format!("lease={secs}: give the lease in seconds, lease=10"))
-                })?;
-                if !(0.5..=3600.0).contains(&secs) {
-                    return Err(StoreError::Unavailable(format!("lease={secs}: from 0.5 to 3600 seconds")));
-                }
-                lease = Duration::from_secs_f64(secs);
+        if let Some(secs) = pair.strip_prefix("lease=") {
+            let secs: f64 = secs
+                .trim_end_matches('s')
+                .parse()
+                .map_err(|_| StoreError::Unavailable(format!("lease={secs}: give the lease in seconds, lease=10")))?;
+            if !(0.5..=3600.0).contains(&secs) {
+                return Err(StoreError::Unavailable(format!("lease={secs}: from 0.5 to 3600 seconds")));
             }
-            None => rest.push(pair),
+            options.lease = Duration::from_secs_f64(secs);
+        } else if let Some(n) = pair.strip_prefix("children=") {
+            options.children = n.parse().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "children={n}: how many map-run children this instance runs at once, from 1 to 100000"
+                ))
+            })?;
+        } else {
+            rest.push(pair);
         }
     }
     let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
-    Ok((url, lease))
+    Ok((url, options))
 }
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`, optionally with
-    /// `?lease=SECONDS`) and brings its schema up to date; a database written by a newer Legion is
+    /// `?lease=SECONDS` and `children=N`) and brings its schema up to date; a database written by a newer Legion is
     /// refused with [`StoreError::Corrupt`].
     pub async fn open(url: &str, retention: Retention) -> Result<PostgresStore, StoreError> {
-        let (url, lease) = lease_of(url)?;
+        let (url, Options { lease, children: child_capacity }) = options_of(url)?;
         let options: PgConnectOptions = url.parse().map_err(|e| unavailable(format!("{url}: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
@@ -125,16 +147,22 @@ impl PostgresStore {
             successes: Mutex::new(Vec::new()),
             flushing: tokio::sync::Mutex::new(()),
             inbox: OnceLock::new(),
+            children: Arc::default(),
+            child_capacity,
         });
         let (map_run_writes, queued) = tokio::sync::mpsc::unbounded_channel();
         let background = vec![
             tokio::spawn(renew_leases(Arc::downgrade(&inner))),
             tokio::spawn(flush_successes(Arc::downgrade(&inner))),
             tokio::spawn(signals::listen(Arc::downgrade(&inner))),
+            tokio::spawn(children::listen(Arc::downgrade(&inner))),
+            tokio::spawn(children::collect(Arc::downgrade(&inner))),
         ];
+        let (child_writes, child_queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(children::apply_writes(Arc::downgrade(&inner), child_queue));
         // Not aborted with the others: it ends once the store is gone and what it holds is written.
         tokio::spawn(map_runs::apply_writes(inner.pool.clone(), queued));
-        Ok(PostgresStore { inner, map_runs: Default::default(), map_run_writes, background })
+        Ok(PostgresStore { inner, map_runs: Default::default(), map_run_writes, child_writes, background })
     }
 
     /// This instance's name as the owner of the executions it runs.

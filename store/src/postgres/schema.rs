@@ -3,10 +3,11 @@
 use sqlx::PgPool;
 
 /// The schema version this Legion writes.
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
 
 /// Each migration takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE executions (
     seq               BIGSERIAL PRIMARY KEY,
     arn               TEXT NOT NULL UNIQUE,
@@ -78,7 +79,21 @@ CREATE TABLE map_children (
     history     TEXT
 );
 CREATE INDEX map_children_by_run ON map_children (map_run_arn, start);
-"#];
+"#,
+    r#"
+CREATE TABLE map_child_queue (
+    map_run_arn TEXT NOT NULL,
+    ordinal     BIGINT NOT NULL,
+    seq         BIGSERIAL,
+    child       TEXT NOT NULL,
+    claimed_by  TEXT,
+    lease_until TIMESTAMPTZ,
+    result      TEXT,
+    PRIMARY KEY (map_run_arn, ordinal)
+);
+CREATE INDEX map_child_queue_open ON map_child_queue (seq) WHERE result IS NULL;
+"#,
+];
 
 /// Brings the schema up to [`VERSION`] (one instance at a time, under an advisory lock); refuses a
 /// database written by a newer Legion.

@@ -28,8 +28,8 @@ use crate::interp::{
     Thread, Top, MAX_PAYLOAD_BYTES,
 };
 use crate::map_run::{
-    ChildExecution, Counts, ItemSource, LiveRuns, MapRunInfo, MapRunStatus, MapRunStore, MapRunUpdate, ReaderRequest,
-    RecordKind, ResultFiles, RunLimits, VecItemSource,
+    ChildExecution, ChildQueue, ChildResult, Counts, ItemSource, LiveRuns, MapRunInfo, MapRunStatus, MapRunStore,
+    MapRunUpdate, QueuedChild, ReaderRequest, RecordKind, ResultFiles, RunLimits, VecItemSource,
 };
 
 /// The most children a map run starts at once (AWS's bound when `MaxConcurrency` is 0 or absent).
@@ -146,6 +146,26 @@ pub(crate) async fn run(
     if let Some(m) = &memo {
         m.started_map_run(MapRunMemo { map_run_arn: map_run_arn.clone(), succeeded_files: earlier_files.clone() });
     }
+    // With a queue that other engines share, the children of an execution the store keeps are offered
+    // to all of them. Names are derived from the map run, the redrive and the ordinal, so that an
+    // engine taking the map run over offers the same children again.
+    let offering = match &exec.shared.map_runs.queue {
+        Some(queue) if exec.journaled() => {
+            let attempt = match (&memo, &recovered) {
+                (Some(_), _) | (_, Some(_)) => {
+                    store.describe_run(&map_run_arn).await.map_err(store_failure)?.map_or(0, |r| r.redrive_count)
+                }
+                _ => 0,
+            };
+            Some(Offering {
+                queue: queue.clone(),
+                parent_arn: exec.info.arn.clone(),
+                state_name: state.name.clone(),
+                attempt,
+            })
+        }
+        _ => None,
+    };
     let live = exec.shared.map_runs.live.clone();
     let limits_rx = live.register(
         &map_run_arn,
@@ -164,6 +184,7 @@ pub(crate) async fn run(
         items: Counts::default(),
         executions: Counts::default(),
         finished: false,
+        queue: offering.as_ref().map(|o| o.queue.clone()),
     };
 
     // The items.
@@ -246,6 +267,7 @@ pub(crate) async fn run(
         written: Vec::new(),
         recovered: recovered.map(|p| p.succeeded).unwrap_or_default(),
         journal: durable.then_some(executions),
+        offering,
     };
     let outcome = runner.drive(&mut guard).await;
     let mut failure = match outcome {
@@ -590,6 +612,8 @@ struct RunGuard {
     items: Counts,
     executions: Counts,
     finished: bool,
+    /// The queue its children were offered through; they are withdrawn when the run ends.
+    queue: Option<Arc<dyn ChildQueue>>,
 }
 
 impl RunGuard {
@@ -604,6 +628,9 @@ impl RunGuard {
         self.finished = true;
         self.live.unregister(&self.map_run_arn);
         self.cancel.cancel();
+        if let Some(queue) = &self.queue {
+            queue.close_run(&self.map_run_arn);
+        }
         self.publish(status, Some(OffsetDateTime::now_utc()));
     }
 
@@ -620,6 +647,9 @@ impl Drop for RunGuard {
         if !self.finished {
             self.live.unregister(&self.map_run_arn);
             self.cancel.cancel();
+            if let Some(queue) = &self.queue {
+                queue.close_run(&self.map_run_arn);
+            }
             self.publish(MapRunStatus::Aborted, Some(OffsetDateTime::now_utc()));
             self.recorder.record(Event::MapRunAborted);
         }
@@ -665,7 +695,21 @@ struct Runner<'a> {
     recovered: std::collections::HashMap<u64, Value>,
     /// The durable store that notes each success, at the top level of a durable execution.
     journal: Option<Arc<dyn crate::store::ExecutionStore>>,
+    /// Where children are offered to every engine sharing the store, instead of run here.
+    offering: Option<Offering>,
 }
+
+/// A map run whose children are offered through a [`ChildQueue`].
+struct Offering {
+    queue: Arc<dyn ChildQueue>,
+    parent_arn: String,
+    state_name: String,
+    /// The map run's redrive count, part of each child's name.
+    attempt: u32,
+}
+
+/// The namespace of the names of offered children (a UUID v5 of map run, redrive and ordinal).
+const CHILD_NAMES: uuid::Uuid = uuid::Uuid::from_u128(0x6c65_6769_6f6e_4d61_7043_6869_6c64_0001);
 
 impl Runner<'_> {
     /// Starts children while permits and items last, and handles their results.
@@ -804,7 +848,13 @@ impl Runner<'_> {
         work: Work,
     ) -> impl std::future::Future<Output = Done> + Send + 'static {
         let config = &self.exec.shared.config;
-        let name = uuid::Uuid::new_v4().to_string();
+        let name = match &self.offering {
+            Some(o) => {
+                let seed = format!("{}#{}#{ordinal}", guard.map_run_arn, o.attempt);
+                uuid::Uuid::new_v5(&CHILD_NAMES, seed.as_bytes()).to_string()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let arn = if self.express {
             format!(
                 "arn:aws:states:{}:{}:express:{}:{}:{}",
@@ -812,7 +862,10 @@ impl Runner<'_> {
                 config.account_id,
                 self.machine_name,
                 name,
-                uuid::Uuid::new_v4()
+                match &self.offering {
+                    Some(_) => uuid::Uuid::new_v5(&CHILD_NAMES, name.as_bytes()),
+                    None => uuid::Uuid::new_v4(),
+                }
             )
         } else {
             format!("arn:aws:states:{}:{}:execution:{}:{}", config.region, config.account_id, self.machine_name, name)
@@ -855,18 +908,35 @@ impl Runner<'_> {
             record_history: keep,
             token_seed: None,
         };
-        let shared = self.exec.shared.clone();
-        let machine = self.machine.clone();
         let cancel = guard.cancel.child_token();
-        let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
         let (store, child_arn) = (self.store.clone(), arn.clone());
-        // The child records its own end, even when the map run is dropped before it.
-        let handle = tokio::spawn(async move {
-            let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
-            let outcome = run_execution(shared, machine, info, history, cancel, stop, top).await;
-            store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
-            outcome
-        });
+        let handle = match &self.offering {
+            Some(o) => {
+                // The engine runs its own children while it has room, and offers the rest.
+                match self.exec.shared.map_runs.slots.clone().try_acquire_owned() {
+                    Ok(room) => self.spawn_local(info, history, cancel, store, child_arn, Some(room)),
+                    Err(_) => {
+                        let child = QueuedChild {
+                            map_run_arn: guard.map_run_arn.clone(),
+                            ordinal: ordinal as u64,
+                            parent_arn: o.parent_arn.clone(),
+                            state_name: o.state_name.clone(),
+                            execution_arn: info.arn,
+                            name: info.name,
+                            state_machine_arn: info.state_machine_arn,
+                            state_machine_name: info.state_machine_name,
+                            role_arn: info.role_arn,
+                            start_date: info.start_time,
+                            input: info.input,
+                            express: info.express,
+                            record_history: info.record_history,
+                        };
+                        tokio::spawn(await_offered(o.queue.clone(), child, history, cancel, store))
+                    }
+                }
+            }
+            None => self.spawn_local(info, history, cancel, store, child_arn, None),
+        };
         let item_count = work.item_count;
         async move {
             let outcome = handle.await.unwrap_or_else(|e| Outcome {
@@ -877,6 +947,29 @@ impl Runner<'_> {
             });
             Done { ordinal, item_count, arn, name, start, input_text, outcome }
         }
+    }
+
+    /// Runs a child on this engine (holding its `room` among the engine's children of shared map
+    /// runs); it records its own end, even when the map run is dropped before it.
+    fn spawn_local(
+        &self,
+        info: ExecutionInfo,
+        history: History,
+        cancel: CancellationToken,
+        store: Arc<dyn MapRunStore>,
+        child_arn: String,
+        room: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> tokio::task::JoinHandle<Outcome> {
+        let shared = self.exec.shared.clone();
+        let machine = self.machine.clone();
+        let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
+        tokio::spawn(async move {
+            let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
+            let outcome = run_execution(shared, machine, info, history, cancel, stop, top).await;
+            store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
+            drop(room);
+            outcome
+        })
     }
 
     /// Counts a finished child, keeps or writes its result, and checks the failure threshold.
@@ -1129,6 +1222,39 @@ impl Runner<'_> {
             _ => Value::Array(values.collect()),
         }
     }
+}
+
+/// Offers a child to every engine sharing the queue and waits for its result (or for the map run to
+/// stop it: it then ends ABORTED, and the queue withdraws it when the run ends). Like a local child,
+/// it records its end in the map-run store, with the history the engine that ran it recorded.
+async fn await_offered(
+    queue: Arc<dyn ChildQueue>,
+    child: QueuedChild,
+    history: History,
+    cancel: CancellationToken,
+    store: Arc<dyn MapRunStore>,
+) -> Outcome {
+    let (map_run_arn, ordinal, arn) = (child.map_run_arn.clone(), child.ordinal, child.execution_arn.clone());
+    queue.offer(child);
+    let result = tokio::select! {
+        result = queue.result(&map_run_arn, ordinal) => result.unwrap_or_else(|e| ChildResult::new(
+            Outcome {
+                status: ExecutionStatus::Failed,
+                output: None,
+                error: Some(names::RUNTIME.to_owned()),
+                cause: Some(format!("The child's result could not be read: {e}")),
+            },
+            Vec::new(),
+        )),
+        _ = cancel.cancelled() => ChildResult::new(
+            Outcome { status: ExecutionStatus::Aborted, output: None, error: None, cause: None },
+            Vec::new(),
+        ),
+    };
+    let outcome = result.outcome();
+    history.append(result.history);
+    store.finish_child(&arn, outcome.status, OffsetDateTime::now_utc());
+    outcome
 }
 
 /// The next limits UpdateMapRun set; `None` once the channel has closed (pending while there is none).
