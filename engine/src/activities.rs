@@ -19,6 +19,10 @@ use tokio::sync::{oneshot, Notify};
 use crate::dispatch::{BoxFuture, Dispatched, TaskError};
 use crate::engine::Engine;
 use crate::history::{Event, Recorder};
+use crate::store::{ExecutionStore, Signal};
+
+/// How often GetActivityTask asks a shared store for the tasks of other engines' executions.
+const SHARED_POLL: Duration = Duration::from_millis(200);
 
 /// A task handed to an activity worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +48,8 @@ pub fn is_activity_arn(resource: &str) -> bool {
 struct Pending {
     token: String,
     input: Value,
+    /// Offered through a shared store too: handed out only through it, so that no two engines do.
+    offered: bool,
     /// Receives the worker's name when a worker takes the task.
     started: oneshot::Sender<Option<String>>,
 }
@@ -67,27 +73,39 @@ impl ActivityQueues {
     }
 
     /// Queues a task; the receiver learns the worker's name when a worker takes it.
-    fn schedule(&self, arn: &str, token: &str, input: Value) -> oneshot::Receiver<Option<String>> {
+    fn schedule(&self, arn: &str, token: &str, input: Value, offered: bool) -> oneshot::Receiver<Option<String>> {
         let (started, rx) = oneshot::channel();
         let mut queues = self.lock();
         let queue = queues.entry(arn.to_owned()).or_default();
         // Tasks whose execution has gone (stopped, timed out) are dropped on the way.
         queue.pending.retain(|p| !p.started.is_closed());
-        queue.pending.push_back(Pending { token: token.to_owned(), input, started });
+        queue.pending.push_back(Pending { token: token.to_owned(), input, offered, started });
         queue.notify.notify_one();
         rx
     }
 
-    /// Takes the oldest task still waiting on `arn`, telling it which worker took it.
+    /// Takes the oldest task still waiting on `arn` that was not offered through a shared store,
+    /// telling it which worker took it.
     fn take(&self, arn: &str, worker: Option<&str>) -> Option<ActivityTask> {
         let mut queues = self.lock();
         let queue = queues.get_mut(arn)?;
-        while let Some(p) = queue.pending.pop_front() {
+        while let Some(at) = queue.pending.iter().position(|p| !p.offered) {
+            let Some(p) = queue.pending.remove(at) else { break };
             if p.started.send(worker.map(str::to_owned)).is_ok() {
                 return Some(ActivityTask { task_token: p.token, input: p.input });
             }
         }
         None
+    }
+
+    /// Hands the task of `token` to a worker that took it through a shared store; false when it does
+    /// not wait here (any more, or yet).
+    pub(crate) fn take_token(&self, arn: &str, token: &str, worker: Option<&str>) -> bool {
+        let mut queues = self.lock();
+        let Some(queue) = queues.get_mut(arn) else { return false };
+        let Some(at) = queue.pending.iter().position(|p| p.token == token) else { return false };
+        let Some(p) = queue.pending.remove(at) else { return false };
+        p.started.send(worker.map(str::to_owned)).is_ok()
     }
 
     /// The wake-up of `arn`'s queue, creating the queue if needed.
@@ -130,18 +148,29 @@ impl Drop for Withdraw<'_> {
     }
 }
 
-/// Starts an activity task after `ActivityScheduled` was recorded: queues it and, when a worker
-/// takes it, records `ActivityStarted` and answers [`Dispatched::Submitted`], so the Task state goes
-/// on to wait for the answer through the token. Dropping the future withdraws the task.
+/// Starts an activity task after `ActivityScheduled` was recorded: queues it (and offers it through
+/// `shared`, a store other engines share, to their workers too) and, when a worker takes it, records
+/// `ActivityStarted` and answers [`Dispatched::Submitted`], so the Task state goes on to wait for the
+/// answer through the token. Dropping the future withdraws the task.
 pub(crate) fn start<'a>(
     queues: &'a ActivityQueues,
+    shared: Option<Arc<dyn ExecutionStore>>,
     recorder: &'a mut Recorder,
     token: String,
     resource: String,
     input: Value,
 ) -> BoxFuture<'a, Result<Dispatched, TaskError>> {
     Box::pin(async move {
-        let started = queues.schedule(&resource, &token, input);
+        let mut offered = false;
+        if let Some(store) = &shared {
+            match store.activity_scheduled(&resource, &token, &input).await {
+                Ok(()) => offered = true,
+                Err(e) => {
+                    tracing::warn!(activity = %resource, error = %e, "only this instance's workers can take this activity task")
+                }
+            }
+        }
+        let started = queues.schedule(&resource, &token, input, offered);
         let guard = Withdraw { queues, arn: &resource, token: token.clone() };
         let taken = started.await;
         drop(guard);
@@ -166,21 +195,55 @@ impl Engine {
         // A wait too long for the clock to represent is cut to about thirty years.
         let now = tokio::time::Instant::now();
         let deadline = now.checked_add(wait).unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+        let shared = self.shared.executions.store.lease().is_some();
         let notify = queues.notify(activity_arn);
         let task = loop {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(task) = queues.take(activity_arn, worker_name) {
+            let mut taken = queues.take(activity_arn, worker_name);
+            if taken.is_none() && shared {
+                taken = self.take_shared(activity_arn, worker_name).await;
+            }
+            if let Some(task) = taken {
                 break Some(task);
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            // Tasks of other engines are not announced here: a shared store is asked again soon.
+            let wake = match shared {
+                true => deadline.min(tokio::time::Instant::now() + SHARED_POLL),
+                false => deadline,
+            };
+            if tokio::time::timeout_at(wake, notified).await.is_err() && wake >= deadline {
                 break None;
             }
         };
         drop(notify);
         queues.tidy(activity_arn);
         task
+    }
+
+    /// Takes a task through a shared store, so that no other engine hands it out too, and tells the
+    /// engine that runs its execution (this one, or another through a signal).
+    async fn take_shared(&self, activity_arn: &str, worker_name: Option<&str>) -> Option<ActivityTask> {
+        let store = &self.shared.executions.store;
+        let (token, input) = match store.take_activity(activity_arn).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(activity = %activity_arn, error = %e, "could not look for activity tasks");
+                return None;
+            }
+        };
+        if !self.shared.activities.take_token(activity_arn, &token, worker_name) {
+            let signal = Signal::ActivityTaken {
+                activity_arn: activity_arn.to_owned(),
+                token: token.clone(),
+                worker_name: worker_name.map(str::to_owned),
+            };
+            if let Err(e) = store.send(signal).await {
+                tracing::warn!(activity = %activity_arn, error = %e, "could not tell the execution its activity task was taken");
+            }
+        }
+        Some(ActivityTask { task_token: token, input })
     }
 
     /// How many tasks wait for a worker on the activity `activity_arn`.

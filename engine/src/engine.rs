@@ -472,6 +472,9 @@ impl Engine {
             let Some(shared) = shared.upgrade() else { return false };
             match signal {
                 crate::store::Signal::Token { token, signal } => shared.tokens.signal(&token, signal).is_ok(),
+                crate::store::Signal::ActivityTaken { activity_arn, token, worker_name } => {
+                    shared.activities.take_token(&activity_arn, &token, worker_name.as_deref())
+                }
                 crate::store::Signal::Stop { arn, error, cause } => match shared.executions.live(&arn) {
                     Some(execution) => {
                         execution.stop(error, cause);

@@ -1,6 +1,7 @@
 //! Two `legion serve` instances on one PostgreSQL database (`LEGION_TEST_POSTGRES`): either answers
-//! any API call, an answer or a stop reaches the instance that runs the execution, and when one
-//! instance is killed mid map run, the other takes the execution over and finishes it. Driven with
+//! any API call (GetActivityTask included), an answer or a stop reaches the instance that runs the
+//! execution, and when one instance is killed mid map run, the other takes the execution over and
+//! finishes it. Driven with
 //! aws-sdk-sfn.
 
 mod common;
@@ -45,9 +46,10 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
     assert_eq!(seen.definition, approval);
     b.describe_activity().activity_arn(&activity.activity_arn).send().await.expect("B knows the activity");
 
-    // An execution that A runs, answered through B.
+    // An execution that A runs, whose activity task a worker polling B takes, answered through B.
     let started = a.start_execution().state_machine_arn(&machine).input(r#"{"order": 7}"#).send().await.unwrap();
-    let task = a.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    let task = b.get_activity_task().activity_arn(&activity.activity_arn).send().await.expect("polls");
+    assert_eq!(task.input.as_deref(), Some(r#"{"order":7}"#));
     let token = task.task_token.expect("a task is handed out");
     b.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("B routes it");
     let done = common::wait_until_done(&b, &started.execution_arn, 500).await;

@@ -103,10 +103,19 @@ async fn answers_and_stops_reach_the_engine_that_runs_the_execution() {
     owner.recover().await.expect("recovers");
     other.recover().await.expect("recovers");
 
-    // SendTaskSuccess through the other engine completes the owner's activity task.
+    // A worker polling the other engine gets the owner's activity task, once; SendTaskSuccess through
+    // the other engine completes it.
     let execution = owner.start(StartRequest::new(machine(APPROVAL), "approval", json!({"order": 7}))).await.unwrap();
     let activity = "arn:aws:states:us-east-1:123456789012:activity:approve";
-    let task = owner.get_activity_task(activity, Some("worker"), Duration::from_secs(5)).await.expect("a task");
+    let task = other.get_activity_task(activity, Some("far-worker"), Duration::from_secs(5)).await.expect("a task");
+    assert_eq!(task.input, json!({"order": 7}));
+    common::recorded(&execution, "ActivityStarted").await;
+    let started = execution.history().into_iter().find(|e| e.event_type().name() == "ActivityStarted").unwrap();
+    assert!(started.to_json().to_string().contains("far-worker"), "{:?}", started.to_json());
+    for engine in [&owner, &other] {
+        let again = engine.get_activity_task(activity, Some("late"), Duration::from_millis(300)).await;
+        assert_eq!(again, None, "a task is handed out once");
+    }
     other.answer_task(&task.task_token, TokenSignal::Success(json!({"ok": true}))).await.expect("routed");
     let outcome = tokio::time::timeout(Duration::from_secs(10), execution.outcome()).await.expect("answered in time");
     assert_eq!(outcome.output, Some(json!({"ok": true})));

@@ -395,6 +395,12 @@ impl Exec {
         base
     }
 
+    /// The store this execution shares with other engines, when it does.
+    pub(crate) fn sharing_store(&self) -> Option<Arc<dyn crate::store::ExecutionStore>> {
+        let store = &self.shared.executions.store;
+        (self.journal.is_some() && store.lease().is_some()).then(|| store.clone())
+    }
+
     /// Tells a store shared by several engines that a task of this execution waits on `token`, so that
     /// an answer sent to another engine comes here; the guard withdraws it when the task stops waiting.
     pub(crate) async fn share_token(&self, token: &str) -> Option<SharedToken> {

@@ -233,6 +233,7 @@ async fn dispatch(
     let sent = match (fam, waiter.as_ref()) {
         (Family::Activity, Some(w)) => crate::activities::start(
             &exec.shared.activities,
+            exec.sharing_store(),
             &mut thread.recorder,
             w.token().to_owned(),
             task.resource.clone(),

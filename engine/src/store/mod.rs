@@ -301,6 +301,15 @@ pub enum Signal {
         /// What to tell the task.
         signal: crate::tokens::TokenSignal,
     },
+    /// GetActivityTask on another engine took the activity task of `token`.
+    ActivityTaken {
+        /// The activity.
+        activity_arn: String,
+        /// The task token.
+        token: String,
+        /// The worker's name.
+        worker_name: Option<String>,
+    },
     /// StopExecution.
     Stop {
         /// The execution ARN.
@@ -527,6 +536,16 @@ pub trait ExecutionStore: Send + Sync + 'static {
     fn publish(&self, _arn: &str, _events: Vec<HistoryEvent>) {}
     /// Notes that the task of `token` no longer waits (shared stores; not awaited).
     fn token_closed(&self, _token: &str) {}
+    /// Offers the activity task of `token` (scheduled on `activity_arn`) to the workers of every
+    /// engine (shared stores); it is withdrawn when its token closes.
+    async fn activity_scheduled(&self, _activity_arn: &str, _token: &str, _input: &Value) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Takes the oldest activity task offered on `activity_arn` that no worker took yet, as its
+    /// token and input (shared stores).
+    async fn take_activity(&self, _activity_arn: &str) -> Result<Option<(String, Value)>, StoreError> {
+        Ok(None)
+    }
     /// Routes a signal to the engine that runs its execution (shared stores).
     async fn send(&self, _signal: Signal) -> Result<Sent, StoreError> {
         Ok(Sent::NoRecipient)

@@ -748,8 +748,40 @@ impl ExecutionStore for PostgresStore {
         let (pool, token) = (self.inner.pool.clone(), token.to_owned());
         tokio::spawn(async move {
             let _ =
-                sqlx::query("DELETE FROM tokens WHERE token = $1 AND state = 'open'").bind(token).execute(&pool).await;
+                sqlx::query("DELETE FROM tokens WHERE token = $1 AND state = 'open'").bind(&token).execute(&pool).await;
+            let _ = sqlx::query("DELETE FROM activity_tasks WHERE token = $1").bind(&token).execute(&pool).await;
         });
+    }
+
+    async fn activity_scheduled(&self, activity_arn: &str, token: &str, input: &Value) -> Result<(), StoreError> {
+        // Scheduled again after a restart or a takeover (the same token): offered again.
+        sqlx::query(
+            "INSERT INTO activity_tasks (token, activity_arn, input) VALUES ($1, $2, $3)
+             ON CONFLICT (token) DO UPDATE SET input = excluded.input, taken = FALSE",
+        )
+        .bind(token)
+        .bind(activity_arn)
+        .bind(json(input)?)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn take_activity(&self, activity_arn: &str) -> Result<Option<(String, Value)>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE activity_tasks SET taken = TRUE WHERE token = (
+                 SELECT token FROM activity_tasks WHERE activity_arn = $1 AND NOT taken
+                 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING token, input",
+        )
+        .bind(activity_arn)
+        .fetch_optional(&self.inner.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(None) };
+        let input: String = row.get(1);
+        Ok(Some((row.get(0), from_json(&input)?)))
     }
 
     async fn send(&self, signal: Signal) -> Result<Sent, StoreError> {

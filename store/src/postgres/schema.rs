@@ -92,6 +92,14 @@ CREATE TABLE map_child_queue (
     PRIMARY KEY (map_run_arn, ordinal)
 );
 CREATE INDEX map_child_queue_open ON map_child_queue (seq) WHERE result IS NULL;
+CREATE TABLE activity_tasks (
+    token        TEXT PRIMARY KEY,
+    activity_arn TEXT NOT NULL,
+    input        TEXT NOT NULL,
+    seq          BIGSERIAL,
+    taken        BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX activity_tasks_waiting ON activity_tasks (activity_arn, seq) WHERE NOT taken;
 "#,
 ];
 

@@ -32,6 +32,11 @@ pub(super) async fn send(inner: &Inner, signal: Signal) -> Result<Sent, StoreErr
             };
             sqlx::query_scalar(sql).bind(token).fetch_optional(&mut *tx).await.map_err(unavailable)?
         }
+        Signal::ActivityTaken { token, .. } => sqlx::query_scalar("SELECT arn FROM tokens WHERE token = $1")
+            .bind(token)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?,
         Signal::Stop { arn, .. } => Some(arn.clone()),
         _ => None,
     };
