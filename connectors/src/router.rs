@@ -230,6 +230,9 @@ impl Router {
 }
 
 impl Inner {
+    /// Every connector but the HTTP Task's is awaited in a box of its own, so that a request's future
+    /// holds only the connector it uses (a future holds its largest branch: thousands of concurrent
+    /// children each held about 14 KiB before).
     async fn dispatch(&self, request: TaskRequest) -> Result<Dispatched, TaskError> {
         if let Some(mocks) = &self.mocks {
             if let Some(answer) = mocks.answer(&request.execution_arn, &request.state_name) {
@@ -245,17 +248,22 @@ impl Inner {
                 let result = match self.routes.route(&invoke.function_name) {
                     Some(route) => {
                         let payload = invoke.payload.unwrap_or_default();
-                        return self
-                            .routed(route, payload, ResultShape::LambdaEnvelope, request.task_token.as_deref(), wait)
-                            .await;
+                        return Box::pin(self.routed(
+                            route,
+                            payload,
+                            ResultShape::LambdaEnvelope,
+                            request.task_token.as_deref(),
+                            wait,
+                        ))
+                        .await;
                     }
                     None => {
                         let _permit = self
                             .limits
                             .acquire(&format!("lambda:{}", function_short_name(&invoke.function_name)))
                             .await;
-                        invoke.credentials = self.task_credentials(&request).await?;
-                        self.lambda.invoke(invoke, Shape::Envelope).await?
+                        invoke.credentials = Box::pin(self.task_credentials(&request)).await?;
+                        Box::pin(self.lambda.invoke(invoke, Shape::Envelope)).await?
                     }
                 };
                 Ok(if wait { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
@@ -264,7 +272,14 @@ impl Inner {
                 let payload = payload_bytes(Some(&Value::String(request.input.to_string()))).unwrap_or_default();
                 match self.routes.route(&request.resource) {
                     Some(route) => {
-                        self.routed(route, payload, ResultShape::Payload, request.task_token.as_deref(), false).await
+                        Box::pin(self.routed(
+                            route,
+                            payload,
+                            ResultShape::Payload,
+                            request.task_token.as_deref(),
+                            false,
+                        ))
+                        .await
                     }
                     None => {
                         let _permit =
@@ -272,10 +287,10 @@ impl Inner {
                         let call = Invoke {
                             function_name: request.resource.clone(),
                             payload: Some(payload),
-                            credentials: self.task_credentials(&request).await?,
+                            credentials: Box::pin(self.task_credentials(&request)).await?,
                             ..Invoke::default()
                         };
-                        Ok(Dispatched::Done(self.lambda.invoke(call, Shape::Payload).await?))
+                        Ok(Dispatched::Done(Box::pin(self.lambda.invoke(call, Shape::Payload)).await?))
                     }
                 }
             }
@@ -291,35 +306,36 @@ impl Inner {
                 let call = FunctionCall::from_parameters(&request.input)?;
                 let _permit = self.limits.acquire(&format!("openfaas:{}", call.function)).await;
                 match (mode, request.task_token.as_deref()) {
-                    (Mode::Async, Some(token)) => {
-                        Ok(Dispatched::Submitted(self.openfaas.submit(&call, token, ResultShape::OpenFaas).await?))
-                    }
+                    (Mode::Async, Some(token)) => Ok(Dispatched::Submitted(
+                        Box::pin(self.openfaas.submit(&call, token, ResultShape::OpenFaas)).await?,
+                    )),
                     (Mode::WaitForToken, Some(_)) => {
-                        Ok(Dispatched::Submitted(OpenFaas::result(&self.openfaas.call(&call).await?)))
+                        Ok(Dispatched::Submitted(OpenFaas::result(&Box::pin(self.openfaas.call(&call)).await?)))
                     }
-                    _ => Ok(Dispatched::Done(OpenFaas::result(&self.openfaas.call(&call).await?))),
+                    _ => Ok(Dispatched::Done(OpenFaas::result(&Box::pin(self.openfaas.call(&call)).await?))),
                 }
             }
             Target::S3Sdk => match &self.s3 {
-                Some(s3) => s3.dispatch(request).await,
-                None => self.fallback_or_unknown(request).await,
+                Some(s3) => Box::pin(s3.dispatch(request)).await,
+                None => Box::pin(self.fallback_or_unknown(request)).await,
             },
-            Target::StepFunctions(t) => self.inner_sfn(&t, request).await,
+            Target::StepFunctions(t) => Box::pin(self.inner_sfn(&t, request)).await,
             Target::Optimized(o) => {
                 let _permit = self.limits.acquire(&format!("{}:{}", o.service(), o.operation())).await;
-                let result = o.call(&self.aws, &request.input, task_role(&request)?).await?;
+                let result = Box::pin(o.call(&self.aws, &request.input, task_role(&request)?)).await?;
                 Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
             }
             Target::AwsSdk => {
                 let Some((service, action)) = crate::aws::sdk_resource(&request.resource) else {
-                    return self.fallback_or_unknown(request).await;
+                    return Box::pin(self.fallback_or_unknown(request)).await;
                 };
                 let _permit = self.limits.acquire(&format!("{service}:{}", crate::aws::names::pascal(action))).await;
                 let result =
-                    crate::aws::sdk_call(&self.aws, service, action, &request.input, task_role(&request)?).await?;
+                    Box::pin(crate::aws::sdk_call(&self.aws, service, action, &request.input, task_role(&request)?))
+                        .await?;
                 Ok(if request.task_token.is_some() { Dispatched::Submitted(result) } else { Dispatched::Done(result) })
             }
-            Target::Other => self.fallback_or_unknown(request).await,
+            Target::Other => Box::pin(self.fallback_or_unknown(request)).await,
         }
     }
 
