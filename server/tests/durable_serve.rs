@@ -235,8 +235,45 @@ async fn stores_that_cannot_be_used_stop_the_server_at_start_with_a_clear_messag
     std::fs::write(&not_a_database, "these are notes, not a database\n".repeat(200)).expect("writes");
     let err = refused(&format!("sqlite:{}", not_a_database.display()));
     assert!(err.contains("file is not a database"), "{err}");
+    read_only_file_is_refused(dir.path());
     // A second process on a file in use is refused: both would resume the same executions.
     let (_first, _) = common::serve_binary(&store_args(dir.path()));
     let err = refused(&format!("sqlite:{}", dir.path().join("legion.db").display()));
     assert!(err.contains("is in use by another Legion process"), "{err}");
+}
+
+/// A Legion database that cannot be written: 0444 for another user; for root, which permissions do
+/// not stop, the immutable attribute (`chattr +i`), on filesystems that have it.
+fn read_only_file_is_refused(dir: &std::path::Path) {
+    let path = dir.join("read-only.db");
+    let definition = dir.join("one.json");
+    std::fs::write(&definition, r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#).expect("writes");
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_legion"))
+        .args(["run", "--quiet", "--store", &format!("sqlite:{}", path.display())])
+        .arg(&definition)
+        .output()
+        .expect("legion runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    struct Immutable<'a>(&'a std::path::Path);
+    impl Drop for Immutable<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("chattr").arg("-i").arg(self.0).status();
+        }
+    }
+    let _undo = if root {
+        let set = std::process::Command::new("chattr").arg("+i").arg(&path).output();
+        if !set.is_ok_and(|o| o.status.success()) {
+            println!("SKIPPED the read-only case: running as root, and this filesystem has no chattr +i");
+            return;
+        }
+        Some(Immutable(&path))
+    } else {
+        let mut permissions = std::fs::metadata(&path).expect("the file").permissions();
+        permissions.set_readonly(true);
+        std::fs::set_permissions(&path, permissions).expect("made read-only");
+        None
+    };
+    let err = refused(&format!("sqlite:{}", path.display()));
+    assert!(err.contains("read-only.db is read-only"), "{err}");
 }

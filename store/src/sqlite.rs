@@ -69,6 +69,13 @@ impl SqliteStore {
         let path = path.as_ref();
         let lock = lock(path)?;
         let mut conn = connect(path, sync, WRITER_CACHE_KIB)?;
+        // SQLite opens a file it cannot write read-only, and would fail only at the first write.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(unavailable)? {
+            return Err(unavailable(format!(
+                "{} is read-only: a store is written at every step of every execution",
+                path.display()
+            )));
+        }
         schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
         // The checkpointer copies the log into the file; the writer only appends to it.
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(unavailable)?;
