@@ -14,7 +14,7 @@ use crate::executions::{Executions, Resumable, StartOptions};
 use crate::history::{History, HistoryEvent};
 use crate::interp;
 use crate::interp::checkpoint::CheckpointSlot;
-use crate::store::{ExecutionStore, MemoryStore, Retention, StoreError};
+use crate::store::{ExecutionStore, MemoryStore, Reservation, Retention, StoreError};
 use crate::tokens::TaskTokens;
 
 /// Engine-wide settings.
@@ -56,6 +56,14 @@ pub(crate) struct Shared {
 
 /// Called with the ARNs of the executions the store's retention has removed.
 pub type PurgeHook = Arc<dyn Fn(&[String]) + Send + Sync>;
+
+/// What [`Engine::launch`] did.
+pub(crate) enum Launched {
+    /// A new execution runs.
+    Started(Execution),
+    /// The same start of this ARN is running already.
+    Found(String),
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -342,8 +350,14 @@ impl Engine {
         Ok(self.start_execution(request, StartOptions::default()).await?.execution)
     }
 
-    /// Runs a new execution whose name, for a Standard one, is already reserved.
-    pub(crate) async fn launch(&self, request: StartRequest) -> Result<Execution, StoreError> {
+    /// Runs a new execution whose name, for a Standard one, is already reserved, or is reserved
+    /// with these options as the execution is recorded (`reserving`); a name found taken by the same
+    /// running start is [`Launched::Found`].
+    pub(crate) async fn launch(
+        &self,
+        request: StartRequest,
+        reserving: Option<&StartOptions>,
+    ) -> Result<Launched, StoreError> {
         let c = &self.shared.config;
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let arn = match request.machine_type {
@@ -391,8 +405,12 @@ impl Engine {
             checkpoints: CheckpointSlot::default(),
         });
         let checkpoints = resumable.as_ref().map(|r| r.checkpoints.clone());
-        shared.executions.started(&info, history.clone(), resumable).await?;
-        Ok(self.spawn_run(request.machine, info, history, checkpoints, RunMode::Start))
+        match shared.executions.started(&info, history.clone(), resumable, reserving).await? {
+            Reservation::Reserved => {
+                Ok(Launched::Started(self.spawn_run(request.machine, info, history, checkpoints, RunMode::Start)))
+            }
+            Reservation::Existing(_) => Ok(Launched::Found(info.arn)),
+        }
     }
 
     /// Resumes every execution a durable store holds as RUNNING (after a restart), each from its last

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use legion_asl::model::{StateMachine, StateMachineType};
 use time::OffsetDateTime;
 
-use crate::engine::{Engine, Execution, ExecutionStatus, Outcome, StartRequest};
+use crate::engine::{Engine, Execution, ExecutionStatus, Launched, Outcome, StartRequest};
 use crate::history::{History, HistoryEvent};
 use crate::interp::checkpoint::CheckpointSlot;
 use crate::interp::ExecutionInfo;
@@ -93,6 +93,16 @@ impl Engine {
     ) -> Result<Started, StoreError> {
         let name = request.execution_name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         request.execution_name = Some(name.clone());
+        if request.machine_type == StateMachineType::Standard && self.shared.executions.durable() {
+            // A durable store reserves the name and records the execution in one write.
+            return match self.launch(request, Some(&options)).await? {
+                Launched::Started(execution) => Ok(Started { execution, new: true }),
+                Launched::Found(arn) => {
+                    let execution = self.running_execution(&arn).ok_or(StoreError::AlreadyExists(arn))?;
+                    Ok(Started { execution, new: false })
+                }
+            };
+        }
         if request.machine_type == StateMachineType::Standard {
             let arn = self.execution_arn(&request.state_machine_name, &name);
             let mut record = ExecutionRecord::new(
@@ -112,7 +122,10 @@ impl Engine {
         }
         // An Express execution is not kept once started (see `Executions::started`), so its start
         // options have no record to go into.
-        Ok(Started { execution: self.launch(request).await?, new: true })
+        match self.launch(request, None).await? {
+            Launched::Started(execution) => Ok(Started { execution, new: true }),
+            Launched::Found(arn) => Err(StoreError::AlreadyExists(arn)),
+        }
     }
 
     /// What is known about an execution.
@@ -263,12 +276,13 @@ impl Executions {
         info: &ExecutionInfo,
         history: History,
         resumable: Option<Resumable>,
-    ) -> Result<(), StoreError> {
+        reserving: Option<&StartOptions>,
+    ) -> Result<Reservation, StoreError> {
         // As on AWS, an Express execution is not kept for DescribeExecution, ListExecutions or
         // GetExecutionHistory: its caller has its handle (outcome and history), and a map run keeps
         // its children's records itself. Keeping them would grow memory with every StartSyncExecution.
         if info.express {
-            return Ok(());
+            return Ok(Reservation::Reserved);
         }
         let mut record = ExecutionRecord::new(
             info.arn.clone(),
@@ -290,11 +304,20 @@ impl Executions {
             }
             _ => None,
         };
-        self.store.insert(record, history, launch).await?;
-        if let Some(r) = resumable {
+        let reservation = match reserving {
+            Some(options) => {
+                record.apply(options);
+                self.store.start(record, history, launch).await?
+            }
+            None => {
+                self.store.insert(record, history, launch).await?;
+                Reservation::Reserved
+            }
+        };
+        if let (Reservation::Reserved, Some(r)) = (&reservation, resumable) {
             lock(&self.resumable).insert(info.arn.clone(), r);
         }
-        Ok(())
+        Ok(reservation)
     }
 
     /// Whether executions commit at state boundaries.

@@ -164,6 +164,20 @@ fn insert_row(tx: &Transaction<'_>, record: &ExecutionRecord, started: bool) -> 
     Ok(())
 }
 
+/// Marks a recorded execution started, with what resuming it needs.
+fn launched(tx: &Transaction<'_>, arn: &str, launch: Option<Launch>) -> Result<(), StoreError> {
+    let (definition, role_arn, token_seed) = match launch {
+        Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
+        None => (None, None, None),
+    };
+    tx.execute(
+        "UPDATE executions SET started = 1, definition = ?2, role_arn = ?3, token_seed = ?4 WHERE arn = ?1",
+        params![arn, definition, role_arn, token_seed],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
 fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
     let mut select = conn.prepare_cached("SELECT event FROM events WHERE arn = ?1 ORDER BY id").map_err(unavailable)?;
     let rows = select.query_map([arn], |r| r.get::<_, String>(0)).map_err(unavailable)?;
@@ -215,6 +229,25 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
+    async fn start(
+        &self,
+        record: ExecutionRecord,
+        _: History,
+        launch: Option<Launch>,
+    ) -> Result<Reservation, StoreError> {
+        self.writer
+            .write(move |tx| match load(tx, &record.arn)? {
+                Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
+                Some(_) => Err(StoreError::AlreadyExists(record.arn)),
+                None => {
+                    insert_row(tx, &record, true)?;
+                    launched(tx, &record.arn, launch)?;
+                    Ok(Reservation::Reserved)
+                }
+            })
+            .await
+    }
+
     async fn insert(&self, record: ExecutionRecord, _: History, launch: Option<Launch>) -> Result<(), StoreError> {
         self.writer
             .write(move |tx| {
@@ -231,16 +264,7 @@ impl ExecutionStore for SqliteStore {
                         record
                     }
                 };
-                let (definition, role_arn, token_seed) = match launch {
-                    Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
-                    None => (None, None, None),
-                };
-                tx.execute(
-                    "UPDATE executions SET started = 1, definition = ?2, role_arn = ?3, token_seed = ?4 WHERE arn = ?1",
-                    params![record.arn, definition, role_arn, token_seed],
-                )
-                .map_err(unavailable)?;
-                Ok(())
+                launched(tx, &record.arn, launch)
             })
             .await
     }

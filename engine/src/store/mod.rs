@@ -466,6 +466,23 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// `launch` is given when the store is durable and the definition text is known.
     async fn insert(&self, record: ExecutionRecord, history: History, launch: Option<Launch>)
         -> Result<(), StoreError>;
+    /// Reserves a Standard execution's name (as [`reserve`](ExecutionStore::reserve)) and records
+    /// it as started (as [`insert`](ExecutionStore::insert)), in one write where the store can; the
+    /// record is inserted only when the answer is [`Reservation::Reserved`].
+    async fn start(
+        &self,
+        record: ExecutionRecord,
+        history: History,
+        launch: Option<Launch>,
+    ) -> Result<Reservation, StoreError> {
+        match self.reserve(record.clone()).await? {
+            Reservation::Reserved => {
+                self.insert(record, history, launch).await?;
+                Ok(Reservation::Reserved)
+            }
+            found => Ok(found),
+        }
+    }
     /// Writes the events and checkpoint of a state boundary in one transaction (durable stores). A
     /// store may return once the write is queued, provided it applies an execution's writes in order.
     async fn commit(&self, _arn: &str, _commit: Commit) -> Result<(), StoreError> {

@@ -94,20 +94,37 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     if let (Some(case), Some(mocks), StateMachineType::Standard) = (&test_case, state.mocks(), resolved.machine_type) {
         mocks.assign(&state.engine().execution_arn(&resolved.name, &name), case);
     }
-    let started = state.engine().start_execution(request, options).await?;
     let state_machine_arn = state.arn(&format!("stateMachine:{}", resolved.name));
+    // Only a Standard execution can be described later (AWS keeps no Express executions). Its
+    // snapshot is noted before it starts, so that a durable store writes both at once.
+    let snapshot_arn = (resolved.machine_type == StateMachineType::Standard)
+        .then(|| state.engine().execution_arn(&resolved.name, &name));
+    let noted = snapshot_arn.as_deref().and_then(|arn| {
+        let snapshot = Snapshot {
+            state_machine_arn: state_machine_arn.clone(),
+            name: resolved.name.clone(),
+            revision: resolved.revision.clone(),
+        };
+        state.registry().note_snapshot(arn, snapshot)
+    });
+    let (started, flushed) = tokio::join!(state.engine().start_execution(request, options), state.registry().flush());
+    let started = match started {
+        Ok(started) => started,
+        Err(e) => {
+            if let (Some(arn), Some(_)) = (&snapshot_arn, noted) {
+                state.registry().forget_snapshot(arn);
+            }
+            return Err(e.into());
+        }
+    };
+    flushed?;
+    if noted == Some(true) {
+        // Off the request's path: it reads every execution that has a snapshot.
+        tokio::spawn(prune_snapshots(state.clone()));
+    }
     if let (Some(case), Some(mocks), StateMachineType::Express) = (&test_case, state.mocks(), resolved.machine_type) {
         // An Express ARN is only known once started: its first task may already have been dispatched.
         mocks.assign(started.arn(), case);
-    }
-    // Only a Standard execution can be described later (AWS keeps no Express executions).
-    if started.new && resolved.machine_type == StateMachineType::Standard {
-        let snapshot =
-            Snapshot { state_machine_arn: state_machine_arn.clone(), name: resolved.name, revision: resolved.revision };
-        if state.registry().record_snapshot(started.arn(), snapshot) {
-            // Off the request's path: it reads every execution that has a snapshot.
-            tokio::spawn(prune_snapshots(state.clone()));
-        }
     }
     Ok(Launched { started, name, state_machine_arn, input: execution_input })
 }

@@ -467,16 +467,26 @@ impl Registry {
         }
     }
 
-    /// Remembers what an execution ran. Returns true once the snapshots have doubled since the last
-    /// prune: the caller then drops the ones of executions the store no longer knows
-    /// ([`Registry::prune_snapshots`]), so that they stay bounded by the executions kept, at an
-    /// amortised constant cost.
-    pub fn record_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> bool {
+    /// Remembers what an execution about to start will run, unless its ARN has a snapshot already (the
+    /// same start of a running execution keeps what it ran): `None` then. Otherwise true once the
+    /// snapshots have doubled since the last prune: the caller then drops the ones of executions the
+    /// store no longer knows ([`Registry::prune_snapshots`]), so that they stay bounded by the
+    /// executions kept, at an amortised constant cost.
+    pub fn note_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> Option<bool> {
         use std::sync::atomic::Ordering;
         let mut snapshots = write(&self.snapshots);
+        if snapshots.contains_key(execution_arn) {
+            return None;
+        }
         snapshots.insert(execution_arn.to_owned(), snapshot);
         self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
-        snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024)
+        Some(snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024))
+    }
+
+    /// Drops the snapshot noted for an execution that did not start.
+    pub fn forget_snapshot(&self, execution_arn: &str) {
+        write(&self.snapshots).remove(execution_arn);
+        self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
     }
 
     /// Marks a prune of the snapshots as under way; `None` while another one is.
