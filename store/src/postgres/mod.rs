@@ -391,6 +391,46 @@ impl ExecutionStore for PostgresStore {
         }
     }
 
+    async fn start(
+        &self,
+        record: ExecutionRecord,
+        _: History,
+        launch: Option<Launch>,
+    ) -> Result<Reservation, StoreError> {
+        let i = &self.inner;
+        let (definition, role_arn, token_seed) = match launch {
+            Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
+            None => (None, None, None),
+        };
+        // One statement reserves the name and records the execution.
+        let inserted = sqlx::query(
+            "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started, definition,
+                                     role_arn, token_seed, owner, lease_until)
+             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, now() + $10 * interval '1 second')
+             ON CONFLICT (arn) DO NOTHING",
+        )
+        .bind(&record.arn)
+        .bind(&record.state_machine_arn)
+        .bind(&record.map_run_arn)
+        .bind(record.status.as_str())
+        .bind(json(&record)?)
+        .bind(definition)
+        .bind(role_arn)
+        .bind(token_seed)
+        .bind(&i.owner)
+        .bind(i.lease_secs())
+        .execute(&i.pool)
+        .await
+        .map_err(unavailable)?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Reservation::Reserved);
+        }
+        match load(&i.pool, &record.arn).await? {
+            Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
+            _ => Err(StoreError::AlreadyExists(record.arn)),
+        }
+    }
+
     async fn insert(&self, record: ExecutionRecord, _: History, launch: Option<Launch>) -> Result<(), StoreError> {
         let i = &self.inner;
         let mut tx = begin(&i.pool).await?;
