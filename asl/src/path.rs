@@ -153,6 +153,9 @@ impl Path {
                 if has_broken_unicode_escape(&rest) {
                     return Err(err("invalid unicode escape"));
                 }
+                if filter_depth(&rest) > MAX_FILTER_DEPTH {
+                    return Err(err(&format!("filters nested more than {MAX_FILTER_DEPTH} deep")));
+                }
                 let query = format!("${rest}");
                 let compiled = serde_json_path::JsonPath::parse(&query)
                     .or_else(|_| serde_json_path::JsonPath::parse(&jayway_to_rfc(&query)));
@@ -440,6 +443,39 @@ fn find_bracket_end(s: &str) -> Option<usize> {
     None
 }
 
+/// How deep filters (`[?(…)]`) may nest in a path. serde_json_path's parser takes twice as long for
+/// each level (about 1.5 ms at 9 levels, and a definition could ask for 30). AWS's own limit is not
+/// documented; real paths nest one or two filters.
+const MAX_FILTER_DEPTH: usize = 8;
+
+/// The deepest nesting of filters in a path (quoted names and strings skipped; an unclosed filter
+/// counts as open).
+fn filter_depth(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut open, mut deepest, mut i) = (Vec::new(), 0, 0);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' => {
+                let filter = b[i + 1..].iter().find(|c| **c != b' ') == Some(&b'?');
+                open.push(filter);
+                deepest = deepest.max(open.iter().filter(|f| **f).count());
+            }
+            b']' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
 /// The name in `'name'` or `"name"` when `inner` is exactly one quoted string.
 ///
 /// Whether `text` has a `\u` escape that is not four hexadecimal digits (or a high surrogate
@@ -634,6 +670,19 @@ mod tests {
         }
         assert!(Path::parse(r"$..['\u0041']").is_ok());
         assert!(Path::parse(r"$..['\uD83D\uDE00']").is_ok());
+    }
+
+    #[test]
+    fn deeply_nested_filters_are_refused_before_they_cost_seconds() {
+        // Found by the evaluate_expression fuzz target: each level doubled the parse time.
+        let nested = |n: usize| format!("$.a{}{}", "..[?(@.y".repeat(n), ")]".repeat(n));
+        assert!(Path::parse(&nested(MAX_FILTER_DEPTH)).is_ok());
+        let err = Path::parse(&nested(30)).expect_err("refused");
+        assert!(err.reason.contains("filters nested more than 8 deep"), "{err:?}");
+        assert!(Path::parse(&"$.a..[?(@.y".repeat(30)).is_err(), "unclosed ones too");
+        // Filters one after the other, and brackets inside quoted names, are not nesting.
+        assert!(Path::parse(&format!("$.a{}", "[?(@.x == 1)]".repeat(20))).is_ok());
+        assert_eq!(filter_depth("['[?(']..[?(@.a == '[?(')]"), 1);
     }
 
     #[test]
