@@ -1,6 +1,6 @@
 //! How both backends turn the engine's types into column values and back.
 
-use legion_engine::{ExecutionRecord, StoreError};
+use legion_engine::{ExecutionRecord, Launch, StoreError};
 use time::OffsetDateTime;
 
 /// A row or document this Legion cannot read.
@@ -31,6 +31,14 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError>
 /// A value from JSON text.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(corrupt)
+}
+
+/// What resuming an execution needs, as the `definition`, `role_arn` and `token_seed` columns.
+pub(crate) fn launch_columns(launch: Option<Launch>) -> (Option<String>, Option<String>, Option<String>) {
+    match launch {
+        Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
+        None => (None, None, None),
+    }
 }
 
 /// A reservation whose start never completed cannot be resumed: nobody was told it started.

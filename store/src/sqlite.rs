@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::rows::{corrupt, interrupted, json, nanos, record_of, unavailable};
+use crate::rows::{corrupt, interrupted, json, launch_columns, nanos, record_of, unavailable};
 use crate::schema;
 use crate::writer::{Checkpointer, Reader, Writer};
 
@@ -166,10 +166,7 @@ fn insert_row(tx: &Transaction<'_>, record: &ExecutionRecord, started: bool) -> 
 
 /// Marks a recorded execution started, with what resuming it needs.
 fn launched(tx: &Transaction<'_>, arn: &str, launch: Option<Launch>) -> Result<(), StoreError> {
-    let (definition, role_arn, token_seed) = match launch {
-        Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
-        None => (None, None, None),
-    };
+    let (definition, role_arn, token_seed) = launch_columns(launch);
     tx.execute(
         "UPDATE executions SET started = 1, definition = ?2, role_arn = ?3, token_seed = ?4 WHERE arn = ?1",
         params![arn, definition, role_arn, token_seed],

@@ -57,14 +57,7 @@ struct Waiting {
 
 /// Applies queued writes in order until the store is dropped.
 pub(super) async fn apply_writes(inner: Weak<Inner>, mut writes: mpsc::UnboundedReceiver<Write>) {
-    while let Some(first) = writes.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match writes.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = super::next_batch(&mut writes, BATCH).await {
         let Some(inner) = inner.upgrade() else { return };
         // A lost offer or result only delays: the offer is made again by the instance that takes the
         // map run over, and a child without a result is claimed again when its lease runs out.
@@ -79,13 +72,13 @@ async fn apply(pool: &PgPool, batch: Vec<Write>) -> Result<(), StoreError> {
     let mut results = Vec::new();
     for write in batch {
         match write {
-            Write::Offer(child) => offers.push(child),
+            Write::Offer(child) => offers.push((child.map_run_arn.clone(), child.ordinal as i64, json(&child)?)),
             Write::Result { map_run_arn, ordinal, result } => {
                 results.push((map_run_arn, ordinal as i64, json(&result)?))
             }
             Write::Close(run) => {
                 // Offers before the withdrawal are written first, so that none outlives it.
-                write_offers(pool, std::mem::take(&mut offers)).await?;
+                write_rows(pool, OFFER, std::mem::take(&mut offers), "offered").await?;
                 sqlx::query("DELETE FROM map_child_queue WHERE map_run_arn = $1")
                     .bind(run)
                     .execute(pool)
@@ -94,57 +87,34 @@ async fn apply(pool: &PgPool, batch: Vec<Write>) -> Result<(), StoreError> {
             }
         }
     }
-    write_offers(pool, offers).await?;
-    write_results(pool, results).await
+    write_rows(pool, OFFER, offers, "offered").await?;
+    write_rows(pool, RESULT, results, "finished").await
 }
 
-async fn write_offers(pool: &PgPool, offers: Vec<QueuedChild>) -> Result<(), StoreError> {
-    if offers.is_empty() {
-        return Ok(());
-    }
-    let runs: Vec<&str> = offers.iter().map(|c| c.map_run_arn.as_str()).collect();
-    let ordinals: Vec<i64> = offers.iter().map(|c| c.ordinal as i64).collect();
-    let texts = offers.iter().map(json).collect::<Result<Vec<_>, _>>()?;
-    let mut tx = pool.begin().await.map_err(unavailable)?;
-    sqlx::query(
-        "INSERT INTO map_child_queue (map_run_arn, ordinal, child)
-         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
-    )
-    .bind(runs)
-    .bind(ordinals)
-    .bind(texts)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    notify(&mut tx, "offered").await?;
-    tx.commit().await.map_err(unavailable)
-}
+/// Offers children: `(map run, ordinal, child)` rows; an offer made before stands.
+const OFFER: &str = "INSERT INTO map_child_queue (map_run_arn, ordinal, child)
+     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING";
 
-async fn write_results(pool: &PgPool, results: Vec<(String, i64, String)>) -> Result<(), StoreError> {
-    if results.is_empty() {
+/// Writes results: `(map run, ordinal, result)` rows. The first result stands (a child claimed again
+/// after a stall may end twice).
+const RESULT: &str = "UPDATE map_child_queue q SET result = r.result
+     FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS r(run, ordinal, result)
+     WHERE q.map_run_arn = r.run AND q.ordinal = r.ordinal AND q.result IS NULL";
+
+/// Runs `sql` over `rows` as three arrays and announces `what`, in one transaction.
+async fn write_rows(
+    pool: &PgPool,
+    sql: &'static str,
+    rows: Vec<(String, i64, String)>,
+    what: &str,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
         return Ok(());
     }
-    let (runs, ordinals, texts): (Vec<_>, Vec<_>, Vec<_>) =
-        results.into_iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut r, mut o, mut t), (a, b, c)| {
-            r.push(a);
-            o.push(b);
-            t.push(c);
-            (r, o, t)
-        });
+    let (runs, ordinals, texts) = super::columns(rows);
     let mut tx = pool.begin().await.map_err(unavailable)?;
-    // The first result stands (a child claimed again after a stall may end twice).
-    sqlx::query(
-        "UPDATE map_child_queue q SET result = r.result
-         FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS r(run, ordinal, result)
-         WHERE q.map_run_arn = r.run AND q.ordinal = r.ordinal AND q.result IS NULL",
-    )
-    .bind(runs)
-    .bind(ordinals)
-    .bind(texts)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    notify(&mut tx, "finished").await?;
+    sqlx::query(sql).bind(runs).bind(ordinals).bind(texts).execute(&mut *tx).await.map_err(unavailable)?;
+    notify(&mut tx, what).await?;
     tx.commit().await.map_err(unavailable)
 }
 

@@ -25,14 +25,7 @@ const BATCH: usize = 500;
 
 /// Applies queued writes in order until the store is dropped.
 pub(super) async fn apply_writes(pool: PgPool, mut writes: mpsc::UnboundedReceiver<Write>) {
-    while let Some(first) = writes.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match writes.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = super::next_batch(&mut writes, BATCH).await {
         if let Err(e) = apply(&pool, batch).await {
             tracing::warn!(error = %e, "could not record map runs");
         }

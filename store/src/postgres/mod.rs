@@ -29,7 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use crate::rows::{corrupt, from_json, interrupted, json, nanos, record_of, unavailable};
+use crate::rows::{corrupt, from_json, interrupted, json, launch_columns, nanos, record_of, unavailable};
 
 /// How long an instance owns its running executions without renewing (`lease=SECONDS` in the URL).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
@@ -80,6 +80,47 @@ impl Drop for PostgresStore {
     fn drop(&mut self) {
         for task in &self.background {
             task.abort();
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Reserves a Standard execution's name with one statement, owned by this instance; a started
+    /// one is recorded with what resuming it needs.
+    async fn claim_name(
+        &self,
+        record: ExecutionRecord,
+        started: bool,
+        launch: Option<Launch>,
+    ) -> Result<Reservation, StoreError> {
+        let i = &self.inner;
+        let (definition, role_arn, token_seed) = launch_columns(launch);
+        let inserted = sqlx::query(
+            "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started, definition,
+                                     role_arn, token_seed, owner, lease_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11 * interval '1 second')
+             ON CONFLICT (arn) DO NOTHING",
+        )
+        .bind(&record.arn)
+        .bind(&record.state_machine_arn)
+        .bind(&record.map_run_arn)
+        .bind(record.status.as_str())
+        .bind(json(&record)?)
+        .bind(started)
+        .bind(definition)
+        .bind(role_arn)
+        .bind(token_seed)
+        .bind(&i.owner)
+        .bind(i.lease_secs())
+        .execute(&i.pool)
+        .await
+        .map_err(unavailable)?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Reservation::Reserved);
+        }
+        match load(&i.pool, &record.arn).await? {
+            Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
+            _ => Err(StoreError::AlreadyExists(record.arn)),
         }
     }
 }
@@ -171,6 +212,30 @@ impl PostgresStore {
     }
 }
 
+/// `(key, ordinal, text)` rows as three columns, for `UNNEST`.
+fn columns(rows: Vec<(String, i64, String)>) -> (Vec<String>, Vec<i64>, Vec<String>) {
+    let mut out = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+    for (key, ordinal, text) in rows {
+        out.0.push(key);
+        out.1.push(ordinal);
+        out.2.push(text);
+    }
+    out
+}
+
+/// The next writes a background writer applies together: the first to arrive and up to `max - 1`
+/// already waiting behind it; `None` once the store is gone.
+async fn next_batch<T>(writes: &mut tokio::sync::mpsc::UnboundedReceiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut batch = vec![writes.recv().await?];
+    while batch.len() < max {
+        match writes.try_recv() {
+            Ok(w) => batch.push(w),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -236,15 +301,7 @@ impl Inner {
             if batch.is_empty() {
                 return Ok(());
             }
-            let (arns, ordinals, results): (Vec<_>, Vec<_>, Vec<_>) = batch.into_iter().fold(
-                (Vec::new(), Vec::new(), Vec::new()),
-                |(mut a, mut o, mut r), (arn, ordinal, result)| {
-                    a.push(arn);
-                    o.push(ordinal);
-                    r.push(result);
-                    (a, o, r)
-                },
-            );
+            let (arns, ordinals, results) = columns(batch);
             // The success belongs to the map run the execution is in now; one that arrives after
             // the state moved on finds no map run and is dropped.
             sqlx::query(
@@ -367,28 +424,7 @@ async fn resumable_row(pool: &PgPool, arn: &str) -> Result<Option<Recovered>, St
 #[async_trait]
 impl ExecutionStore for PostgresStore {
     async fn reserve(&self, record: ExecutionRecord) -> Result<Reservation, StoreError> {
-        let i = &self.inner;
-        let inserted = sqlx::query(
-            "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, owner, lease_until)
-             VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 second') ON CONFLICT (arn) DO NOTHING",
-        )
-        .bind(&record.arn)
-        .bind(&record.state_machine_arn)
-        .bind(&record.map_run_arn)
-        .bind(record.status.as_str())
-        .bind(json(&record)?)
-        .bind(&i.owner)
-        .bind(i.lease_secs())
-        .execute(&i.pool)
-        .await
-        .map_err(unavailable)?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Reservation::Reserved);
-        }
-        match load(&i.pool, &record.arn).await? {
-            Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
-            _ => Err(StoreError::AlreadyExists(record.arn)),
-        }
+        self.claim_name(record, false, None).await
     }
 
     async fn start(
@@ -397,38 +433,7 @@ impl ExecutionStore for PostgresStore {
         _: History,
         launch: Option<Launch>,
     ) -> Result<Reservation, StoreError> {
-        let i = &self.inner;
-        let (definition, role_arn, token_seed) = match launch {
-            Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
-            None => (None, None, None),
-        };
-        // One statement reserves the name and records the execution.
-        let inserted = sqlx::query(
-            "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started, definition,
-                                     role_arn, token_seed, owner, lease_until)
-             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, now() + $10 * interval '1 second')
-             ON CONFLICT (arn) DO NOTHING",
-        )
-        .bind(&record.arn)
-        .bind(&record.state_machine_arn)
-        .bind(&record.map_run_arn)
-        .bind(record.status.as_str())
-        .bind(json(&record)?)
-        .bind(definition)
-        .bind(role_arn)
-        .bind(token_seed)
-        .bind(&i.owner)
-        .bind(i.lease_secs())
-        .execute(&i.pool)
-        .await
-        .map_err(unavailable)?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Reservation::Reserved);
-        }
-        match load(&i.pool, &record.arn).await? {
-            Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
-            _ => Err(StoreError::AlreadyExists(record.arn)),
-        }
+        self.claim_name(record, true, launch).await
     }
 
     async fn insert(&self, record: ExecutionRecord, _: History, launch: Option<Launch>) -> Result<(), StoreError> {
@@ -457,10 +462,7 @@ impl ExecutionStore for PostgresStore {
                 record
             }
         };
-        let (definition, role_arn, token_seed) = match launch {
-            Some(l) => (Some(l.definition.to_string()), Some(l.role_arn), l.token_seed),
-            None => (None, None, None),
-        };
+        let (definition, role_arn, token_seed) = launch_columns(launch);
         sqlx::query(
             "UPDATE executions SET started = TRUE, definition = $2, role_arn = $3, token_seed = $4, owner = $5,
              lease_until = now() + $6 * interval '1 second' WHERE arn = $1",
