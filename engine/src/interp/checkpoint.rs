@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::store::{SavedCheckpoint, SavedRetry};
+use crate::store::{Ordinals, SavedCheckpoint, SavedRetry};
 use crate::vars::Vars;
 
 /// The top-level state an execution was in, with what it needs to run it again.
@@ -33,6 +33,11 @@ pub(crate) struct Checkpoint {
     done: HashMap<usize, Value>,
     /// Outputs a redriven attempt reuses instead of running those branches again.
     reuse: HashMap<usize, Value>,
+    /// Children of a Distributed Map that succeeded in the latest attempt, with their results in its
+    /// result files (no output to keep).
+    written: Ordinals,
+    /// Those a redriven attempt counts as succeeded instead of running them again.
+    reuse_written: Ordinals,
     /// The map run of the state's latest attempt (a Distributed Map).
     map_run: Option<MapRunMemo>,
     /// The map run a redriven attempt continues.
@@ -67,6 +72,8 @@ impl CheckpointSlot {
             retry: None,
             done: HashMap::new(),
             reuse: HashMap::new(),
+            written: Ordinals::new(),
+            reuse_written: Ordinals::new(),
             map_run: None,
             reuse_map_run: None,
         });
@@ -82,6 +89,8 @@ impl CheckpointSlot {
             retry: c.retry,
             done: c.done,
             reuse: HashMap::new(),
+            written: c.written,
+            reuse_written: Ordinals::new(),
             map_run: None,
             reuse_map_run: None,
         });
@@ -96,6 +105,7 @@ impl CheckpointSlot {
             input: (*c.input).clone(),
             vars: c.vars.local().clone(),
             done: c.done.clone(),
+            written: c.written.clone(),
             retry: c.retry.clone(),
         })
     }
@@ -123,6 +133,7 @@ impl CheckpointSlot {
     pub(crate) fn forget_done(&self) {
         if let Some(c) = self.lock().as_mut() {
             c.done.clear();
+            c.written = Ordinals::new();
             c.map_run = None;
         }
     }
@@ -132,6 +143,7 @@ impl CheckpointSlot {
         let mut guard = self.lock();
         let c = guard.as_mut()?;
         c.reuse = std::mem::take(&mut c.done);
+        c.reuse_written = std::mem::take(&mut c.written);
         c.reuse_map_run = c.map_run.take();
         Some(c.clone())
     }
@@ -149,21 +161,23 @@ impl CheckpointSlot {
     /// Starts an attempt of the checkpoint's state: hands over the outputs to reuse (only to the first
     /// attempt after a redrive) and starts noting this attempt's successes.
     pub(crate) fn attempt(&self) -> BranchMemo {
-        let (reuse, map_run) = match self.lock().as_mut() {
+        let (reuse, reuse_written, map_run) = match self.lock().as_mut() {
             Some(c) => {
                 c.done.clear();
+                c.written = Ordinals::new();
                 c.map_run = None;
-                (std::mem::take(&mut c.reuse), c.reuse_map_run.take())
+                (std::mem::take(&mut c.reuse), std::mem::take(&mut c.reuse_written), c.reuse_map_run.take())
             }
-            None => (HashMap::new(), None),
+            None => (HashMap::new(), Ordinals::new(), None),
         };
-        BranchMemo { reuse, map_run, slot: self.clone() }
+        BranchMemo { reuse, reuse_written, map_run, slot: self.clone() }
     }
 }
 
 /// One attempt of a top-level Parallel or inline Map: outputs to reuse and a place to note successes.
 pub(crate) struct BranchMemo {
     reuse: HashMap<usize, Value>,
+    reuse_written: Ordinals,
     map_run: Option<MapRunMemo>,
     slot: CheckpointSlot,
 }
@@ -171,7 +185,10 @@ pub(crate) struct BranchMemo {
 impl BranchMemo {
     /// The output of branch (or iteration) `index` from before the redrive, if it succeeded then.
     pub(crate) fn reused(&self, index: usize) -> Option<Value> {
-        self.reuse.get(&index).cloned()
+        match self.reuse.get(&index) {
+            Some(output) => Some(output.clone()),
+            None => self.reuse_written.contains(index).then_some(Value::Null),
+        }
     }
 
     /// The map run a redriven Distributed Map continues.
@@ -184,6 +201,14 @@ impl BranchMemo {
     pub(crate) fn started_map_run(&self, map_run: MapRunMemo) {
         if let Some(c) = self.slot.lock().as_mut() {
             c.map_run = Some(map_run);
+        }
+    }
+
+    /// Notes the children of a Distributed Map whose results this attempt's (now complete) result
+    /// files hold: a redrive counts them as succeeded (their output is in those files).
+    pub(crate) fn written(&self, ordinals: Ordinals) {
+        if let Some(c) = self.slot.lock().as_mut() {
+            c.written = ordinals;
         }
     }
 
@@ -222,5 +247,20 @@ mod tests {
         slot.forget_done();
         slot.resume();
         assert_eq!(slot.attempt().reused(0), None);
+    }
+
+    #[test]
+    fn children_in_result_files_are_reused_without_outputs_and_saved_as_ranges() {
+        let slot = CheckpointSlot::default();
+        slot.enter(0, &Arc::new(json!({})), &Vars::new());
+        slot.attempt().written((0..1000).filter(|i| i % 100 != 7).collect());
+        let saved = slot.saved(OffsetDateTime::UNIX_EPOCH).expect("a checkpoint");
+        assert_eq!(saved.written.ranges().len(), 11);
+        assert!(saved.done.is_empty());
+        let restored = CheckpointSlot::restore(Some(saved));
+        restored.resume();
+        let redriven = restored.attempt();
+        assert_eq!((redriven.reused(6), redriven.reused(7)), (Some(Value::Null), None));
+        assert_eq!(restored.attempt().reused(6), None, "only the first attempt after a redrive reuses");
     }
 }

@@ -13,6 +13,7 @@
 
 mod documents;
 mod memory;
+mod ordinals;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::history::{History, HistoryEvent};
 
 pub use documents::{DocumentChange, DocumentChanges, DocumentKind, DocumentStore};
 pub use memory::MemoryStore;
+pub use ordinals::Ordinals;
 
 /// What the store knows about one execution (DescribeExecution's facts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -364,6 +366,9 @@ pub struct SavedCheckpoint {
     /// Outputs of branches or iterations that succeeded, by index.
     #[serde(default)]
     pub done: HashMap<usize, Value>,
+    /// Children of a Distributed Map whose results its (complete) result files hold.
+    #[serde(default, skip_serializing_if = "Ordinals::is_empty")]
+    pub written: Ordinals,
     /// The Retry back-off the state is in, when it has failed and waits to try again.
     #[serde(default)]
     pub retry: Option<SavedRetry>,

@@ -264,7 +264,7 @@ pub(crate) async fn run(
         too_large: false,
         keep_input: export.is_some() || transformation == WriterTransformation::None,
         memo,
-        written: Vec::new(),
+        written: Default::default(),
         recovered: recovered.map(|p| p.succeeded).unwrap_or_default(),
         journal: durable.then_some(executions),
         offering,
@@ -291,9 +291,7 @@ pub(crate) async fn run(
                 Ok((key, succeeded_files)) => {
                     // Only now are the successes written for good: a redrive may skip those children.
                     if let Some(memo) = &runner.memo {
-                        for &ordinal in &runner.written {
-                            memo.succeeded(ordinal, &Value::Null);
-                        }
+                        memo.written(std::mem::take(&mut runner.written));
                         memo.started_map_run(MapRunMemo { map_run_arn: map_run_arn.clone(), succeeded_files });
                     }
                     Some((bucket, key))
@@ -690,7 +688,7 @@ struct Runner<'a> {
     memo: Option<BranchMemo>,
     /// With a `ResultWriter` and a memo: the ordinals whose successes this attempt's files hold (the
     /// memo learns them once the files are complete).
-    written: Vec<usize>,
+    written: crate::store::Ordinals,
     /// After a restart: what the children that had succeeded gave, by ordinal (they do not run again).
     recovered: std::collections::HashMap<u64, Value>,
     /// The durable store that notes each success, at the top level of a durable execution.
@@ -1036,7 +1034,7 @@ impl Runner<'_> {
                 store.map_child_succeeded(&self.exec.info.arn, done.ordinal as u64, Value::Array(records));
             }
             if succeeded && self.memo.is_some() {
-                self.written.push(done.ordinal);
+                self.written.insert(done.ordinal);
             }
         } else if !self.too_large {
             let value = match (succeeded, self.transformation) {
@@ -1083,7 +1081,7 @@ impl Runner<'_> {
         executions.results_written += 1;
         guard.publish(MapRunStatus::Running, None);
         if self.results.is_some() {
-            self.written.push(ordinal);
+            self.written.insert(ordinal);
             return;
         }
         self.collected.push(None);
