@@ -211,13 +211,16 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 let stores = legion_store::open(&args.store, args.retention())
                     .await
                     .with_context(|| format!("opening the store {}", args.store))?;
+                // Snapshots of what executions ran go when retention removes the executions.
+                let purged = legion_server::PurgeForwarder::default();
                 let mut builder = Engine::builder()
                     .account(args.account.clone(), args.region.clone())
                     .time_scale(args.time_scale)
                     .s3(s3)
                     .store(stores.executions)
                     .task_tokens(tokens)
-                    .dispatcher(Arc::new(router.clone()));
+                    .dispatcher(Arc::new(router.clone()))
+                    .on_purged(purged.hook());
                 if let Some(map_runs) = stores.map_runs {
                     builder = builder.map_run_store(map_runs);
                 }
@@ -232,6 +235,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                     None => legion_server::registry::Registry::default(),
                 };
                 let state = legion_server::AppState::with_registry(engine.clone(), mocks, registry);
+                purged.attach(&state);
                 let catalog = legion_server::catalog::RegistryCatalog::new(state.clone());
                 router.step_functions().attach(engine.clone(), Arc::new(catalog));
                 let resumed = engine.recover().await.context("resuming the executions the store holds as RUNNING")?;

@@ -30,7 +30,7 @@ use axum::Router;
 use legion_connectors::openfaas::{complete_callback, CALLBACK_PATH};
 use tower_http::trace::TraceLayer;
 
-pub use api::AppState;
+pub use api::{AppState, PurgeForwarder};
 pub use error::ApiError;
 pub use protocol::Operation;
 

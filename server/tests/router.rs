@@ -116,3 +116,55 @@ async fn no_operation_fails_on_odd_input() {
         }
     }
 }
+
+/// Retention removes closed executions; the snapshots of what they ran (DescribeStateMachineForExecution)
+/// go with them, so a long-running server stays bounded.
+#[tokio::test]
+async fn snapshots_go_with_the_executions_retention_removes() {
+    let purged = legion_server::PurgeForwarder::default();
+    let engine =
+        Engine::builder().retention(legion_engine::Retention::forever().max_closed(2)).on_purged(purged.hook()).build();
+    let state = AppState::new(engine);
+    purged.attach(&state);
+    let router = app(state.clone());
+    let target = |op: &str| format!("AWSStepFunctions.{op}");
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}).to_string();
+    let create = json!({"name": "kept", "definition": definition, "roleArn": "arn:aws:iam::123456789012:role/r"});
+    let (status, created) =
+        call(router.clone(), Some(&target("CreateStateMachine")), "localhost", create.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let mut arns = Vec::new();
+    for n in 0..5 {
+        let start = json!({"stateMachineArn": created["stateMachineArn"], "name": format!("run-{n}")});
+        let (status, started) =
+            call(router.clone(), Some(&target("StartExecution")), "localhost", start.to_string().into_bytes()).await;
+        assert_eq!(status, StatusCode::OK, "{started}");
+        let arn = started["executionArn"].as_str().expect("an ARN").to_owned();
+        for _ in 0..200 {
+            let describe = json!({"executionArn": arn}).to_string().into_bytes();
+            let (_, described) = call(router.clone(), Some(&target("DescribeExecution")), "localhost", describe).await;
+            if described["status"] == "SUCCEEDED" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        arns.push(arn);
+    }
+    // Retention runs right after each end is recorded: after the fifth, two closed executions are kept.
+    for _ in 0..200 {
+        if state.registry().snapshot_count() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(state.registry().snapshot_count(), 2);
+    for (arn, kept) in arns.iter().zip([false, false, false, true, true]) {
+        let body = json!({"executionArn": arn}).to_string().into_bytes();
+        let (status, answer) =
+            call(router.clone(), Some(&target("DescribeStateMachineForExecution")), "localhost", body).await;
+        assert_eq!(status == StatusCode::OK, kept, "{arn}: {answer}");
+        if kept {
+            assert_eq!(answer["definition"], definition.as_str());
+        }
+    }
+}

@@ -20,6 +20,7 @@
 mod map_runs;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod recent;
 mod rows;
 mod schema;
 mod sqlite;

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// The schema version this Legion writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// Each migration takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -61,6 +61,10 @@ CREATE TABLE map_children (
     history     TEXT
 );
 CREATE INDEX map_children_by_run ON map_children (map_run_arn, start);
+"#,
+    // Version 3 changes no table: a row of `events` may hold a JSON array of the events of one
+    // write (under the first one's id), which an older Legion could not read.
+    r#"
 "#,
 ];
 

@@ -1,6 +1,7 @@
 //! [`SqliteStore`]: executions, their history and checkpoints in one SQLite file (WAL).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use legion_engine::history::{History, HistoryEvent};
@@ -12,6 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::recent::Recent;
 use crate::rows::{corrupt, interrupted, json, launch_columns, nanos, record_of, unavailable};
 use crate::schema;
 use crate::writer::{Checkpointer, Reader, Writer};
@@ -34,6 +36,8 @@ pub struct SqliteStore {
     pub(crate) reader: Reader,
     /// The running map runs and children (see `map_runs.rs`).
     pub(crate) map_runs: crate::map_runs::MapRunCache,
+    /// The records written last, answered without reading the file.
+    recent: Arc<Recent>,
     retention: Retention,
     /// Checkpoints the write-ahead log off the writer thread.
     _checkpointer: Checkpointer,
@@ -86,6 +90,7 @@ impl SqliteStore {
             writer: Writer::start(conn)?,
             reader,
             map_runs: Default::default(),
+            recent: Arc::default(),
             retention,
             _checkpointer: checkpointer,
             _lock: lock,
@@ -126,25 +131,29 @@ fn load(conn: &Connection, arn: &str) -> Result<Option<ExecutionRecord>, StoreEr
 }
 
 fn save(tx: &Transaction<'_>, record: &ExecutionRecord) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE executions SET record = ?2, status = ?3, stop_date = ?4 WHERE arn = ?1",
-        params![record.arn, json(record)?, status_text(record.status), record.stop_date.map(nanos)],
-    )
-    .map_err(unavailable)?;
+    save_text(tx, record, &json(record)?)
+}
+
+/// Writes a record whose JSON text `text` was serialised by the caller (off the writer thread).
+fn save_text(tx: &Transaction<'_>, record: &ExecutionRecord, text: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE executions SET record = ?2, status = ?3, stop_date = ?4 WHERE arn = ?1")
+        .and_then(|mut s| s.execute(params![record.arn, text, status_text(record.status), record.stop_date.map(nanos)]))
+        .map_err(unavailable)?;
     Ok(())
 }
 
-/// Events as rows, serialised by the caller (off the writer thread).
-fn event_rows(events: &[HistoryEvent]) -> Result<Vec<(i64, String)>, StoreError> {
-    events.iter().map(|e| Ok((e.id as i64, json(e)?))).collect()
+/// The events of one write as one row: a JSON array under the first event's id, serialised by the
+/// caller (off the writer thread). Rows of one event each (written before schema version 3) are
+/// read as well.
+fn events_row(events: &[HistoryEvent]) -> Result<Option<(i64, String)>, StoreError> {
+    events.first().map(|first| Ok((first.id as i64, json(&events)?))).transpose()
 }
 
-fn append(tx: &Transaction<'_>, arn: &str, events: &[(i64, String)]) -> Result<(), StoreError> {
-    let mut insert =
-        tx.prepare_cached("INSERT OR REPLACE INTO events (arn, id, event) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
-    for (id, text) in events {
-        insert.execute(params![arn, id, text]).map_err(unavailable)?;
-    }
+fn append(tx: &Transaction<'_>, arn: &str, row: &Option<(i64, String)>) -> Result<(), StoreError> {
+    let Some((id, text)) = row else { return Ok(()) };
+    tx.prepare_cached("INSERT OR REPLACE INTO events (arn, id, event) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![arn, id, text]))
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -180,7 +189,12 @@ fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreErr
     let rows = select.query_map([arn], |r| r.get::<_, String>(0)).map_err(unavailable)?;
     let mut events = Vec::new();
     for text in rows {
-        events.push(serde_json::from_str(&text.map_err(unavailable)?).map_err(corrupt)?);
+        let text = text.map_err(unavailable)?;
+        if text.starts_with('[') {
+            events.extend(serde_json::from_str::<Vec<HistoryEvent>>(&text).map_err(corrupt)?);
+        } else {
+            events.push(serde_json::from_str(&text).map_err(corrupt)?);
+        }
     }
     Ok(events)
 }
@@ -226,44 +240,84 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
+    /// One statement: the row with what resuming needs, unless the name is taken (then the
+    /// existing row decides between an idempotent start and `AlreadyExists`).
     async fn start(
         &self,
         record: ExecutionRecord,
         _: History,
         launch: Option<Launch>,
     ) -> Result<Reservation, StoreError> {
+        let text = json(&record)?;
+        let (definition, role_arn, token_seed) = launch_columns(launch);
+        let row = Arc::new(record);
+        let (kept, recent) = (row.clone(), self.recent.clone());
         self.writer
-            .write(move |tx| match load(tx, &record.arn)? {
-                Some(existing) if existing.same_running_start(&record) => Ok(Reservation::Existing(Box::new(existing))),
-                Some(_) => Err(StoreError::AlreadyExists(record.arn)),
-                None => {
-                    insert_row(tx, &record, true)?;
-                    launched(tx, &record.arn, launch)?;
-                    Ok(Reservation::Reserved)
+            .write_then(
+                move |tx| {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started, definition, role_arn, token_seed)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            row.arn,
+                            row.state_machine_arn,
+                            row.map_run_arn,
+                            status_text(row.status),
+                            text,
+                            definition,
+                            role_arn,
+                            token_seed
+                        ])
+                    })
+                    .map_err(unavailable)?;
+                if inserted == 1 {
+                    return Ok(Reservation::Reserved);
                 }
-            })
+                match load(tx, &row.arn)? {
+                    Some(existing) if existing.same_running_start(&row) => {
+                        Ok(Reservation::Existing(Box::new(existing)))
+                    }
+                    _ => Err(StoreError::AlreadyExists(row.arn.clone())),
+                }
+                },
+                move |reservation| {
+                    if let Reservation::Reserved = reservation {
+                        recent.put(kept);
+                    }
+                },
+            )
             .await
     }
 
     async fn insert(&self, record: ExecutionRecord, _: History, launch: Option<Launch>) -> Result<(), StoreError> {
+        self.recent.forget(&record.arn);
+        let recent = self.recent.clone();
         self.writer
-            .write(move |tx| {
-                let record = match load(tx, &record.arn)? {
-                    Some(mut reserved) => {
-                        // Filled in after a reservation: keep the reserved metadata, take the real start.
-                        reserved.start_date = record.start_date;
-                        reserved.machine_type = record.machine_type;
-                        save(tx, &reserved)?;
-                        reserved
-                    }
-                    None => {
-                        insert_row(tx, &record, true)?;
-                        record
-                    }
-                };
-                launched(tx, &record.arn, launch)
-            })
+            .write_then(
+                move |tx| {
+                    let record = match load(tx, &record.arn)? {
+                        Some(mut reserved) => {
+                            // Filled in after a reservation: keep the reserved metadata, take the real start.
+                            reserved.start_date = record.start_date;
+                            reserved.machine_type = record.machine_type;
+                            save(tx, &reserved)?;
+                            reserved
+                        }
+                        None => {
+                            insert_row(tx, &record, true)?;
+                            record
+                        }
+                    };
+                    launched(tx, &record.arn, launch)?;
+                    Ok(Arc::new(record))
+                },
+                move |record| recent.put(record.clone()),
+            )
             .await
+            .map(drop)
     }
 
     /// Queued, not awaited: the writer applies writes in order, so the end of the execution (which
@@ -272,7 +326,7 @@ impl ExecutionStore for SqliteStore {
     /// least once), recording their events again (exactly once, since events and checkpoint are
     /// written together).
     async fn commit(&self, arn: &str, commit: Commit) -> Result<(), StoreError> {
-        let (arn, events, checkpoint) = (arn.to_owned(), event_rows(&commit.events)?, json(&commit.checkpoint)?);
+        let (arn, events, checkpoint) = (arn.to_owned(), events_row(&commit.events)?, json(&commit.checkpoint)?);
         self.writer.queue(move |tx| {
             append(tx, &arn, &events)?;
             tx.prepare_cached("UPDATE executions SET checkpoint = ?2, map_run = NULL WHERE arn = ?1")
@@ -310,15 +364,25 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn redriven(&self, arn: &str, date: OffsetDateTime) -> Result<Option<u32>, StoreError> {
-        let arn = arn.to_owned();
-        self.writer
-            .write(move |tx| {
-                let Some(mut record) = load(tx, &arn)? else { return Ok(None) };
-                let count = record.reopen(date);
-                save(tx, &record)?;
-                Ok(Some(count))
-            })
-            .await
+        self.recent.forget(arn);
+        let (arn, recent) = (arn.to_owned(), self.recent.clone());
+        let reopened = self
+            .writer
+            .write_then(
+                move |tx| {
+                    let Some(mut record) = load(tx, &arn)? else { return Ok(None) };
+                    let count = record.reopen(date);
+                    save(tx, &record)?;
+                    Ok(Some((count, Arc::new(record))))
+                },
+                move |reopened| {
+                    if let Some((_, record)) = reopened {
+                        recent.put(record.clone());
+                    }
+                },
+            )
+            .await?;
+        Ok(reopened.map(|(count, _)| count))
     }
 
     async fn finish(
@@ -328,16 +392,39 @@ impl ExecutionStore for SqliteStore {
         stop_date: OffsetDateTime,
         events: Vec<HistoryEvent>,
     ) -> Result<(), StoreError> {
-        let (arn, outcome, events) = (arn.to_owned(), outcome.clone(), event_rows(&events)?);
+        // The record closed here from the one in memory (serialised off the writer thread), or,
+        // when it is not kept, read and closed by the writer. The running one is answered until the
+        // end has committed.
+        let closed = self.recent.get(arn).map(|r| {
+            let mut record = ExecutionRecord::clone(&r);
+            record.close(outcome, stop_date);
+            record
+        });
+        let text = closed.as_ref().map(json).transpose()?;
+        let (arn, outcome, events) = (arn.to_owned(), outcome.clone(), events_row(&events)?);
+        let recent = self.recent.clone();
         self.writer
-            .write(move |tx| {
-                append(tx, &arn, &events)?;
-                forget_map_progress(tx, &arn)?;
-                let Some(mut record) = load(tx, &arn)? else { return Ok(()) };
-                record.close(&outcome, stop_date);
-                save(tx, &record)
-            })
+            .write_then(
+                move |tx| {
+                    append(tx, &arn, &events)?;
+                    forget_map_progress(tx, &arn)?;
+                    if let (Some(record), Some(text)) = (closed, text) {
+                        save_text(tx, &record, &text)?;
+                        return Ok(Some(Arc::new(record)));
+                    }
+                    let Some(mut record) = load(tx, &arn)? else { return Ok(None) };
+                    record.close(&outcome, stop_date);
+                    save(tx, &record)?;
+                    Ok(Some(Arc::new(record)))
+                },
+                move |closed| {
+                    if let Some(record) = closed {
+                        recent.put(record.clone());
+                    }
+                },
+            )
             .await
+            .map(drop)
     }
 
     async fn purge(&self, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
@@ -345,8 +432,9 @@ impl ExecutionStore for SqliteStore {
             return Ok(Vec::new());
         }
         let Retention { max_age, max_closed, .. } = self.retention;
+        let recent = self.recent.clone();
         self.writer
-            .write(move |tx| {
+            .write_then(move |tx| {
                 let mut gone = Vec::new();
                 if let Some(age) = max_age {
                     let before = nanos(now - age);
@@ -363,11 +451,18 @@ impl ExecutionStore for SqliteStore {
                     tx.execute("DELETE FROM executions WHERE arn = ?1", [arn]).map_err(unavailable)?;
                 }
                 Ok(gone)
+            }, move |gone| {
+                for arn in gone {
+                    recent.forget(arn);
+                }
             })
             .await
     }
 
     async fn get(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        if let Some(record) = self.recent.get(arn) {
+            return Ok(Some(ExecutionRecord::clone(&record)));
+        }
         let arn = arn.to_owned();
         self.reader.read(move |conn| load(conn, &arn)).await
     }
@@ -392,6 +487,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn recover(&self) -> Result<Vec<Recovered>, StoreError> {
+        self.recent.clear();
         let interrupted = interrupted();
         let now = OffsetDateTime::now_utc();
         self.writer

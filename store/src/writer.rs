@@ -82,11 +82,25 @@ impl Writer {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.write_then(f, |_| {}).await
+    }
+
+    /// [`Writer::write`], with `committed` run on the writer thread as soon as the write has
+    /// committed (even when the caller has stopped waiting for it).
+    pub(crate) async fn write_then<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        committed: impl FnOnce(&T) + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |tx| {
             let result = in_savepoint(tx, f);
-            Box::new(move |committed: Result<(), StoreError>| {
-                let _ = reply.send(committed.and(result));
+            Box::new(move |outcome: Result<(), StoreError>| {
+                let result = outcome.and(result);
+                if let Ok(value) = &result {
+                    committed(value);
+                }
+                let _ = reply.send(result);
             })
         });
         if !self.send(job) {

@@ -200,3 +200,45 @@ fn a_retry_back_off_resumes_where_it_was() {
         assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
     });
 }
+
+/// A file of schema version 2 holds one event per row; version 3 writes the events of a commit in
+/// one row. A file written before reads the same history after the upgrade.
+#[test]
+fn a_history_written_one_event_per_row_reads_the_same_after_the_upgrade() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let path = dir.path().join("legion.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let (arn, history) = runtime.block_on(async {
+        let engine = engine(&path, Arc::new(AtomicUsize::new(0)));
+        let mut request = request();
+        request.machine = Arc::new(
+            parse_str(&DEFINITION.replace(r#""Seconds": 3"#, r#""Seconds": 0"#), ParseOptions::default())
+                .expect("valid definition"),
+        );
+        let (execution, outcome) = engine.run(request).await.expect("starts");
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+        let history = engine.execution_history(execution.arn()).await.expect("answers").expect("kept");
+        (execution.arn().to_owned(), history)
+    });
+    drop(runtime);
+    let conn = rusqlite::Connection::open(&path).expect("opens");
+    let rows: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("counts");
+    assert!(rows < history.len() as i64, "{rows} rows for {} events", history.len());
+    conn.execute("DELETE FROM events", []).expect("deletes");
+    for event in &history {
+        let text = serde_json::to_string(event).expect("serialises");
+        conn.execute(
+            "INSERT INTO events (arn, id, event) VALUES (?1, ?2, ?3)",
+            rusqlite::params![arn, event.id as i64, text],
+        )
+        .expect("inserts");
+    }
+    conn.pragma_update(None, "user_version", 2).expect("sets the version");
+    drop(conn);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let engine = engine(&path, Arc::new(AtomicUsize::new(0)));
+        let read = engine.execution_history(&arn).await.expect("answers").expect("kept");
+        assert_eq!(read, history);
+    });
+}

@@ -51,6 +51,11 @@ impl Engine {
 
     /// A child execution of some map run, by ARN (with its history when kept).
     pub async fn map_run_child(&self, execution_arn: &str) -> Result<Option<ChildExecution>, StoreError> {
+        // A child's ARN names `machine/label` (the names of state machines and executions have no
+        // '/'): any other ARN is answered without asking the store.
+        if !execution_arn.contains('/') {
+            return Ok(None);
+        }
         self.shared.map_runs.store.child(execution_arn).await
     }
 

@@ -99,7 +99,7 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     // snapshot is noted before it starts, so that a durable store writes both at once.
     let snapshot_arn = (resolved.machine_type == StateMachineType::Standard)
         .then(|| state.engine().execution_arn(&resolved.name, &name));
-    let noted = snapshot_arn.as_deref().and_then(|arn| {
+    let noted = snapshot_arn.as_deref().is_some_and(|arn| {
         let snapshot = Snapshot {
             state_machine_arn: state_machine_arn.clone(),
             name: resolved.name.clone(),
@@ -111,34 +111,18 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     let started = match started {
         Ok(started) => started,
         Err(e) => {
-            if let (Some(arn), Some(_)) = (&snapshot_arn, noted) {
+            if let (Some(arn), true) = (&snapshot_arn, noted) {
                 state.registry().forget_snapshot(arn);
             }
             return Err(e.into());
         }
     };
     flushed?;
-    if noted == Some(true) {
-        // Off the request's path: it reads every execution that has a snapshot.
-        tokio::spawn(prune_snapshots(state.clone()));
-    }
     if let (Some(case), Some(mocks), StateMachineType::Express) = (&test_case, state.mocks(), resolved.machine_type) {
         // An Express ARN is only known once started: its first task may already have been dispatched.
         mocks.assign(started.arn(), case);
     }
     Ok(Launched { started, name, state_machine_arn, input: execution_input })
-}
-
-/// Drops the definition snapshots of executions that retention has removed from the store.
-async fn prune_snapshots(state: AppState) {
-    let Some(_pruning) = state.registry().begin_pruning() else { return };
-    let mut gone = Vec::new();
-    for arn in state.registry().snapshot_arns() {
-        if let Ok(None) = state.engine().describe_execution(&arn).await {
-            gone.push(arn);
-        }
-    }
-    state.registry().prune_snapshots(&gone);
 }
 
 /// StartExecution.

@@ -27,6 +27,29 @@ pub struct AppState {
     activity_poll: std::time::Duration,
 }
 
+/// Tells the registry of an [`AppState`] which executions the engine's retention removed, so that
+/// their definition snapshots go with them. The engine's builder takes [`PurgeForwarder::hook`]
+/// before the state exists; [`PurgeForwarder::attach`] names the state once it does.
+#[derive(Clone, Default)]
+pub struct PurgeForwarder(Arc<std::sync::OnceLock<std::sync::Weak<Inner>>>);
+
+impl PurgeForwarder {
+    /// The hook for `EngineBuilder::on_purged`.
+    pub fn hook(&self) -> impl Fn(&[String]) + Send + Sync + 'static {
+        let target = self.0.clone();
+        move |gone| {
+            if let Some(inner) = target.get().and_then(std::sync::Weak::upgrade) {
+                inner.registry.prune_snapshots(gone);
+            }
+        }
+    }
+
+    /// Forwards to `state` from now on.
+    pub fn attach(&self, state: &AppState) {
+        let _ = self.0.set(Arc::downgrade(&state.inner));
+    }
+}
+
 struct Inner {
     engine: Engine,
     registry: Registry,

@@ -139,16 +139,12 @@ pub struct Registry {
     machines: RwLock<BTreeMap<String, Machine>>,
     activities: RwLock<BTreeMap<String, Activity>>,
     snapshots: RwLock<HashMap<String, Snapshot>>,
-    /// How many snapshots there were after the last prune.
-    snapshots_kept: std::sync::atomic::AtomicUsize,
     /// Where the registry is kept, when it outlives the process.
     store: Option<Arc<dyn DocumentStore>>,
     /// What changed since the last flush.
     dirty: Mutex<Vec<(DocumentKind, String)>>,
     /// Held while a flush writes, so that flushes land in the order they read.
     flushing: tokio::sync::Mutex<()>,
-    /// Held while the snapshots are pruned.
-    pruning: tokio::sync::Mutex<()>,
     /// In a store other instances share: how far this registry has read their changes.
     mark: tokio::sync::Mutex<u64>,
 }
@@ -238,12 +234,10 @@ impl Registry {
         Ok(Registry {
             machines: RwLock::new(machines),
             activities: RwLock::new(activities),
-            snapshots_kept: snapshots.len().into(),
             snapshots: RwLock::new(snapshots),
             store: Some(store),
             dirty: Mutex::default(),
             flushing: tokio::sync::Mutex::default(),
-            pruning: tokio::sync::Mutex::default(),
             mark: tokio::sync::Mutex::new(mark),
         })
     }
@@ -468,19 +462,16 @@ impl Registry {
     }
 
     /// Remembers what an execution about to start will run, unless its ARN has a snapshot already (the
-    /// same start of a running execution keeps what it ran): `None` then. Otherwise true once the
-    /// snapshots have doubled since the last prune: the caller then drops the ones of executions the
-    /// store no longer knows ([`Registry::prune_snapshots`]), so that they stay bounded by the
-    /// executions kept, at an amortised constant cost.
-    pub fn note_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> Option<bool> {
-        use std::sync::atomic::Ordering;
+    /// same start of a running execution keeps what it ran): false then. Snapshots go when retention
+    /// removes their executions ([`Registry::prune_snapshots`], through [`PurgeForwarder`]).
+    pub fn note_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> bool {
         let mut snapshots = write(&self.snapshots);
         if snapshots.contains_key(execution_arn) {
-            return None;
+            return false;
         }
         snapshots.insert(execution_arn.to_owned(), snapshot);
         self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
-        Some(snapshots.len() >= (2 * self.snapshots_kept.load(Ordering::Relaxed)).max(1024))
+        true
     }
 
     /// Drops the snapshot noted for an execution that did not start.
@@ -489,25 +480,19 @@ impl Registry {
         self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
     }
 
-    /// Marks a prune of the snapshots as under way; `None` while another one is.
-    pub fn begin_pruning(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        self.pruning.try_lock().ok()
+    /// How many executions have a snapshot.
+    pub fn snapshot_count(&self) -> usize {
+        read(&self.snapshots).len()
     }
 
-    /// The executions that have a snapshot.
-    pub fn snapshot_arns(&self) -> Vec<String> {
-        read(&self.snapshots).keys().cloned().collect()
-    }
-
-    /// Drops the snapshots of `gone` executions.
+    /// Drops the snapshots of `gone` executions (written at the next flush).
     pub fn prune_snapshots(&self, gone: &[String]) {
-        use std::sync::atomic::Ordering;
         let mut snapshots = write(&self.snapshots);
         for arn in gone {
-            snapshots.remove(arn);
-            self.touch(DocumentKind::ExecutionSnapshot, arn);
+            if snapshots.remove(arn).is_some() {
+                self.touch(DocumentKind::ExecutionSnapshot, arn);
+            }
         }
-        self.snapshots_kept.store(snapshots.len(), Ordering::Relaxed);
     }
 
     /// What an execution ran.
