@@ -173,6 +173,35 @@ fn insert_row(tx: &Transaction<'_>, record: &ExecutionRecord, started: bool) -> 
     Ok(())
 }
 
+/// Inserts a started execution's row with what resuming it needs (`record` serialised as `text`);
+/// false when its name is taken.
+fn insert_started(
+    tx: &Transaction<'_>,
+    record: &ExecutionRecord,
+    text: &str,
+    (definition, role_arn, token_seed): &(Option<String>, Option<String>, Option<String>),
+) -> Result<bool, StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started, definition, role_arn, token_seed)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                record.arn,
+                record.state_machine_arn,
+                record.map_run_arn,
+                status_text(record.status),
+                text,
+                definition,
+                role_arn,
+                token_seed
+            ])
+        })
+        .map_err(unavailable)?;
+    Ok(inserted == 1)
+}
+
 /// Marks a recorded execution started, with what resuming it needs.
 fn launched(tx: &Transaction<'_>, arn: &str, launch: Option<Launch>) -> Result<(), StoreError> {
     let (definition, role_arn, token_seed) = launch_columns(launch);
@@ -249,39 +278,21 @@ impl ExecutionStore for SqliteStore {
         launch: Option<Launch>,
     ) -> Result<Reservation, StoreError> {
         let text = json(&record)?;
-        let (definition, role_arn, token_seed) = launch_columns(launch);
+        let columns = launch_columns(launch);
         let row = Arc::new(record);
         let (kept, recent) = (row.clone(), self.recent.clone());
         self.writer
             .write_then(
                 move |tx| {
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO executions (arn, state_machine_arn, map_run_arn, status, record, started, definition, role_arn, token_seed)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            row.arn,
-                            row.state_machine_arn,
-                            row.map_run_arn,
-                            status_text(row.status),
-                            text,
-                            definition,
-                            role_arn,
-                            token_seed
-                        ])
-                    })
-                    .map_err(unavailable)?;
-                if inserted == 1 {
-                    return Ok(Reservation::Reserved);
-                }
-                match load(tx, &row.arn)? {
-                    Some(existing) if existing.same_running_start(&row) => {
-                        Ok(Reservation::Existing(Box::new(existing)))
+                    if insert_started(tx, &row, &text, &columns)? {
+                        return Ok(Reservation::Reserved);
                     }
-                    _ => Err(StoreError::AlreadyExists(row.arn.clone())),
-                }
+                    match load(tx, &row.arn)? {
+                        Some(existing) if existing.same_running_start(&row) => {
+                            Ok(Reservation::Existing(Box::new(existing)))
+                        }
+                        _ => Err(StoreError::AlreadyExists(row.arn.clone())),
+                    }
                 },
                 move |reservation| {
                     if let Reservation::Reserved = reservation {
@@ -434,28 +445,21 @@ impl ExecutionStore for SqliteStore {
         let Retention { max_age, max_closed, .. } = self.retention;
         let recent = self.recent.clone();
         self.writer
-            .write_then(move |tx| {
-                let mut gone = Vec::new();
-                if let Some(age) = max_age {
-                    let before = nanos(now - age);
-                    gone.extend(arns(tx, "SELECT arn FROM executions WHERE stop_date < ?1", [before])?);
-                }
-                if let Some(keep) = max_closed {
-                    let sql = "SELECT arn FROM executions WHERE stop_date IS NOT NULL ORDER BY stop_date DESC LIMIT -1 OFFSET ?1";
-                    gone.extend(arns(tx, sql, [keep as i64])?);
-                }
-                gone.sort();
-                gone.dedup();
-                for arn in &gone {
-                    tx.execute("DELETE FROM events WHERE arn = ?1", [arn]).map_err(unavailable)?;
-                    tx.execute("DELETE FROM executions WHERE arn = ?1", [arn]).map_err(unavailable)?;
-                }
-                Ok(gone)
-            }, move |gone| {
-                for arn in gone {
-                    recent.forget(arn);
-                }
-            })
+            .write_then(
+                move |tx| {
+                    let gone = expired(tx, now, max_age, max_closed)?;
+                    for arn in &gone {
+                        tx.execute("DELETE FROM events WHERE arn = ?1", [arn]).map_err(unavailable)?;
+                        tx.execute("DELETE FROM executions WHERE arn = ?1", [arn]).map_err(unavailable)?;
+                    }
+                    Ok(gone)
+                },
+                move |gone| {
+                    for arn in gone {
+                        recent.forget(arn);
+                    }
+                },
+            )
             .await
     }
 
@@ -554,6 +558,27 @@ fn map_progress(conn: &Connection, arn: &str) -> Result<Option<MapProgress>, Sto
         succeeded.insert(ordinal as u64, serde_json::from_str(&text).map_err(corrupt)?);
     }
     Ok(Some(MapProgress { map_run_arn, succeeded }))
+}
+
+/// The closed executions retention no longer keeps at `now`.
+fn expired(
+    tx: &Transaction<'_>,
+    now: OffsetDateTime,
+    max_age: Option<std::time::Duration>,
+    max_closed: Option<usize>,
+) -> Result<Vec<String>, StoreError> {
+    let mut gone = Vec::new();
+    if let Some(age) = max_age {
+        let before = nanos(now - age);
+        gone.extend(arns(tx, "SELECT arn FROM executions WHERE stop_date < ?1", [before])?);
+    }
+    if let Some(keep) = max_closed {
+        let sql = "SELECT arn FROM executions WHERE stop_date IS NOT NULL ORDER BY stop_date DESC LIMIT -1 OFFSET ?1";
+        gone.extend(arns(tx, sql, [keep as i64])?);
+    }
+    gone.sort();
+    gone.dedup();
+    Ok(gone)
 }
 
 fn arns(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> Result<Vec<String>, StoreError> {
