@@ -354,3 +354,11 @@ fn huge_range_is_refused() {
     assert_eq!(err.code(), Some("D2014"));
     assert!(err.to_string().ends_with("1e7.  Attempted to allocate 100000001."), "{err}");
 }
+
+/// jsonata-core's range operator overflows on an end past `i64::MAX` when overflow checks are on
+/// (debug builds); the panic stays inside `Expression::eval`, and a release build answers D2014.
+#[test]
+fn a_range_past_the_integers_is_an_error() {
+    let e = Expression::parse("[0..1e300]").unwrap();
+    assert!(e.eval(&json!({}), &crate::path::NoVars).is_err());
+}
