@@ -9,8 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use legion_asl::model::StateMachineType;
 use legion_asl::parse::{parse_str, ParseOptions};
-use legion_engine::{Engine, ExecutionStatus, LocalHandlers, Retention, StartRequest, TokenError, TokenSignal};
+use legion_engine::map_run::{ChildQueue, ChildResult, QueuedChild};
+use legion_engine::{
+    Engine, ExecutionStatus, LocalHandlers, Retention, StartRequest, StoreError, TokenError, TokenSignal,
+};
 use legion_store::PostgresStore;
 use serde_json::json;
 
@@ -272,6 +276,89 @@ async fn every_engine_runs_children_of_a_map_run() {
     let pool = sqlx::PgPool::connect(&url).await.expect("connects");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM map_child_queue").fetch_one(&pool).await.unwrap();
     assert_eq!(left, 0, "the queue is empty once the map run ended");
+}
+
+/// A child queue whose first `failures` definition reads fail, as a database that goes away a moment.
+struct FlakyDefinitions {
+    store: Arc<PostgresStore>,
+    failures: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ChildQueue for FlakyDefinitions {
+    fn offer(&self, child: QueuedChild) {
+        self.store.offer(child)
+    }
+    async fn result(&self, map_run_arn: &str, ordinal: u64) -> Result<ChildResult, StoreError> {
+        self.store.result(map_run_arn, ordinal).await
+    }
+    fn close_run(&self, map_run_arn: &str) {
+        self.store.close_run(map_run_arn)
+    }
+    async fn claim(&self, max: usize) -> Result<Vec<QueuedChild>, StoreError> {
+        self.store.claim(max).await
+    }
+    async fn offered(&self) {
+        self.store.offered().await
+    }
+    async fn renew(&self, running: &[(String, u64)]) -> Result<Vec<(String, u64)>, StoreError> {
+        self.store.renew(running).await
+    }
+    fn complete(&self, child: &QueuedChild, result: ChildResult) {
+        self.store.complete(child, result)
+    }
+    async fn definition(&self, parent_arn: &str) -> Result<Option<(String, StateMachineType)>, StoreError> {
+        let failing = self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if failing {
+            return Err(StoreError::Unavailable("connection refused".to_owned()));
+        }
+        self.store.definition(parent_arn).await
+    }
+    fn capacity(&self) -> usize {
+        self.store.capacity()
+    }
+    fn renew_every(&self) -> Duration {
+        self.store.renew_every()
+    }
+}
+
+/// A claimed child whose definition cannot be read for a moment is not failed: its claim lapses and
+/// it runs once the store answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_whose_definition_cannot_be_read_yet_runs_later() {
+    let Some(url) = legion_testkit::postgres::fresh_database().await else { return };
+    let url = format!("{url}?children=10");
+    let (mine, theirs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let nap = Duration::from_millis(30);
+    let coordinator = sharing_engine(store(&url, 1.0, Retention::forever()).await, mine.clone(), nap);
+    let theirs_store = store(&url, 1.0, Retention::forever()).await;
+    let flaky = Arc::new(FlakyDefinitions { store: theirs_store.clone(), failures: AtomicUsize::new(3) });
+    let handlers = {
+        let calls = theirs.clone();
+        LocalHandlers::new().resource(LAMBDA, move |req| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(nap).await;
+                Ok(json!({"n": req.input["n"].as_i64().unwrap_or(0) * 2}))
+            }
+        })
+    };
+    let other = Engine::builder()
+        .dispatcher(Arc::new(handlers))
+        .store(theirs_store.clone())
+        .map_run_store(theirs_store)
+        .child_queue(flaky.clone())
+        .build();
+    coordinator.recover().await.expect("recovers");
+    other.recover().await.expect("recovers");
+
+    let execution = coordinator.start(StartRequest::new(machine(FAN_OUT), "fan", items(100))).await.expect("starts");
+    let outcome = tokio::time::timeout(Duration::from_secs(60), execution.outcome()).await.expect("ends");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!((0..100).map(|i| i * 2).collect::<Vec<_>>())));
+    assert_eq!(flaky.failures.load(Ordering::SeqCst), 0, "the other engine met the failing reads");
+    let (mine, theirs) = (mine.load(Ordering::SeqCst), theirs.load(Ordering::SeqCst));
+    assert_eq!(mine + theirs, 100, "each child ran once");
 }
 
 #[test]

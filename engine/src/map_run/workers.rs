@@ -17,6 +17,7 @@ use super::queue::{ChildQueue, ChildResult, QueuedChild};
 use crate::engine::{ExecutionStatus, Outcome, RunMode, Shared, StopSlot};
 use crate::history::History;
 use crate::interp::{run_execution, ExecutionInfo, Top};
+use crate::store::StoreError;
 
 /// The most children claimed in one round trip, so that engines share what is offered.
 const CLAIM_BATCH: usize = 64;
@@ -56,7 +57,15 @@ pub(crate) async fn serve(shared: Weak<Shared>, queue: Arc<dyn ChildQueue>, slot
                     full = children.len() == asked;
                     look = full;
                     for child in children {
-                        let machine = machines.get(&*queue, &child).await;
+                        let machine = match machines.get(&*queue, &child).await {
+                            Ok(machine) => Ok(machine),
+                            Err(Missing::Invalid(cause)) => Err(cause),
+                            Err(Missing::Unavailable(e)) => {
+                                // Not run, not renewed: the claim lapses and the child is claimed again.
+                                tracing::warn!(error = %e, child = %child.execution_arn, "could not read the definition of a claimed child");
+                                continue;
+                            }
+                        };
                         let cancel = CancellationToken::new();
                         let key = (child.map_run_arn.clone(), child.ordinal);
                         cancels.insert(key.clone(), cancel.clone());
@@ -169,6 +178,14 @@ async fn run_claimed(
     queue.complete(&child, result);
 }
 
+/// Why a claimed child's item processor is not at hand.
+enum Missing {
+    /// The store could not be read: the child is left to its claim's lapse.
+    Unavailable(StoreError),
+    /// The stored definition cannot run it: the child fails with this cause.
+    Invalid(String),
+}
+
 /// Item processors by parent execution and Map state, read from the parents' stored definitions.
 #[derive(Default)]
 struct Machines {
@@ -176,22 +193,22 @@ struct Machines {
 }
 
 impl Machines {
-    async fn get(&mut self, queue: &dyn ChildQueue, child: &QueuedChild) -> Result<Arc<StateMachine>, String> {
+    async fn get(&mut self, queue: &dyn ChildQueue, child: &QueuedChild) -> Result<Arc<StateMachine>, Missing> {
         let key = (child.parent_arn.clone(), child.state_name.clone());
         if let Some(found) = self.known.get(&key) {
-            return found.clone();
+            return found.clone().map_err(Missing::Invalid);
         }
         let found = match queue.definition(&child.parent_arn).await {
             Ok(Some((definition, kind))) => processor(&definition, kind, &child.state_name),
             Ok(None) => Err(format!("The execution {} that runs this child's map run is gone", child.parent_arn)),
-            // Not kept: the next child asks again.
-            Err(e) => return Err(format!("The definition of {} could not be read: {e}", child.parent_arn)),
+            // Not kept: the next claim asks again.
+            Err(e) => return Err(Missing::Unavailable(e)),
         };
         if self.known.len() >= MACHINES_KEPT {
             self.known.clear();
         }
         self.known.insert(key, found.clone());
-        found
+        found.map_err(Missing::Invalid)
     }
 }
 
