@@ -45,15 +45,10 @@ impl Recent {
     }
 
     /// Forgets `arn` (removed, or about to be written: a write that does not complete leaves no
-    /// entry behind).
+    /// entry behind). Its place in the order stays (a later eviction of that place may drop a newer
+    /// entry early: a miss, never a stale answer).
     pub(crate) fn forget(&self, arn: &str) {
-        self.take(arn);
-    }
-
-    /// Takes the record of `arn` out (it is about to be written). Its place in the order stays (a
-    /// later eviction of that place may drop a newer entry early: a miss, never a stale answer).
-    pub(crate) fn take(&self, arn: &str) -> Option<Arc<ExecutionRecord>> {
-        self.lock().records.remove(arn)
+        self.lock().records.remove(arn);
     }
 
     /// Forgets everything.

@@ -463,7 +463,7 @@ impl Registry {
 
     /// Remembers what an execution about to start will run, unless its ARN has a snapshot already (the
     /// same start of a running execution keeps what it ran): false then. Snapshots go when retention
-    /// removes their executions ([`Registry::prune_snapshots`], through [`PurgeForwarder`]).
+    /// removes their executions ([`Registry::prune_snapshots`], through [`crate::PurgeForwarder`]).
     pub fn note_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> bool {
         let mut snapshots = write(&self.snapshots);
         if snapshots.contains_key(execution_arn) {
