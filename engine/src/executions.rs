@@ -30,6 +30,9 @@ pub struct StartOptions {
     pub map_run_arn: Option<String>,
     /// The X-Ray trace header.
     pub trace_header: Option<String>,
+    /// The revision of the state machine that runs, as the caller names its revisions (kept in the
+    /// record for DescribeStateMachineForExecution).
+    pub revision_id: Option<String>,
 }
 
 /// The result of [`Engine::start_execution`].

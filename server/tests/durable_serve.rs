@@ -17,6 +17,12 @@ const DEFINITION: &str = r#"{
   }
 }"#;
 
+/// What the machine is updated to after its first execution started: that execution still describes
+/// the revision it ran.
+fn updated() -> String {
+    DEFINITION.replace(r#""Seconds": 2"#, r#""Seconds": 1"#)
+}
+
 fn store_args(dir: &std::path::Path) -> Vec<String> {
     vec!["--store".to_owned(), format!("sqlite:{}", dir.join("legion.db").display())]
 }
@@ -26,11 +32,21 @@ async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources(
     let dir = tempfile::tempdir().expect("a scratch folder");
     let (stop, _stopped) = tokio::sync::oneshot::channel();
 
-    // The first server: a machine with a version, an alias, tags, an activity, and an execution
-    // that is in its Wait when the server is killed.
+    // The first server: a machine with a version, an alias, tags, an activity, and two executions
+    // that are in their Wait when the server is killed: one of the machine's first revision, one
+    // of the revision it was updated to.
     let (first, addr) = common::serve_binary(&store_args(dir.path()));
     let client = common::client(&common::Server::at(addr, stop));
     let machine = common::create_machine(&client, "durable", DEFINITION, false).await;
+    let earlier = client
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("earlier")
+        .input(r#"{"n": 0}"#)
+        .send()
+        .await
+        .expect("starts");
+    client.update_state_machine().state_machine_arn(&machine).definition(updated()).send().await.expect("updates");
     let version = client.publish_state_machine_version().state_machine_arn(&machine).send().await.expect("publishes");
     let route = RoutingConfigurationListItem::builder()
         .state_machine_version_arn(&version.state_machine_version_arn)
@@ -88,9 +104,12 @@ async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources(
     let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();
     assert_eq!(ids, (1..=8).collect::<Vec<_>>());
 
+    let done = common::wait_until_done(&client, &earlier.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+
     // The resources came back with it.
     let m = client.describe_state_machine().state_machine_arn(&machine).send().await.expect("the machine is there");
-    assert_eq!(m.definition, DEFINITION);
+    assert_eq!(m.definition, updated());
     let versions = client.list_state_machine_versions().state_machine_arn(&machine).send().await.expect("lists");
     assert_eq!(versions.state_machine_versions.len(), 1);
     let a = client
@@ -109,7 +128,14 @@ async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources(
         .send()
         .await
         .expect("what the execution ran");
-    assert_eq!(ran.definition, DEFINITION);
+    assert_eq!(ran.definition, updated());
+    let ran = client
+        .describe_state_machine_for_execution()
+        .execution_arn(&earlier.execution_arn)
+        .send()
+        .await
+        .expect("what the earlier execution ran");
+    assert_eq!(ran.definition, DEFINITION, "the revision it ran, though the machine was updated since");
     // The name stays taken.
     let again =
         client.start_execution().state_machine_arn(&machine).name("survivor").input("{}").send().await.unwrap_err();

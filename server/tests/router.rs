@@ -117,10 +117,10 @@ async fn no_operation_fails_on_odd_input() {
     }
 }
 
-/// Retention removes closed executions; the snapshots of what they ran (DescribeStateMachineForExecution)
-/// go with them, so a long-running server stays bounded.
+/// Retention removes closed executions; what they ran (DescribeStateMachineForExecution) goes with
+/// them, while the executions it keeps still describe the revision they ran after an update.
 #[tokio::test]
-async fn snapshots_go_with_the_executions_retention_removes() {
+async fn executions_retention_removes_no_longer_describe_what_they_ran() {
     let purged = legion_server::PurgeForwarder::default();
     let engine =
         Engine::builder().retention(legion_engine::Retention::forever().max_closed(2)).on_purged(purged.hook()).build();
@@ -152,12 +152,18 @@ async fn snapshots_go_with_the_executions_retention_removes() {
     }
     // Retention runs right after each end is recorded: after the fifth, two closed executions are kept.
     for _ in 0..200 {
-        if state.registry().snapshot_count() == 2 {
+        let describe = json!({"executionArn": arns[2]}).to_string().into_bytes();
+        let (status, _) = call(router.clone(), Some(&target("DescribeExecution")), "localhost", describe).await;
+        if status != StatusCode::OK {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert_eq!(state.registry().snapshot_count(), 2);
+    let updated = json!({"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}}).to_string();
+    let update = json!({"stateMachineArn": created["stateMachineArn"], "definition": updated});
+    let (status, answer) =
+        call(router.clone(), Some(&target("UpdateStateMachine")), "localhost", update.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
     for (arn, kept) in arns.iter().zip([false, false, false, true, true]) {
         let body = json!({"executionArn": arn}).to_string().into_bytes();
         let (status, answer) =

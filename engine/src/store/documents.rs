@@ -13,8 +13,14 @@ pub enum DocumentKind {
     StateMachine,
     /// An activity with its tags, by ARN.
     Activity,
-    /// The state machine revision an execution ran, by execution ARN.
+    /// The state machine revision an execution ran, by execution ARN: written by earlier versions,
+    /// still read; executions now name what they ran by [`ExecutionRecord::revision_id`].
+    ///
+    /// [`ExecutionRecord::revision_id`]: crate::ExecutionRecord::revision_id
     ExecutionSnapshot,
+    /// A state machine revision that executions ran, by revision id: written once, at the first
+    /// execution of the revision.
+    Revision,
 }
 
 impl DocumentKind {
@@ -24,12 +30,13 @@ impl DocumentKind {
             DocumentKind::StateMachine => "state-machine",
             DocumentKind::Activity => "activity",
             DocumentKind::ExecutionSnapshot => "execution-snapshot",
+            DocumentKind::Revision => "revision",
         }
     }
 
     /// The kind a backend filed under `name`.
     pub fn parse(name: &str) -> Option<DocumentKind> {
-        [DocumentKind::StateMachine, DocumentKind::Activity, DocumentKind::ExecutionSnapshot]
+        [DocumentKind::StateMachine, DocumentKind::Activity, DocumentKind::ExecutionSnapshot, DocumentKind::Revision]
             .into_iter()
             .find(|k| k.as_str() == name)
     }

@@ -75,6 +75,9 @@ pub struct ExecutionRecord {
     /// When it was last redriven.
     #[serde(with = "time::serde::timestamp::nanoseconds::option")]
     pub redrive_date: Option<OffsetDateTime>,
+    /// The revision of the state machine that ran ([`StartOptions::revision_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_id: Option<String>,
 }
 
 impl ExecutionRecord {
@@ -105,6 +108,7 @@ impl ExecutionRecord {
             cause: None,
             redrive_count: 0,
             redrive_date: None,
+            revision_id: None,
         }
     }
 
@@ -129,6 +133,7 @@ impl ExecutionRecord {
         self.alias_arn = options.alias_arn.clone();
         self.map_run_arn = options.map_run_arn.clone();
         self.trace_header = options.trace_header.clone();
+        self.revision_id = options.revision_id.clone();
     }
 
     /// Marks the record as ended with `outcome` at `stop_date`.

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::{check_len, page_size, required, AppState};
 use crate::error::ApiError;
 use crate::protocol::{epoch, epoch_opt};
-use crate::registry::{check_name, parse_arn, Snapshot};
+use crate::registry::{check_name, parse_arn};
 
 /// The largest execution input, in bytes of UTF-8.
 pub const MAX_INPUT_BYTES: usize = 262_144;
@@ -85,38 +85,25 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     request.execution_name = Some(name.clone());
     request.machine_type = resolved.machine_type;
     request.role_arn = Some(resolved.revision.role_arn.clone());
+    // Only a Standard execution can be described later (AWS keeps no Express executions): its record
+    // names the revision it ran, which the registry keeps (written with the start, at its first run).
+    let standard = resolved.machine_type == StateMachineType::Standard;
+    if standard {
+        state.registry().note_revision(&resolved.revision, resolved.machine_type);
+    }
     let options = StartOptions {
         version_arn: resolved.version_arn.clone(),
         alias_arn: resolved.alias_arn.clone(),
         map_run_arn: None,
         trace_header: input.trace_header,
+        revision_id: standard.then(|| resolved.revision.revision_id.clone()),
     };
     if let (Some(case), Some(mocks), StateMachineType::Standard) = (&test_case, state.mocks(), resolved.machine_type) {
         mocks.assign(&state.engine().execution_arn(&resolved.name, &name), case);
     }
     let state_machine_arn = state.arn(&format!("stateMachine:{}", resolved.name));
-    // Only a Standard execution can be described later (AWS keeps no Express executions). Its
-    // snapshot is noted before it starts, so that a durable store writes both at once.
-    let snapshot_arn = (resolved.machine_type == StateMachineType::Standard)
-        .then(|| state.engine().execution_arn(&resolved.name, &name));
-    let noted = snapshot_arn.as_deref().is_some_and(|arn| {
-        let snapshot = Snapshot {
-            state_machine_arn: state_machine_arn.clone(),
-            name: resolved.name.clone(),
-            revision: resolved.revision.clone(),
-        };
-        state.registry().note_snapshot(arn, snapshot)
-    });
     let (started, flushed) = tokio::join!(state.engine().start_execution(request, options), state.registry().flush());
-    let started = match started {
-        Ok(started) => started,
-        Err(e) => {
-            if let (Some(arn), true) = (&snapshot_arn, noted) {
-                state.registry().forget_snapshot(arn);
-            }
-            return Err(e.into());
-        }
-    };
+    let started = started?;
     flushed?;
     if let (Some(case), Some(mocks), StateMachineType::Express) = (&test_case, state.mocks(), resolved.machine_type) {
         // An Express ARN is only known once started: its first task may already have been dispatched.
@@ -672,10 +659,10 @@ pub async fn describe_state_machine_for_execution(
     input: ExecutionArnInput,
 ) -> Result<ForExecutionOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
-    find(&state, &arn).await?;
+    let record = find(&state, &arn).await?;
     let snapshot = state
         .registry()
-        .snapshot(&arn)
+        .snapshot(&record)
         .ok_or_else(|| ApiError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))?;
     let revision = snapshot.revision;
     Ok(ForExecutionOutput {

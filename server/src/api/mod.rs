@@ -28,8 +28,10 @@ pub struct AppState {
 }
 
 /// Tells the registry of an [`AppState`] which executions the engine's retention removed, so that
-/// their definition snapshots go with them. The engine's builder takes [`PurgeForwarder::hook`]
-/// before the state exists; [`PurgeForwarder::attach`] names the state once it does.
+/// the definition snapshots a store written by an earlier Legion kept for them go with them (newer
+/// executions name their revision in their record instead). The engine's builder takes
+/// [`PurgeForwarder::hook`] before the state exists; [`PurgeForwarder::attach`] names the state once
+/// it does.
 #[derive(Clone, Default)]
 pub struct PurgeForwarder(Arc<std::sync::OnceLock<std::sync::Weak<Inner>>>);
 

@@ -1,7 +1,7 @@
 //! The registry's resources as documents for a durable store, and back.
 //!
 //! A revision is written with its definition text and parsed again when read; revisions shared by a
-//! machine, its versions and execution snapshots are parsed once per revision id.
+//! machine, its versions and the executions that ran them are parsed once per revision id.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -78,6 +78,13 @@ pub(super) struct SnapshotDoc {
     revision: RevisionDoc,
 }
 
+/// A revision an execution ran, with its machine's type (to parse it again).
+#[derive(Serialize, Deserialize)]
+pub(super) struct RanDoc {
+    machine_type: StateMachineType,
+    revision: RevisionDoc,
+}
+
 fn revision_doc(r: &Revision) -> RevisionDoc {
     RevisionDoc {
         definition: r.definition.clone(),
@@ -135,6 +142,10 @@ pub(super) fn snapshot_doc(s: &Snapshot, machine_type: StateMachineType) -> Snap
         machine_type,
         revision: revision_doc(&s.revision),
     }
+}
+
+pub(super) fn ran_doc(r: &Revision, machine_type: StateMachineType) -> RanDoc {
+    RanDoc { machine_type, revision: revision_doc(r) }
 }
 
 /// Rebuilds revisions, parsing each revision id's definition once.
@@ -213,6 +224,10 @@ impl Revisions {
             aliases,
             tags: doc.tags,
         })
+    }
+
+    pub(super) fn ran(&mut self, doc: RanDoc) -> Result<(Arc<Revision>, StateMachineType), String> {
+        Ok((self.revision(doc.revision, doc.machine_type)?, doc.machine_type))
     }
 
     pub(super) fn snapshot(&mut self, doc: SnapshotDoc) -> Result<Snapshot, String> {

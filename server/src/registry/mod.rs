@@ -1,5 +1,6 @@
 //! The API's resources that are not executions: state machines with their revisions, versions and
-//! aliases, activities, and tags; plus the definition snapshot each execution ran.
+//! aliases, activities, and tags; plus every revision an execution ran (an execution's record names
+//! its revision by id, for DescribeStateMachineForExecution).
 //!
 //! They live here rather than in the engine because they are API bookkeeping (names, revision ids,
 //! routing weights, tags): the engine runs a parsed [`StateMachine`] and needs none of it, and an
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use legion_asl::model::{StateMachine, StateMachineType};
-use legion_engine::{DocumentChange, DocumentKind, DocumentStore, StoreError};
+use legion_engine::{DocumentChange, DocumentKind, DocumentStore, ExecutionRecord, StoreError};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -138,6 +139,11 @@ pub struct Resolved {
 pub struct Registry {
     machines: RwLock<BTreeMap<String, Machine>>,
     activities: RwLock<BTreeMap<String, Activity>>,
+    /// Every revision an execution ran, with its machine's type, by revision id (kept once each, at
+    /// its first execution).
+    ran: RwLock<HashMap<String, (Arc<Revision>, StateMachineType)>>,
+    /// What executions started before revisions were kept ran, by execution ARN (read from older
+    /// stores, never written; pruned with their executions).
     snapshots: RwLock<HashMap<String, Snapshot>>,
     /// Where the registry is kept, when it outlives the process.
     store: Option<Arc<dyn DocumentStore>>,
@@ -227,6 +233,10 @@ impl Registry {
         for (arn, text) in store.load(DocumentKind::Activity).await? {
             activities.insert(arn, documents::activity(from_json(&text)?));
         }
+        let mut ran = HashMap::new();
+        for (id, text) in store.load(DocumentKind::Revision).await? {
+            ran.insert(id, revisions.ran(from_json(&text)?).map_err(corrupt)?);
+        }
         let mut snapshots = HashMap::new();
         for (arn, text) in store.load(DocumentKind::ExecutionSnapshot).await? {
             snapshots.insert(arn, revisions.snapshot(from_json(&text)?).map_err(corrupt)?);
@@ -234,6 +244,7 @@ impl Registry {
         Ok(Registry {
             machines: RwLock::new(machines),
             activities: RwLock::new(activities),
+            ran: RwLock::new(ran),
             snapshots: RwLock::new(snapshots),
             store: Some(store),
             dirty: Mutex::default(),
@@ -294,6 +305,10 @@ impl Registry {
                 write(&self.activities).insert(key, documents::activity(from_json(text)?));
             }
             (DocumentKind::Activity, None) => drop(write(&self.activities).remove(&key)),
+            (DocumentKind::Revision, Some(text)) => {
+                write(&self.ran).insert(key, revisions.ran(from_json(text)?).map_err(corrupt)?);
+            }
+            (DocumentKind::Revision, None) => drop(write(&self.ran).remove(&key)),
             (_, Some(text)) => {
                 let snapshot = revisions.snapshot(from_json(text)?).map_err(corrupt)?;
                 write(&self.snapshots).insert(key, snapshot);
@@ -327,8 +342,16 @@ impl Registry {
         }
         dirty.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
         dirty.dedup();
-        let changes = dirty.into_iter().map(|(kind, key)| self.change(kind, key)).collect::<Result<Vec<_>, _>>()?;
-        store.apply(changes).await
+        let changes = dirty.iter().map(|(kind, key)| self.change(*kind, key.clone())).collect::<Result<Vec<_>, _>>();
+        let applied = match changes {
+            Ok(changes) => store.apply(changes).await,
+            Err(e) => Err(e),
+        };
+        if applied.is_err() {
+            // Written at the next flush: a change is never dropped because the store was away.
+            self.dirty.lock().unwrap_or_else(|e| e.into_inner()).extend(dirty);
+        }
+        applied
     }
 
     /// The change that makes the store hold what the registry holds at `key`.
@@ -339,6 +362,9 @@ impl Registry {
             }
             DocumentKind::Activity => {
                 read(&self.activities).get(&key).map(|a| to_json(&documents::activity_doc(a))).transpose()?
+            }
+            DocumentKind::Revision => {
+                read(&self.ran).get(&key).map(|(r, t)| to_json(&documents::ran_doc(r, *t))).transpose()?
             }
             _ => read(&self.snapshots)
                 .get(&key)
@@ -461,31 +487,20 @@ impl Registry {
         }
     }
 
-    /// Remembers what an execution about to start will run, unless its ARN has a snapshot already (the
-    /// same start of a running execution keeps what it ran): false then. Snapshots go when retention
-    /// removes their executions ([`Registry::prune_snapshots`], through [`crate::PurgeForwarder`]).
-    pub fn note_snapshot(&self, execution_arn: &str, snapshot: Snapshot) -> bool {
-        let mut snapshots = write(&self.snapshots);
-        if snapshots.contains_key(execution_arn) {
-            return false;
+    /// Keeps `revision` (of a machine of type `machine_type`) for the executions that run it, unless
+    /// it is kept already; a durable store writes it at the next flush.
+    pub fn note_revision(&self, revision: &Arc<Revision>, machine_type: StateMachineType) {
+        if read(&self.ran).contains_key(&revision.revision_id) {
+            return;
         }
-        snapshots.insert(execution_arn.to_owned(), snapshot);
-        self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
-        true
+        let mut ran = write(&self.ran);
+        if !ran.contains_key(&revision.revision_id) {
+            ran.insert(revision.revision_id.clone(), (revision.clone(), machine_type));
+            self.touch(DocumentKind::Revision, &revision.revision_id);
+        }
     }
 
-    /// Drops the snapshot noted for an execution that did not start.
-    pub fn forget_snapshot(&self, execution_arn: &str) {
-        write(&self.snapshots).remove(execution_arn);
-        self.touch(DocumentKind::ExecutionSnapshot, execution_arn);
-    }
-
-    /// How many executions have a snapshot.
-    pub fn snapshot_count(&self) -> usize {
-        read(&self.snapshots).len()
-    }
-
-    /// Drops the snapshots of `gone` executions (written at the next flush).
+    /// Drops the snapshots of `gone` executions, when they have one (written at the next flush).
     pub fn prune_snapshots(&self, gone: &[String]) {
         let mut snapshots = write(&self.snapshots);
         for arn in gone {
@@ -495,9 +510,18 @@ impl Registry {
         }
     }
 
-    /// What an execution ran.
-    pub fn snapshot(&self, execution_arn: &str) -> Option<Snapshot> {
-        read(&self.snapshots).get(execution_arn).cloned()
+    /// What the execution of `record` ran: the revision its record names, or the snapshot kept for
+    /// it by an earlier version.
+    pub fn snapshot(&self, record: &ExecutionRecord) -> Option<Snapshot> {
+        let revision = record.revision_id.as_ref().and_then(|id| read(&self.ran).get(id).map(|(r, _)| r.clone()));
+        match revision {
+            Some(revision) => Some(Snapshot {
+                state_machine_arn: record.state_machine_arn.clone(),
+                name: record.state_machine_name.clone(),
+                revision,
+            }),
+            None => read(&self.snapshots).get(&record.arn).cloned(),
+        }
     }
 
     /// Creates an activity (idempotent by name).
@@ -567,6 +591,8 @@ fn rand_below(n: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -585,6 +611,51 @@ mod tests {
         for bad in ["", "with space", "a/b", "q?", "tab\t", &"x".repeat(81)] {
             assert!(matches!(check_name(bad, 80), Err(ApiError::InvalidName(_))), "{bad:?}");
         }
+    }
+
+    /// A store written before executions named their revision holds one snapshot document per
+    /// execution: they are still read, and go when retention removes their executions.
+    #[tokio::test]
+    async fn snapshots_written_by_earlier_versions_are_still_answered() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let url = format!("sqlite:{}", dir.path().join("legion.db").display());
+        let stores = legion_store::open(&url, legion_engine::Retention::forever()).await.expect("opens");
+        let store = stores.documents.expect("a document store");
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:old:run";
+        let doc = json!({
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:old",
+            "name": "old",
+            "machine_type": "Standard",
+            "revision": {
+                "definition": r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
+                "role_arn": "arn:aws:iam::123456789012:role/r",
+                "revision_id": "r-1",
+                "update_date": 0,
+                "logging": {},
+                "tracing": {}
+            }
+        });
+        let put =
+            DocumentChange::Put { kind: DocumentKind::ExecutionSnapshot, key: arn.to_owned(), value: doc.to_string() };
+        store.apply(vec![put]).await.expect("writes");
+
+        let registry = Registry::load(store.clone()).await.expect("loads");
+        let record = ExecutionRecord::new(
+            arn,
+            "run",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:old",
+            "old",
+            json!({}),
+        );
+        let snapshot = registry.snapshot(&record).expect("answered");
+        assert_eq!(snapshot.revision.revision_id, "r-1");
+        assert_eq!(snapshot.name, "old");
+
+        registry.prune_snapshots(&[arn.to_owned()]);
+        assert!(registry.snapshot(&record).is_none());
+        registry.flush().await.expect("flushes");
+        let reloaded = Registry::load(store).await.expect("loads again");
+        assert!(reloaded.snapshot(&record).is_none(), "the pruned snapshot is gone from the store too");
     }
 
     #[test]
