@@ -2,15 +2,18 @@
 //! `legion serve` builds them) on 127.0.0.1, on its own runtime, and `LEGION_BENCH_CLIENTS` clients
 //! (default 64) on another, speaking AWS JSON 1.0 over a plain hyper client.
 //!
-//! - Standard, on the memory store, then on a SQLite file (`--store sqlite:PATH`), then (when
+//! - Standard, on the memory store, on a SQLite file (`--store sqlite:PATH`) and (when
 //!   `LEGION_BENCH_POSTGRES` names an empty database) on PostgreSQL: each client loops
 //!   StartExecution of a 10-state Pass machine, then DescribeExecution until the execution is no
-//!   longer RUNNING, for `LEGION_BENCH_SECONDS` (default 10 s);
+//!   longer RUNNING, for `LEGION_BENCH_SECONDS` (default 10 s) per store, in
+//!   `LEGION_BENCH_ROUNDS` (default 4) rounds in which the stores take turns; the last line gives
+//!   each store's rate against the memory store's;
 //! - Distributed Map, on each store: one execution whose map runs 10,000 STANDARD Pass children;
 //! - Express (memory): each client loops StartSyncExecution of a 3-state machine for as long.
 //!
-//! Prints completed executions/s, the latency of each request kind (p50/p99), the start-to-finish
-//! latency of the Standard executions, and the resident memory (the engine keeps every execution).
+//! Prints completed executions/s, the process's CPU per execution (server and clients), the latency
+//! of each request kind (p50/p99), the start-to-finish latency of the Standard executions, and the
+//! growth of resident memory (the memory store keeps every execution).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +42,20 @@ fn status_kib(field: &str) -> u64 {
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
+}
+
+/// The CPU time this process has used (user and system, all threads), from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // After the command: the state, then ppid…; utime and stime are the 12th and 13th.
+            let fields: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // Clock ticks of 10 ms (`getconf CLK_TCK` is 100 on Linux).
+    Duration::from_millis(ticks * 10)
 }
 
 fn mib(kib: u64) -> f64 {
@@ -137,7 +154,7 @@ struct ClientReport {
     end_to_end: Samples,
 }
 
-async fn standard_client(client: HttpClient, url: String, machine: String, id: usize, until: Instant) -> ClientReport {
+async fn standard_client(client: HttpClient, url: String, machine: String, id: String, until: Instant) -> ClientReport {
     let mut report = ClientReport::default();
     let mut n = 0u64;
     while Instant::now() < until {
@@ -263,9 +280,103 @@ async fn create(client: &HttpClient, url: &str, name: &str, machine_type: &str, 
     created["stateMachineArn"].as_str().expect("a state machine ARN").to_owned()
 }
 
+/// What one phase measured: its clients' reports, and the process's time, CPU and memory.
+#[derive(Default)]
+struct Totals {
+    report: ClientReport,
+    seconds: f64,
+    cpu: f64,
+    rss_growth_kib: u64,
+}
+
+impl Totals {
+    fn add(&mut self, other: Totals) {
+        self.report.add(other.report);
+        self.seconds += other.seconds;
+        self.cpu += other.cpu;
+        self.rss_growth_kib += other.rss_growth_kib;
+    }
+
+    fn rate(&self) -> f64 {
+        self.report.executions as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Runs `clients` clients of one kind against `machine` for `seconds`; `round` keeps execution
+/// names unique across rounds.
+async fn run_phase(
+    client: &HttpClient,
+    url: &str,
+    machine: &str,
+    standard: bool,
+    clients: usize,
+    seconds: f64,
+    round: usize,
+) -> Totals {
+    let rss_before = status_kib("VmRSS:");
+    let cpu_before = cpu_time();
+    let began = Instant::now();
+    let until = began + Duration::from_secs_f64(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 0..clients {
+        let (client, url, machine) = (client.clone(), url.to_owned(), machine.to_owned());
+        if standard {
+            tasks.spawn(standard_client(client, url, machine, format!("r{round}-c{id}"), until));
+        } else {
+            tasks.spawn(express_client(client, url, machine, until));
+        }
+    }
+    let mut totals = Totals::default();
+    while let Some(r) = tasks.join_next().await {
+        totals.report.add(r.expect("a client"));
+    }
+    totals.seconds = began.elapsed().as_secs_f64();
+    totals.cpu = (cpu_time() - cpu_before).as_secs_f64();
+    totals.rss_growth_kib = status_kib("VmRSS:").saturating_sub(rss_before);
+    totals
+}
+
+impl ClientReport {
+    fn add(&mut self, other: ClientReport) {
+        self.executions += other.executions;
+        self.start.extend(other.start);
+        self.describe.extend(other.describe);
+        self.end_to_end.extend(other.end_to_end);
+    }
+}
+
+fn print_totals(kind: &str, mut t: Totals, clients: usize, cpus: usize) {
+    let executions = t.report.executions.max(1) as f64;
+    println!(
+        "api_throughput {kind}: {} executions in {:.1} s = {:.0} executions/s with {clients} clients",
+        t.report.executions,
+        t.seconds,
+        t.rate()
+    );
+    println!(
+        "  CPU (server and clients): {:.2} of {cpus} cores, {:.0} µs per execution",
+        t.cpu / t.seconds.max(1e-9),
+        t.cpu * 1e6 / executions
+    );
+    if t.report.describe.0.is_empty() {
+        println!("  StartSyncExecution: {}", t.report.start.summary());
+    } else {
+        println!("  StartExecution: {}", t.report.start.summary());
+        let per = t.report.describe.0.len() as f64 / executions;
+        println!("  DescribeExecution: {} ({per:.2} per execution)", t.report.describe.summary());
+        println!("  start to SUCCEEDED seen: {}", t.report.end_to_end.summary());
+    }
+    println!(
+        "  RSS growth {:.1} MiB ({:.2} KiB per execution kept)",
+        mib(t.rss_growth_kib),
+        t.rss_growth_kib as f64 / executions
+    );
+}
+
 fn main() {
     let clients = env_number("LEGION_BENCH_CLIENTS", 64) as usize;
-    let seconds = env_number("LEGION_BENCH_SECONDS", 10);
+    let seconds = env_number("LEGION_BENCH_SECONDS", 10) as f64;
+    let rounds = env_number("LEGION_BENCH_ROUNDS", 4).max(1) as usize;
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let sqlite = format!("sqlite:{}", scratch.path().join("bench.db").display());
@@ -280,72 +391,40 @@ fn main() {
         tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build().expect("runtime");
     runtime.block_on(async {
         let client = HttpClient::new();
-        let mut phases = Vec::new();
+        let mut machines = Vec::new();
         for (store, url) in &stores {
             let standard = create(&client, url, "bench-standard", "STANDARD", ten_states()).await;
             let fan = create(&client, url, "bench-fan", "STANDARD", distributed_map()).await;
-            phases.push((format!("Standard (10 Pass states), {store} store"), url.clone(), standard, fan));
+            machines.push((*store, url.clone(), standard, fan));
         }
         let express = create(&client, &memory_url, "bench-express", "EXPRESS", three_states()).await;
-        phases.push(("Express (3 Pass states)".to_owned(), memory_url.clone(), express, String::new()));
         eprintln!("load average before: {}", load_average());
 
-        for (kind, url, machine, fan) in &phases {
-            if !fan.is_empty() {
-                let took = run_once(&client, url, fan).await;
-                println!(
-                    "api_throughput Distributed Map, {}: 10,000 STANDARD Pass children in {:.2} s = {:.0} children/s",
-                    kind.rsplit(", ").next().unwrap_or_default(),
-                    took.as_secs_f64(),
-                    10_000.0 / took.as_secs_f64()
-                );
-            }
-            let (url, machine) = (url.clone(), machine.clone());
-            let rss_before = status_kib("VmRSS:");
-            let began = Instant::now();
-            let until = began + Duration::from_secs(seconds);
-            let mut tasks = tokio::task::JoinSet::new();
-            for id in 0..clients {
-                let (client, url, machine) = (client.clone(), url.clone(), machine.clone());
-                if kind.starts_with("Standard") {
-                    tasks.spawn(standard_client(client, url, machine, id, until));
-                } else {
-                    tasks.spawn(express_client(client, url, machine, until));
-                }
-            }
-            let mut total = ClientReport::default();
-            while let Some(r) = tasks.join_next().await {
-                let r = r.expect("a client");
-                total.executions += r.executions;
-                total.start.extend(r.start);
-                total.describe.extend(r.describe);
-                total.end_to_end.extend(r.end_to_end);
-            }
-            let elapsed = began.elapsed().as_secs_f64();
-            let rss_after = status_kib("VmRSS:");
+        for (store, url, _, fan) in &machines {
+            let took = run_once(&client, url, fan).await;
             println!(
-                "api_throughput {kind}: {} executions in {elapsed:.1} s = {:.0} executions/s with {clients} clients",
-                total.executions,
-                total.executions as f64 / elapsed
-            );
-            if kind.starts_with("Standard") {
-                println!("  StartExecution: {}", total.start.summary());
-                println!(
-                    "  DescribeExecution: {} ({:.2} per execution)",
-                    total.describe.summary(),
-                    total.describe.0.len() as f64 / total.executions.max(1) as f64
-                );
-                println!("  start to SUCCEEDED seen: {}", total.end_to_end.summary());
-            } else {
-                println!("  StartSyncExecution: {}", total.start.summary());
-            }
-            println!(
-                "  RSS {:.1} -> {:.1} MiB ({:.2} KiB per execution kept)",
-                mib(rss_before),
-                mib(rss_after),
-                rss_after.saturating_sub(rss_before) as f64 / total.executions.max(1) as f64
+                "api_throughput Distributed Map, {store} store: 10,000 STANDARD Pass children in {:.2} s = {:.0} children/s",
+                took.as_secs_f64(),
+                10_000.0 / took.as_secs_f64()
             );
         }
+        // The stores take turns, round after round, so that a change in the machine's load (other
+        // work on shared cores) weighs on each of them alike.
+        let mut standard: Vec<Totals> = machines.iter().map(|_| Totals::default()).collect();
+        for round in 0..rounds {
+            for ((_, url, machine, _), totals) in machines.iter().zip(&mut standard) {
+                totals.add(run_phase(&client, url, machine, true, clients, seconds / rounds as f64, round).await);
+            }
+        }
+        let memory_rate = standard[0].rate();
+        let mut ratios = Vec::new();
+        for ((store, ..), totals) in machines.iter().zip(standard) {
+            ratios.push(format!("{store} {:.2}", totals.rate() / memory_rate.max(1e-9)));
+            print_totals(&format!("Standard (10 Pass states), {store} store"), totals, clients, cpus);
+        }
+        let totals = run_phase(&client, &memory_url, &express, false, clients, seconds, 0).await;
+        print_totals("Express (3 Pass states)", totals, clients, cpus);
         println!("peak RSS {:.1} MiB; load average after: {}", mib(status_kib("VmHWM:")), load_average());
+        println!("Standard rate against the memory store's, {rounds} alternating rounds: {}", ratios.join(", "));
     });
 }

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// The schema version this Legion writes.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 /// Each migration takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -65,6 +65,23 @@ CREATE INDEX map_children_by_run ON map_children (map_run_arn, start);
     // Version 3 changes no table: a row of `events` may hold a JSON array of the events of one
     // write (under the first one's id), which an older Legion could not read.
     r#"
+"#,
+    // Version 4 keys history by the execution's `seq` instead of its ARN: the events of running
+    // executions (the newest) are appended at the end of one B-tree, so a group commit writes a
+    // few pages of history instead of one page per execution. Only RUNNING executions are
+    // indexed by status (recovery reads them; listing filters by state machine or map run).
+    r#"
+CREATE TABLE history (
+    seq    INTEGER NOT NULL,
+    id     INTEGER NOT NULL,
+    events TEXT NOT NULL,
+    PRIMARY KEY (seq, id)
+) WITHOUT ROWID;
+INSERT INTO history (seq, id, events)
+    SELECT executions.seq, events.id, events.event FROM events JOIN executions ON executions.arn = events.arn;
+DROP TABLE events;
+DROP INDEX executions_by_status;
+CREATE INDEX executions_running ON executions (seq) WHERE status = 'RUNNING';
 "#,
 ];
 

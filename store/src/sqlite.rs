@@ -83,11 +83,14 @@ impl SqliteStore {
         schema::migrate(&mut conn).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
         // The checkpointer copies the log into the file; the writer only appends to it.
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(unavailable)?;
+        let log_bytes = crate::writer::RESTART_FRAMES * 4096;
+        conn.pragma_update(None, "journal_size_limit", log_bytes).map_err(unavailable)?;
         let readers = (0..READERS).map(|_| connect(path, sync, READER_CACHE_KIB)).collect::<Result<Vec<_>, _>>()?;
         let reader = Reader::new(readers);
-        let checkpointer = Checkpointer::start(connect(path, sync, 1024)?)?;
+        let long_log = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checkpointer = Checkpointer::start(connect(path, sync, 1024)?, long_log.clone())?;
         Ok(SqliteStore {
-            writer: Writer::start(conn)?,
+            writer: Writer::start(conn, long_log)?,
             reader,
             map_runs: Default::default(),
             recent: Arc::default(),
@@ -142,18 +145,20 @@ fn save_text(tx: &Transaction<'_>, record: &ExecutionRecord, text: &str) -> Resu
     Ok(())
 }
 
-/// The events of one write as one row: a JSON array under the first event's id, serialised by the
-/// caller (off the writer thread). Rows of one event each (written before schema version 3) are
-/// read as well.
+/// The events of one write as one row of `history`: a JSON array under the first event's id,
+/// serialised by the caller (off the writer thread). Rows of one event each (written before schema
+/// version 3) are read as well.
 fn events_row(events: &[HistoryEvent]) -> Result<Option<(i64, String)>, StoreError> {
     events.first().map(|first| Ok((first.id as i64, json(&events)?))).transpose()
 }
 
 fn append(tx: &Transaction<'_>, arn: &str, row: &Option<(i64, String)>) -> Result<(), StoreError> {
     let Some((id, text)) = row else { return Ok(()) };
-    tx.prepare_cached("INSERT OR REPLACE INTO events (arn, id, event) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![arn, id, text]))
-        .map_err(unavailable)?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO history (seq, id, events) SELECT seq, ?2, ?3 FROM executions WHERE arn = ?1",
+    )
+    .and_then(|mut s| s.execute(params![arn, id, text]))
+    .map_err(unavailable)?;
     Ok(())
 }
 
@@ -214,7 +219,12 @@ fn launched(tx: &Transaction<'_>, arn: &str, launch: Option<Launch>) -> Result<(
 }
 
 fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
-    let mut select = conn.prepare_cached("SELECT event FROM events WHERE arn = ?1 ORDER BY id").map_err(unavailable)?;
+    let mut select = conn
+        .prepare_cached(
+            "SELECT history.events FROM executions JOIN history ON history.seq = executions.seq
+             WHERE executions.arn = ?1 ORDER BY history.id",
+        )
+        .map_err(unavailable)?;
     let rows = select.query_map([arn], |r| r.get::<_, String>(0)).map_err(unavailable)?;
     let mut events = Vec::new();
     for text in rows {
@@ -449,7 +459,8 @@ impl ExecutionStore for SqliteStore {
                 move |tx| {
                     let gone = expired(tx, now, max_age, max_closed)?;
                     for arn in &gone {
-                        tx.execute("DELETE FROM events WHERE arn = ?1", [arn]).map_err(unavailable)?;
+                        let sql = "DELETE FROM history WHERE seq = (SELECT seq FROM executions WHERE arn = ?1)";
+                        tx.execute(sql, [arn]).map_err(unavailable)?;
                         tx.execute("DELETE FROM executions WHERE arn = ?1", [arn]).map_err(unavailable)?;
                     }
                     Ok(gone)

@@ -1,6 +1,7 @@
 //! Group commit: one thread owns the write connection and applies every waiting write in one
 //! transaction, so a thousand executions committing at once cost one transaction, not a thousand.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -38,8 +39,9 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(crate) fn start(mut conn: Connection) -> Result<Writer, StoreError> {
+    /// Starts the writer thread on `conn`; between two batches it restarts the write-ahead log when
+    /// `long_log` says it has grown too long (see [`Checkpointer`]).
+    pub(crate) fn start(mut conn: Connection, long_log: Arc<AtomicBool>) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("legion-sqlite-writer".to_owned())
@@ -53,6 +55,9 @@ impl Writer {
                         }
                     }
                     write_batch(&mut conn, jobs);
+                    if long_log.swap(false, Ordering::AcqRel) {
+                        restart_log(&conn);
+                    }
                 }
             })
             .map_err(unavailable)?;
@@ -185,16 +190,28 @@ impl Reader {
     }
 }
 
-/// Copies the write-ahead log into the database file on a thread of its own (`PRAGMA
-/// wal_checkpoint(PASSIVE)` twice a second), so that the writer thread only appends to the log.
+/// Copies the write-ahead log into the database file on a thread of its own, so that the writer
+/// thread only appends to the log: twice a second, `PRAGMA wal_checkpoint(PASSIVE)`, which never
+/// blocks the writer.
+///
+/// Under a steady stream of commits a passive checkpoint never catches up with the end of the log,
+/// and the log would grow without bound. Once it holds more than [`RESTART_FRAMES`] pages, the
+/// checkpointer tells the writer thread, which runs a `RESTART` checkpoint itself between two
+/// batches: it copies what the passive one left (a few pages) and the next commit writes the log
+/// from its start again. (Run from here instead, it would wait for a lock that a busy writer never
+/// leaves free long enough.)
 pub(crate) struct Checkpointer {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How many pages the log may hold before a checkpoint makes the writer wait (64 MiB of 4 KiB
+/// pages); the file is cut back to this size when the log restarts (`journal_size_limit`).
+pub(crate) const RESTART_FRAMES: i64 = 16 * 1024;
+
 impl Checkpointer {
-    /// Starts checkpointing through `conn`.
-    pub(crate) fn start(conn: Connection) -> Result<Checkpointer, StoreError> {
+    /// Starts checkpointing through `conn`; sets `long_log` when the writer should restart the log.
+    pub(crate) fn start(conn: Connection, long_log: Arc<AtomicBool>) -> Result<Checkpointer, StoreError> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("legion-sqlite-checkpoint".to_owned())
@@ -202,13 +219,28 @@ impl Checkpointer {
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(std::time::Duration::from_millis(500))
                 {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::debug!(error = %e, "a checkpoint of the write-ahead log failed");
+                    match passive_checkpoint(&conn) {
+                        Ok(frames) if frames > RESTART_FRAMES => long_log.store(true, Ordering::Release),
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(error = %e, "a checkpoint of the write-ahead log failed"),
                     }
                 }
             })
             .map_err(unavailable)?;
         Ok(Checkpointer { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+/// Copies what it can of the log into the file without waiting; how many pages the log holds.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+}
+
+/// Copies the rest of the log into the file, so that the next commit writes it from its start (on
+/// the writer's connection, between two transactions: readers are waited for, no writer is).
+fn restart_log(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+        tracing::debug!(error = %e, "a restart of the write-ahead log failed");
     }
 }
 
@@ -218,5 +250,67 @@ impl Drop for Checkpointer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).expect("opens");
+        conn.busy_timeout(std::time::Duration::from_secs(5)).expect("sets the busy timeout");
+        conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+        conn.pragma_update(None, "wal_autocheckpoint", 0).expect("no automatic checkpoints");
+        conn
+    }
+
+    fn log_bytes(path: &std::path::Path) -> u64 {
+        std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len())
+    }
+
+    /// Commits that never pause leave the passive checkpoints behind the end of the log; the
+    /// writer's restarts keep it near its limit however much is written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_stays_bounded_under_commits_that_never_pause() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let path = dir.path().join("log.db");
+        let conn = open(&path);
+        conn.pragma_update(None, "journal_size_limit", RESTART_FRAMES * 4096).expect("a size limit");
+        conn.execute("CREATE TABLE t (v BLOB)", []).expect("creates");
+        let long_log = Arc::new(AtomicBool::new(false));
+        let writer = Writer::start(conn, long_log.clone()).expect("a writer");
+        let _checkpointer = Checkpointer::start(open(&path), long_log).expect("a checkpointer");
+        // 300 MiB (almost five times the limit) in writes of 16 KiB from 32 writers that each wait
+        // for their write, as executions do: small group commits, one after the other.
+        let writer = Arc::new(writer);
+        let largest = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..32i64 {
+            let (writer, largest, path) = (writer.clone(), largest.clone(), path.clone());
+            tasks.spawn(async move {
+                for n in 0..600i64 {
+                    writer
+                        .write(move |tx| {
+                            let row = vec![7u8; 16 * 1024];
+                            tx.execute("INSERT INTO t (rowid, v) VALUES (?1, ?2)", (task * 1_000_000 + n, &row))
+                                .map_err(unavailable)?;
+                            // The table itself need not grow: what matters is the log.
+                            tx.execute("DELETE FROM t WHERE rowid = ?1", [task * 1_000_000 + n - 4])
+                                .map_err(unavailable)?;
+                            Ok(())
+                        })
+                        .await
+                        .expect("writes");
+                    largest.fetch_max(log_bytes(&path), Ordering::Relaxed);
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("a writer task");
+        }
+        let largest = largest.load(Ordering::Relaxed);
+        let limit = (RESTART_FRAMES * 4096) as u64;
+        assert!(largest < 2 * limit, "the log reached {largest} bytes (limit {limit})");
     }
 }

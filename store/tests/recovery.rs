@@ -201,8 +201,9 @@ fn a_retry_back_off_resumes_where_it_was() {
     });
 }
 
-/// A file of schema version 2 holds one event per row; version 3 writes the events of a commit in
-/// one row. A file written before reads the same history after the upgrade.
+/// A file of schema version 2 holds one event per row, keyed by the execution's ARN; version 3
+/// writes the events of a commit in one row; version 4 keys them by the execution's `seq`. A file
+/// written by version 2 reads the same history after the upgrade.
 #[test]
 fn a_history_written_one_event_per_row_reads_the_same_after_the_upgrade() {
     let dir = tempfile::tempdir().expect("a scratch folder");
@@ -222,9 +223,16 @@ fn a_history_written_one_event_per_row_reads_the_same_after_the_upgrade() {
     });
     drop(runtime);
     let conn = rusqlite::Connection::open(&path).expect("opens");
-    let rows: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("counts");
+    let rows: i64 = conn.query_row("SELECT count(*) FROM history", [], |r| r.get(0)).expect("counts");
     assert!(rows < history.len() as i64, "{rows} rows for {} events", history.len());
-    conn.execute("DELETE FROM events", []).expect("deletes");
+    // Back to version 2's layout: the events table, one event per row, and the status index.
+    conn.execute_batch(
+        "DROP TABLE history;
+         DROP INDEX executions_running;
+         CREATE INDEX executions_by_status ON executions (status);
+         CREATE TABLE events (arn TEXT NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (arn, id)) WITHOUT ROWID;",
+    )
+    .expect("restores version 2's tables");
     for event in &history {
         let text = serde_json::to_string(event).expect("serialises");
         conn.execute(
@@ -241,4 +249,13 @@ fn a_history_written_one_event_per_row_reads_the_same_after_the_upgrade() {
         let read = engine.execution_history(&arn).await.expect("answers").expect("kept");
         assert_eq!(read, history);
     });
+    drop(runtime);
+    let conn = rusqlite::Connection::open(&path).expect("opens");
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE name IN ('events', 'history', 'executions_by_status') ORDER BY name",
+        )
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("reads the schema");
+    assert_eq!(tables, ["history"]);
 }
