@@ -386,42 +386,84 @@ impl HistoryEvent {
 /// An append-only history shared by every branch of one execution.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    events: Arc<Mutex<Vec<HistoryEvent>>>,
+    events: Arc<Mutex<Chunks>>,
+}
+
+/// How many events a chunk of a history holds at most.
+const CHUNK: usize = 1024;
+
+/// Events in chunks, each as large as the events before it (from 16 to [`CHUNK`]): a history
+/// grows without moving what it holds (a `Vec` that doubles copies every event it has, and asks the
+/// system for ever larger blocks).
+#[derive(Debug, Default)]
+struct Chunks {
+    chunks: Vec<Vec<HistoryEvent>>,
+    len: usize,
+}
+
+impl Chunks {
+    fn push(&mut self, event: HistoryEvent) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < last.capacity() => last.push(event),
+            _ => {
+                let mut chunk = Vec::with_capacity(self.len.clamp(16, CHUNK));
+                chunk.push(event);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// The events after the first `start`, in order.
+    fn from(&self, start: usize) -> impl Iterator<Item = &HistoryEvent> {
+        let mut skip = start;
+        self.chunks.iter().flat_map(move |chunk| {
+            let from = skip.min(chunk.len());
+            skip -= from;
+            &chunk[from..]
+        })
+    }
 }
 
 impl History {
     /// Appends an event and returns its id.
     pub fn record(&self, previous_event_id: u64, event: Event) -> u64 {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let id = events.len() as u64 + 1;
+        let id = events.len as u64 + 1;
         events.push(HistoryEvent { id, previous_event_id, timestamp: OffsetDateTime::now_utc(), event });
         id
     }
 
     /// A history that continues `events` (read back from a store).
     pub fn from_events(events: Vec<HistoryEvent>) -> History {
-        History { events: Arc::new(Mutex::new(events)) }
+        let len = events.len();
+        History { events: Arc::new(Mutex::new(Chunks { chunks: vec![events], len })) }
     }
 
     /// Appends events recorded elsewhere (a map-run child another engine ran), keeping their ids.
     pub(crate) fn append(&self, recorded: Vec<HistoryEvent>) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).extend(recorded);
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        for event in recorded {
+            events.push(event);
+        }
     }
 
     /// A copy of the events after the first `start`.
     pub fn events_from(&self, start: usize) -> Vec<HistoryEvent> {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.get(start..).map(<[HistoryEvent]>::to_vec).unwrap_or_default()
+        let mut copy = Vec::with_capacity(events.len.saturating_sub(start));
+        copy.extend(events.from(start).cloned());
+        copy
     }
 
     /// A copy of every event so far.
     pub fn events(&self) -> Vec<HistoryEvent> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.events_from(0)
     }
 
     /// How many events there are.
     pub fn len(&self) -> usize {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len
     }
 
     /// True before the first event.
@@ -493,3 +535,40 @@ impl Recorder {
 
 /// Compact JSON text (the form history payloads take).
 pub use legion_asl::error::compact;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(events: &[HistoryEvent]) -> Vec<u64> {
+        events.iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn a_history_longer_than_a_chunk_reads_back_in_order_from_anywhere() {
+        let read = History::from_events(Vec::new());
+        let history = History::from_events(
+            (1..=3)
+                .map(|id| HistoryEvent {
+                    id,
+                    previous_event_id: id - 1,
+                    timestamp: OffsetDateTime::UNIX_EPOCH,
+                    event: Event::ParallelStateStarted,
+                })
+                .collect(),
+        );
+        let total = 3 * CHUNK + 10;
+        for n in 4..=total as u64 {
+            assert_eq!(history.record(n - 1, Event::MapStateSucceeded), n);
+        }
+        assert_eq!(history.len(), total);
+        assert_eq!(ids(&history.events()), (1..=total as u64).collect::<Vec<_>>());
+        for start in [0, 2, 3, CHUNK, CHUNK + 3, 2 * CHUNK + 7, total - 1, total, total + 5] {
+            let expected: Vec<u64> = (start as u64 + 1..=total as u64).collect();
+            assert_eq!(ids(&history.events_from(start)), expected, "from {start}");
+        }
+        read.append(history.events_from(total - 2));
+        assert_eq!(ids(&read.events()), [total as u64 - 1, total as u64]);
+        assert!(History::default().is_empty());
+    }
+}

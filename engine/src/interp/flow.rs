@@ -156,9 +156,12 @@ pub(crate) async fn execute(
             };
             Ok(Step { flow: next_flow(state, output), assigned })
         }
-        StateKind::Task(t) => task::run(exec, state, t, raw, ctx, thread, retry_count).await,
-        StateKind::Parallel(p) => map::parallel(exec, state, p, raw, ctx, thread).await,
-        StateKind::Map(m) => map::map(exec, state, m, raw, ctx, thread).await,
+        // Boxed: their futures are large (a Distributed Map's most of all), and every state's
+        // future, a Pass state's too, would otherwise be as large as the largest and be copied
+        // whole each time a branch or an iteration starts.
+        StateKind::Task(t) => Box::pin(task::run(exec, state, t, raw, ctx, thread, retry_count)).await,
+        StateKind::Parallel(p) => Box::pin(map::parallel(exec, state, p, raw, ctx, thread)).await,
+        StateKind::Map(m) => Box::pin(map::map(exec, state, m, raw, ctx, thread)).await,
     }
 }
 

@@ -101,7 +101,7 @@ pub(crate) async fn map(
                 }
             }
             let item_ctx = exec.item_context(&state.name, index, &item);
-            let input = match select_item(state, m, selector_input, raw, &item, &item_ctx, &parent.vars) {
+            let input = match select_item(state, m, selector_input, raw, item, &item_ctx, &parent.vars) {
                 Ok(v) => v,
                 Err(e) => return (index, Err(Err(e)), 0),
             };
@@ -219,11 +219,11 @@ pub(crate) fn select_item(
     m: &MapState,
     eff: &Value,
     raw: &Value,
-    item: &Value,
+    item: Value,
     ctx: &Value,
     vars: &crate::vars::Vars,
 ) -> Result<Value, EvalError> {
-    let Some(selector) = &m.item_selector else { return Ok(item.clone()) };
+    let Some(selector) = &m.item_selector else { return Ok(item) };
     match state.query_language {
         QueryLanguage::JsonPath => selector.eval(&env(eff, ctx, vars, &Value::Null)),
         QueryLanguage::Jsonata => {

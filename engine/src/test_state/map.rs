@@ -138,7 +138,7 @@ impl MapInputs<'_> {
                 if let Value::Object(c) = &mut ctx {
                     c.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
                 }
-                select_item(self.state, self.map, eff, self.raw, &item, &ctx, &thread.vars).map_err(Failed::from)
+                select_item(self.state, self.map, eff, self.raw, item, &ctx, &thread.vars).map_err(Failed::from)
             })
             .collect()
     }

@@ -803,7 +803,7 @@ impl Runner<'_> {
         self.next_index += 1;
         let ctx = self.exec.item_context(&self.state.name, index as usize, &item);
         let selected =
-            select_item(self.state, self.m, self.eff, self.raw, &item, &ctx, self.vars).map_err(RunError::Eval)?;
+            select_item(self.state, self.m, self.eff, self.raw, item, &ctx, self.vars).map_err(RunError::Eval)?;
         let size = if self.batching.is_some() { json_size(&selected) } else { 0 };
         Ok(Some((selected, size)))
     }
