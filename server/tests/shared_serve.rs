@@ -57,6 +57,9 @@ async fn either_instance_answers_and_the_survivor_finishes_a_map_run_the_other_w
     assert_eq!(done.output.as_deref(), Some(r#"{"approved":true}"#));
     let again = b.send_task_success().task_token(&token).output("{}").send().await.unwrap_err();
     assert_eq!(aws_sdk_sfn::error::ProvideErrorMetadata::code(&again), Some("TaskDoesNotExist"));
+    // What it ran, asked of B (A kept the revision at the execution's start).
+    let ran = b.describe_state_machine_for_execution().execution_arn(&started.execution_arn).send().await;
+    assert_eq!(ran.expect("B describes what A's execution ran").definition, approval);
 
     // An execution that A runs, stopped through B.
     let waiting = a.start_execution().state_machine_arn(&machine).input("{}").send().await.unwrap();
