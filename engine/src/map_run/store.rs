@@ -236,12 +236,16 @@ pub trait MapRunStore: Send + Sync {
     fn forget_execution(&self, execution_arn: &str);
 }
 
+/// Maps keyed by ARNs that Legion makes (long strings, hashed for every child): foldhash, seeded
+/// per map, instead of SipHash.
+type ArnMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Inner {
     runs: Vec<MapRunInfo>,
-    run_index: HashMap<String, usize>,
-    children: HashMap<String, Vec<ChildExecution>>,
-    child_index: HashMap<String, (String, usize)>,
+    run_index: ArnMap<usize>,
+    children: ArnMap<Vec<ChildExecution>>,
+    child_index: ArnMap<(String, usize)>,
 }
 
 /// The default store: everything in memory.
@@ -322,8 +326,7 @@ impl MapRunStore for InMemoryMapRunStore {
             }
         }
         inner.runs.retain(|r| r.execution_arn != execution_arn);
-        let index: HashMap<String, usize> =
-            inner.runs.iter().enumerate().map(|(i, r)| (r.map_run_arn.clone(), i)).collect();
+        let index: ArnMap<usize> = inner.runs.iter().enumerate().map(|(i, r)| (r.map_run_arn.clone(), i)).collect();
         inner.run_index = index;
     }
 
@@ -332,18 +335,20 @@ impl MapRunStore for InMemoryMapRunStore {
             child.history = None;
         }
         let mut inner = self.lock();
-        let list = inner.children.entry(child.map_run_arn.clone()).or_default();
-        let i = list.len();
-        let key = (child.map_run_arn.clone(), i);
-        let arn = child.execution_arn.clone();
+        let Inner { children, child_index, .. } = &mut *inner;
+        let list = match children.get_mut(&child.map_run_arn) {
+            Some(list) => list,
+            None => children.entry(child.map_run_arn.clone()).or_default(),
+        };
+        child_index.insert(child.execution_arn.clone(), (child.map_run_arn.clone(), list.len()));
         list.push(child);
-        inner.child_index.insert(arn, key);
     }
 
     fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime) {
         let mut inner = self.lock();
-        let Some((run, i)) = inner.child_index.get(execution_arn).cloned() else { return };
-        if let Some(child) = inner.children.get_mut(&run).and_then(|l| l.get_mut(i)) {
+        let Inner { children, child_index, .. } = &mut *inner;
+        let Some((run, i)) = child_index.get(execution_arn) else { return };
+        if let Some(child) = children.get_mut(run).and_then(|l| l.get_mut(*i)) {
             child.status = status;
             child.stop_date = Some(stop_date);
         }
