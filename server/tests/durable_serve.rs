@@ -122,20 +122,16 @@ async fn a_killed_server_resumes_its_running_executions_and_keeps_its_resources(
     let tags = client.list_tags_for_resource().resource_arn(&machine).send().await.expect("lists tags");
     assert_eq!(tags.tags().len(), 1);
     client.describe_activity().activity_arn(&activity.activity_arn).send().await.expect("the activity is there");
-    let ran = client
-        .describe_state_machine_for_execution()
-        .execution_arn(&started.execution_arn)
-        .send()
-        .await
-        .expect("what the execution ran");
-    assert_eq!(ran.definition, updated());
-    let ran = client
-        .describe_state_machine_for_execution()
-        .execution_arn(&earlier.execution_arn)
-        .send()
-        .await
-        .expect("what the earlier execution ran");
-    assert_eq!(ran.definition, DEFINITION, "the revision it ran, though the machine was updated since");
+    let ran = |arn: String| {
+        let client = client.clone();
+        async move {
+            let ran = client.describe_state_machine_for_execution().execution_arn(&arn).send().await;
+            ran.unwrap_or_else(|e| panic!("what {arn} ran: {e:?}")).definition
+        }
+    };
+    assert_eq!(ran(started.execution_arn.clone()).await, updated());
+    let earlier_ran = ran(earlier.execution_arn.clone()).await;
+    assert_eq!(earlier_ran, DEFINITION, "the revision it ran, though the machine was updated since");
     // The name stays taken.
     let again =
         client.start_execution().state_machine_arn(&machine).name("survivor").input("{}").send().await.unwrap_err();
