@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::recent::Recent;
 use crate::rows::{corrupt, interrupted, json, launch_columns, nanos, record_of, unavailable};
 use crate::schema;
-use crate::writer::{Checkpointer, Reader, Writer};
+use crate::writer::{Checkpointer, Reader, Writer, CHECKPOINT_INTERVAL};
 
 /// When a commit reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,7 +88,7 @@ impl SqliteStore {
         let readers = (0..READERS).map(|_| connect(path, sync, READER_CACHE_KIB)).collect::<Result<Vec<_>, _>>()?;
         let reader = Reader::new(readers);
         let long_log = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let checkpointer = Checkpointer::start(connect(path, sync, 1024)?, long_log.clone())?;
+        let checkpointer = Checkpointer::start(connect(path, sync, 1024)?, long_log.clone(), CHECKPOINT_INTERVAL)?;
         Ok(SqliteStore {
             writer: Writer::start(conn, long_log)?,
             reader,

@@ -209,16 +209,23 @@ pub(crate) struct Checkpointer {
 /// pages); the file is cut back to this size when the log restarts (`journal_size_limit`).
 pub(crate) const RESTART_FRAMES: i64 = 16 * 1024;
 
+/// How often the checkpointer runs.
+pub(crate) const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Checkpointer {
-    /// Starts checkpointing through `conn`; sets `long_log` when the writer should restart the log.
-    pub(crate) fn start(conn: Connection, long_log: Arc<AtomicBool>) -> Result<Checkpointer, StoreError> {
+    /// Starts checkpointing through `conn` every `interval` ([`CHECKPOINT_INTERVAL`] in a store);
+    /// sets `long_log` when the writer should restart the log. The log may pass [`RESTART_FRAMES`]
+    /// by what is written in one interval.
+    pub(crate) fn start(
+        conn: Connection,
+        long_log: Arc<AtomicBool>,
+        interval: std::time::Duration,
+    ) -> Result<Checkpointer, StoreError> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("legion-sqlite-checkpoint".to_owned())
             .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(std::time::Duration::from_millis(500))
-                {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     match passive_checkpoint(&conn) {
                         Ok(frames) if frames > RESTART_FRAMES => long_log.store(true, Ordering::Release),
                         Ok(_) => {}
@@ -280,7 +287,10 @@ mod tests {
         conn.execute("CREATE TABLE t (v BLOB)", []).expect("creates");
         let long_log = Arc::new(AtomicBool::new(false));
         let writer = Writer::start(conn, long_log.clone()).expect("a writer");
-        let _checkpointer = Checkpointer::start(open(&path), long_log).expect("a checkpointer");
+        // Checkpoints every 20 ms: the log may pass the limit by what is written in one interval,
+        // which at this test's pace would be tens of MiB in a store's 500 ms.
+        let interval = std::time::Duration::from_millis(20);
+        let _checkpointer = Checkpointer::start(open(&path), long_log, interval).expect("a checkpointer");
         // 300 MiB (almost five times the limit) in writes of 16 KiB from 32 writers that each wait
         // for their write, as executions do: small group commits, one after the other.
         let writer = Arc::new(writer);
