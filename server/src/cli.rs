@@ -211,7 +211,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 let stores = legion_store::open(&args.store, args.retention())
                     .await
                     .with_context(|| format!("opening the store {}", args.store))?;
-                // Snapshots of what executions ran go when retention removes the executions.
+                // Snapshots an earlier Legion kept of what executions ran go when retention removes them.
                 let purged = legion_server::PurgeForwarder::default();
                 let mut builder = Engine::builder()
                     .account(args.account.clone(), args.region.clone())

@@ -41,7 +41,7 @@ pub use sqlite::{SqliteStore, Sync};
 pub struct Stores {
     /// Executions, their history and checkpoints.
     pub executions: Arc<dyn ExecutionStore>,
-    /// State machines, activities and execution snapshots; `None` for the memory backend.
+    /// State machines, activities and the revisions executions ran; `None` for the memory backend.
     pub documents: Option<Arc<dyn DocumentStore>>,
     /// Map runs and their children; `None` for the memory backend (the engine keeps its own).
     pub map_runs: Option<Arc<dyn MapRunStore>>,

@@ -218,14 +218,11 @@ fn launched(tx: &Transaction<'_>, arn: &str, launch: Option<Launch>) -> Result<(
     Ok(())
 }
 
-fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
-    let mut select = conn
-        .prepare_cached(
-            "SELECT history.events FROM executions JOIN history ON history.seq = executions.seq
-             WHERE executions.arn = ?1 ORDER BY history.id",
-        )
-        .map_err(unavailable)?;
-    let rows = select.query_map([arn], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+/// The history of the execution whose row is `seq`.
+fn events_of(conn: &Connection, seq: i64) -> Result<Vec<HistoryEvent>, StoreError> {
+    let mut select =
+        conn.prepare_cached("SELECT events FROM history WHERE seq = ?1 ORDER BY id").map_err(unavailable)?;
+    let rows = select.query_map([seq], |r| r.get::<_, String>(0)).map_err(unavailable)?;
     let mut events = Vec::new();
     for text in rows {
         let text = text.map_err(unavailable)?;
@@ -242,27 +239,28 @@ fn events_of(conn: &Connection, arn: &str) -> Result<Vec<HistoryEvent>, StoreErr
 fn resumable_row(conn: &Connection, arn: &str) -> Result<Option<Recovered>, StoreError> {
     let row = conn
         .query_row(
-            "SELECT record, definition, role_arn, checkpoint, token_seed FROM executions WHERE arn = ?1 AND definition IS NOT NULL",
+            "SELECT seq, record, definition, role_arn, checkpoint, token_seed FROM executions WHERE arn = ?1 AND definition IS NOT NULL",
             [arn],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             },
         )
         .optional()
         .map_err(unavailable)?;
-    let Some((record, definition, role_arn, checkpoint, token_seed)) = row else { return Ok(None) };
+    let Some((seq, record, definition, role_arn, checkpoint, token_seed)) = row else { return Ok(None) };
     let checkpoint: Option<SavedCheckpoint> =
         checkpoint.as_deref().map(serde_json::from_str).transpose().map_err(corrupt)?;
     Ok(Some(Recovered {
         record: record_of(&record)?,
         launch: Launch { definition: definition.into(), role_arn: role_arn.unwrap_or_default(), token_seed },
-        history: events_of(conn, arn)?,
+        history: events_of(conn, seq)?,
         checkpoint,
     }))
 }
@@ -490,7 +488,7 @@ impl ExecutionStore for SqliteStore {
                     .query_row("SELECT seq FROM executions WHERE arn = ?1", [&arn], |r| r.get(0))
                     .optional()
                     .map_err(unavailable)?;
-                known.map(|_| events_of(conn, &arn)).transpose()
+                known.map(|seq| events_of(conn, seq)).transpose()
             })
             .await
     }
