@@ -3,6 +3,8 @@
 //! Everything the interpreter needs is resolved here once: transitions are indexes, paths,
 //! templates, intrinsic calls and JSONata expressions are compiled.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::choice::Condition;
@@ -63,14 +65,14 @@ pub struct Program {
 impl Program {
     /// The state with this name.
     pub fn find(&self, name: &str) -> Option<StateId> {
-        self.states.iter().position(|s| s.name == name)
+        self.states.iter().position(|s| *s.name == *name)
     }
 
     /// The state with this name anywhere in the program (nested branches and item processors
     /// included; names are unique in a definition), with the program that holds it.
     pub fn find_nested(&self, name: &str) -> Option<(&Program, &State)> {
         for state in &self.states {
-            if state.name == name {
+            if *state.name == *name {
                 return Some((self, state));
             }
             let nested = match &state.kind {
@@ -134,8 +136,8 @@ pub enum StringField {
 /// One state.
 #[derive(Debug, Clone)]
 pub struct State {
-    /// Its name.
-    pub name: String,
+    /// Its name (shared with the history events that name it).
+    pub name: Arc<str>,
     /// The language its fields use.
     pub query_language: QueryLanguage,
     /// What kind of state it is, with its specific fields.

@@ -456,7 +456,7 @@ impl Parser {
             _ => None,
         }?;
         ok.then(|| State {
-            name: name.to_owned(),
+            name: name.into(),
             query_language: language,
             kind,
             io,

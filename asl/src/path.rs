@@ -265,42 +265,73 @@ impl Path {
             PathKind::Definite(steps) => steps,
             PathKind::Indefinite(_) | PathKind::BadFilter(_) => return Err(self.set_error(target)),
         };
-        let Some((last, parents)) = steps.split_last() else {
-            *target = value;
-            return Ok(());
-        };
-        let fail = |input: String| PathSetError { path: self.source.clone(), input };
-        let snapshot = serde_json::to_string(&*target).unwrap_or_default();
-        let mut current = target;
-        for step in parents {
-            current = match (step, current) {
-                (Step::Field(name), Value::Object(map)) => {
-                    map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()))
-                }
-                (Step::Index(i), Value::Array(items)) => {
-                    let idx = resolve_index(*i, items.len()).ok_or_else(|| fail(snapshot.clone()))?;
-                    &mut items[idx]
-                }
-                _ => return Err(fail(snapshot)),
-            };
+        // Checked before anything is written, so that the error shows the target as it was (and a
+        // write that succeeds serialises nothing).
+        if !settable(steps, target) {
+            return Err(self.set_error(target));
         }
-        match (last, current) {
-            (Step::Field(name), Value::Object(map)) => {
-                map.insert(name.clone(), value);
-                Ok(())
-            }
-            (Step::Index(i), Value::Array(items)) => {
-                let idx = resolve_index(*i, items.len()).ok_or_else(|| fail(snapshot.clone()))?;
-                items[idx] = value;
-                Ok(())
-            }
-            _ => Err(fail(snapshot)),
-        }
+        write_at(steps, target, value).ok_or_else(|| self.set_error(target))
     }
 
     fn set_error(&self, target: &Value) -> PathSetError {
         PathSetError { path: self.source.clone(), input: serde_json::to_string(target).unwrap_or_default() }
     }
+}
+
+/// Whether [`write_at`] can put a value at `steps` in `target`: each step goes through an object (or
+/// a missing member, which becomes an object) or an index inside an array.
+fn settable(steps: &[Step], target: &Value) -> bool {
+    let Some((last, parents)) = steps.split_last() else { return true };
+    let mut current = Some(target);
+    for step in parents {
+        current = match (step, current) {
+            (Step::Field(_), None) => None,
+            (Step::Field(name), Some(Value::Object(map))) => map.get(name.as_str()),
+            (Step::Index(i), Some(Value::Array(items))) => match resolve_index(*i, items.len()) {
+                Some(idx) => items.get(idx),
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, current) {
+        (Step::Field(_), None | Some(Value::Object(_))) => true,
+        (Step::Index(i), Some(Value::Array(items))) => resolve_index(*i, items.len()).is_some(),
+        _ => false,
+    }
+}
+
+/// Writes `value` at `steps` inside `target`, creating missing objects on the way; `None` where a
+/// step cannot be taken ([`settable`] says so beforehand).
+fn write_at(steps: &[Step], target: &mut Value, value: Value) -> Option<()> {
+    let Some((last, parents)) = steps.split_last() else {
+        *target = value;
+        return Some(());
+    };
+    let mut current = target;
+    for step in parents {
+        current = match (step, current) {
+            (Step::Field(name), Value::Object(map)) => {
+                map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()))
+            }
+            (Step::Index(i), Value::Array(items)) => {
+                let idx = resolve_index(*i, items.len())?;
+                items.get_mut(idx)?
+            }
+            _ => return None,
+        };
+    }
+    match (last, current) {
+        (Step::Field(name), Value::Object(map)) => {
+            map.insert(name.clone(), value);
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            let idx = resolve_index(*i, items.len())?;
+            *items.get_mut(idx)? = value;
+        }
+        _ => return None,
+    }
+    Some(())
 }
 
 impl fmt::Display for Path {
@@ -644,6 +675,26 @@ mod tests {
         let mut w = json!(1);
         Path::parse("$").unwrap().set(&mut w, json!({"r": 1})).unwrap();
         assert_eq!(w, json!({"r": 1}));
+    }
+
+    #[test]
+    fn a_set_that_cannot_be_made_changes_nothing_and_shows_the_target_as_it_was() {
+        for (path, target) in [
+            ("$.missing.deeper[0]", json!({"a": 1})),
+            ("$.a.b", json!({"a": 1})),
+            ("$.list[5]", json!({"list": [1, 2]})),
+            ("$.list[0].x", json!({"list": [1]})),
+        ] {
+            let mut v = target.clone();
+            let err = Path::parse(path).unwrap().set(&mut v, json!(2)).unwrap_err();
+            assert_eq!(v, target, "{path}");
+            assert_eq!(err.input, target.to_string(), "{path}");
+        }
+        let mut v = json!({"list": [1, {"x": 0}]});
+        Path::parse("$.list[-1].x").unwrap().set(&mut v, json!(2)).unwrap();
+        assert_eq!(v, json!({"list": [1, {"x": 2}]}));
+        Path::parse("$.list[0]").unwrap().set(&mut v, json!(3)).unwrap();
+        assert_eq!(v, json!({"list": [3, {"x": 2}]}));
     }
 
     #[test]

@@ -11,6 +11,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 
 use common::{current_thread_runtime, engine, inline_map_definition, items_input, machine, run_once};
 
+// The allocator `legion` ships with, so that the figures are what its users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How many items the Map iterates over.
 const ITEMS: usize = 10_000;
 

@@ -12,6 +12,10 @@ use serde_json::json;
 
 use common::{current_thread_runtime, engine, machine, multi_thread_runtime, pass_chain_definition, run_once};
 
+// The allocator `legion` ships with, so that the figures are what its users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn pass_chain(c: &mut Criterion) {
     let machine = machine(&pass_chain_definition(common::CHAIN_LENGTH));
     let input = json!({"a": 1, "b": "text"});

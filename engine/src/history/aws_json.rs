@@ -44,7 +44,7 @@ impl Details {
 
     /// A payload member and its `…Details` beside it.
     fn payload(self, key: &str, payload: &Payload) -> Details {
-        self.with(key, payload.as_str()).with(&format!("{key}Details"), json!({"truncated": false}))
+        self.with(key, payload.text()).with(&format!("{key}Details"), json!({"truncated": false}))
     }
 
     fn error(self, e: &ErrorDetails) -> Details {
@@ -74,12 +74,12 @@ fn details(event: &Event) -> Option<Details> {
         }
         Event::ExecutionTimedOut => d,
         Event::ExecutionRedriven { redrive_count } => d.with("redriveCount", *redrive_count),
-        Event::StateEntered { name, input, .. } => d.with("name", name.as_str()).payload("input", input),
+        Event::StateEntered { name, input, .. } => d.with("name", &**name).payload("input", input),
         Event::StateExited { name, output, assigned, .. } => {
-            let mut d = d.with("name", name.as_str());
+            let mut d = d.with("name", &**name);
             if let Some(assigned) = assigned {
                 let vars: Map<String, Value> =
-                    assigned.iter().map(|(k, v)| (k.clone(), Value::String(v.as_str().to_owned()))).collect();
+                    assigned.iter().map(|(k, v)| (k.clone(), Value::String(v.text().into_owned()))).collect();
                 d = d.with("assignedVariables", vars).with("assignedVariablesDetails", json!({"truncated": false}));
             }
             d.payload("output", output)
@@ -87,7 +87,7 @@ fn details(event: &Event) -> Option<Details> {
         Event::TaskScheduled { service, region, parameters, timeout, heartbeat } => d
             .service(service)
             .with("region", region.as_str())
-            .with("parameters", parameters.as_str())
+            .with("parameters", parameters.text())
             .with_opt("timeoutInSeconds", *timeout)
             .with_opt("heartbeatInSeconds", *heartbeat),
         Event::TaskStarted { service } => d.service(service),
@@ -110,7 +110,7 @@ fn details(event: &Event) -> Option<Details> {
         Event::MapIterationStarted { index, name }
         | Event::MapIterationSucceeded { index, name }
         | Event::MapIterationFailed { index, name }
-        | Event::MapIterationAborted { index, name } => d.with("index", *index).with("name", name.as_str()),
+        | Event::MapIterationAborted { index, name } => d.with("index", *index).with("name", &**name),
         Event::MapRunStarted { map_run_arn } => d.with("mapRunArn", map_run_arn.as_str()),
         Event::MapRunRedriven { map_run_arn, redrive_count } => {
             d.with("mapRunArn", map_run_arn.as_str()).with("redriveCount", *redrive_count)

@@ -7,6 +7,7 @@
 
 mod aws_json;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -128,37 +129,67 @@ impl EventType {
     }
 }
 
-/// A JSON payload (an input, output or parameters) as compact JSON text, shared, not copied, by
-/// the clones of its event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload(Arc<str>);
+/// A JSON payload (an input, output or parameters), shared, not copied, by the clones of its event:
+/// either the data flow's own value (a state's input or output, which the next state reads too) or
+/// compact JSON text (what a store reads back). Its text is made only when the history is read or
+/// written to a durable store.
+#[derive(Debug, Clone)]
+pub struct Payload(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Text(Arc<str>),
+    Value(Arc<Value>),
+}
 
 impl Serialize for Payload {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(&self.text())
     }
 }
 
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Payload, D::Error> {
-        String::deserialize(deserializer).map(|s| Payload(s.into()))
+        String::deserialize(deserializer).map(|s| Payload(Repr::Text(s.into())))
     }
 }
 
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Value(a), Repr::Value(b)) => a == b,
+            _ => self.text() == other.text(),
+        }
+    }
+}
+
+impl Eq for Payload {}
+
 impl Payload {
-    /// The compact text of `value`.
+    /// The compact text of `value` (for a value the data flow does not keep).
     pub fn of(value: &Value) -> Payload {
-        Payload(compact(value).into())
+        Payload(Repr::Text(compact(value).into()))
+    }
+
+    /// A value the data flow shares with the event: nothing is copied or serialised.
+    pub fn shared(value: Arc<Value>) -> Payload {
+        Payload(Repr::Value(value))
     }
 
     /// The compact JSON text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn text(&self) -> Cow<'_, str> {
+        match &self.0 {
+            Repr::Text(text) => Cow::Borrowed(text),
+            Repr::Value(value) => Cow::Owned(compact(value)),
+        }
     }
 
-    /// The payload parsed back into a value.
+    /// The payload as a value.
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        match &self.0 {
+            Repr::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Repr::Value(value) => Value::clone(value),
+        }
     }
 }
 
@@ -210,12 +241,12 @@ pub enum Event {
     },
     StateEntered {
         state_type: StateType,
-        name: String,
+        name: Arc<str>,
         input: Payload,
     },
     StateExited {
         state_type: StateType,
-        name: String,
+        name: Arc<str>,
         output: Payload,
         /// `Assign`ed variables, each value as compact JSON text, in assignment order.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -282,19 +313,19 @@ pub enum Event {
     MapStateFailed,
     MapIterationStarted {
         index: usize,
-        name: String,
+        name: Arc<str>,
     },
     MapIterationSucceeded {
         index: usize,
-        name: String,
+        name: Arc<str>,
     },
     MapIterationFailed {
         index: usize,
-        name: String,
+        name: Arc<str>,
     },
     MapIterationAborted {
         index: usize,
-        name: String,
+        name: Arc<str>,
     },
     MapRunStarted {
         map_run_arn: String,
@@ -428,9 +459,14 @@ impl Chunks {
 impl History {
     /// Appends an event and returns its id.
     pub fn record(&self, previous_event_id: u64, event: Event) -> u64 {
+        self.record_at(OffsetDateTime::now_utc(), previous_event_id, event)
+    }
+
+    /// Appends an event that happened at `timestamp` and returns its id.
+    pub fn record_at(&self, timestamp: OffsetDateTime, previous_event_id: u64, event: Event) -> u64 {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let id = events.len as u64 + 1;
-        events.push(HistoryEvent { id, previous_event_id, timestamp: OffsetDateTime::now_utc(), event });
+        events.push(HistoryEvent { id, previous_event_id, timestamp, event });
         id
     }
 
@@ -507,6 +543,17 @@ impl Recorder {
         id
     }
 
+    /// [`Recorder::record_with`] for an event that happened at `timestamp` (read by the caller, who
+    /// needs it too).
+    pub fn record_at(&mut self, timestamp: OffsetDateTime, event: impl FnOnce() -> Event) -> u64 {
+        if !self.enabled {
+            return 0;
+        }
+        let id = self.history.record_at(timestamp, self.last, event());
+        self.last = id;
+        id
+    }
+
     /// True before the whole history's first event.
     pub fn history_is_empty(&self) -> bool {
         self.history.is_empty()
@@ -542,6 +589,22 @@ mod tests {
 
     fn ids(events: &[HistoryEvent]) -> Vec<u64> {
         events.iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn a_shared_payload_is_written_and_compared_as_its_compact_text() {
+        let value = serde_json::json!({"b": [1, "two"], "a": null});
+        let shared = Payload::shared(Arc::new(value.clone()));
+        let text = Payload::of(&value);
+        assert_eq!(shared.text(), r#"{"b":[1,"two"],"a":null}"#);
+        assert_eq!(shared, text);
+        assert_ne!(shared, Payload::of(&serde_json::json!({"b": [1, "two"]})));
+        let written = serde_json::to_string(&shared).unwrap();
+        assert_eq!(written, serde_json::to_string(&text).unwrap());
+        let read: Payload = serde_json::from_str(&written).unwrap();
+        assert_eq!(read, shared);
+        assert_eq!(read.to_value(), value);
+        assert_eq!(shared.to_value(), value);
     }
 
     #[test]

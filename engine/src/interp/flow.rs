@@ -34,7 +34,8 @@ pub(crate) async fn execute(
                 (QueryLanguage::JsonPath, None) => data::effective_input(state, raw, ctx, &thread.vars)?,
                 (QueryLanguage::Jsonata, _) => Value::Null,
             };
-            let (output, assigned) = data::finish(state, raw.clone(), result, ctx, &thread.vars, false)?;
+            let (output, assigned) =
+                data::finish(state, data::raw_for_result(state, raw), result, ctx, &thread.vars, false)?;
             Ok(Step { flow: next_flow(state, output), assigned })
         }
         StateKind::Succeed => {

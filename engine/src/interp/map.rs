@@ -5,6 +5,8 @@
 pub(crate) mod config;
 mod distributed;
 
+use std::borrow::Cow;
+
 use futures::stream::{self, StreamExt};
 use legion_asl::error::{names, EvalError};
 use legion_asl::model::{MapMode, MapState, NumberField, Parallel, QueryLanguage, State};
@@ -52,7 +54,8 @@ pub(crate) async fn parallel(
             thread.recorder.follow(last);
             thread.recorder.record(Event::ParallelStateSucceeded);
             let output: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
-            let (output, assigned) = data::finish(state, raw.clone(), Value::Array(output), ctx, &thread.vars, true)?;
+            let (output, assigned) =
+                data::finish(state, data::raw_for_result(state, raw), Value::Array(output), ctx, &thread.vars, true)?;
             Ok(Step { flow: next_flow(state, output), assigned })
         }
         Err(f) => Err(f.into()),
@@ -155,23 +158,24 @@ pub(crate) async fn map(
     drop(running);
     thread.recorder.follow(last);
     thread.recorder.record(Event::MapStateSucceeded);
-    let (output, assigned) = data::finish(state, raw.clone(), Value::Array(results), ctx, &thread.vars, true)?;
+    let (output, assigned) =
+        data::finish(state, data::raw_for_result(state, raw), Value::Array(results), ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
 }
 
 /// The effective input and the items of a Map without ItemReader (`ItemsPath` or `Items`).
-pub(crate) fn input_items(
+pub(crate) fn input_items<'a>(
     state: &State,
     m: &MapState,
-    raw: &Value,
+    raw: &'a Value,
     ctx: &Value,
     vars: &crate::vars::Vars,
-) -> Result<(Value, Vec<Value>), StateError> {
+) -> Result<(Cow<'a, Value>, Vec<Value>), StateError> {
     let (eff, items) = match state.query_language {
         QueryLanguage::JsonPath => {
-            let eff = input_path(&state.io.input_path, raw, ctx, vars)?.into_owned();
+            let eff = input_path(&state.io.input_path, raw, ctx, vars)?;
             let items = match &m.items_path {
-                None => eff.clone(),
+                None => eff.clone().into_owned(),
                 Some(p) => {
                     let scope = Scope { data: &eff, context: ctx, vars };
                     p.eval(&scope).map_err(|e| data::path_error(e, "ItemsPath"))?.into_owned()
@@ -203,7 +207,7 @@ pub(crate) fn input_items(
                     v
                 }
             };
-            (raw.clone(), items)
+            (Cow::Borrowed(raw), items)
         }
     };
     let Value::Array(items) = items else {

@@ -142,6 +142,13 @@ impl Flow {
     }
 }
 
+/// Where control goes after a state's exit, with its output shared with the exit event (and, after
+/// `Next`, read by the next state as its input).
+enum Exited {
+    Next(usize, Arc<Value>),
+    End(Arc<Value>),
+}
+
 /// What a state's work produced before its exit is recorded.
 pub(crate) struct Step {
     pub(crate) flow: Flow,
@@ -569,14 +576,15 @@ fn run_from<'a>(
                 }
             }
             match run_state(exec, state, &input, thread, retry).await {
-                Ok(Flow::Next(next, output)) => {
+                Ok(Exited::Next(next, output)) => {
                     if checkpoints.is_some() {
                         exec.resumed_state_ended();
                     }
                     current = next;
-                    input = Arc::new(output);
+                    input = output;
                 }
-                Ok(Flow::End(output)) => return Ok(output),
+                // The exit event may hold the output too: then it is copied once, here.
+                Ok(Exited::End(output)) => return Ok(Arc::unwrap_or_clone(output)),
                 Err(f) => {
                     // AWS reruns a state in full when its result was too large.
                     if let (Some(slot), true) = (checkpoints, f.error == names::DATA_LIMIT_EXCEEDED) {
@@ -601,10 +609,10 @@ fn acts(state: &State) -> bool {
 async fn run_state(
     exec: &Exec,
     state: &State,
-    input: &Value,
+    input: &Arc<Value>,
     thread: &mut Thread,
     resumed: Option<SavedRetry>,
-) -> Result<Flow, Failure> {
+) -> Result<Exited, Failure> {
     let state_type = StateType::from_name(state.kind.type_name());
     let (entered_at, entered_id, mut retry_counts, mut retry_count) = match resumed {
         // Resumed in its Retry back-off after a restart: entered and failed already; wait out what
@@ -618,12 +626,13 @@ async fn run_state(
             (entered_at, r.entered_id, counts, r.retry_count)
         }
         None => {
-            let entered_id = thread.recorder.record_with(|| Event::StateEntered {
+            let entered_at = OffsetDateTime::now_utc();
+            let entered_id = thread.recorder.record_at(entered_at, || Event::StateEntered {
                 state_type,
                 name: state.name.clone(),
-                input: Payload::of(input),
+                input: Payload::shared(input.clone()),
             });
-            (OffsetDateTime::now_utc(), entered_id, vec![0u64; state.retry.len()], 0)
+            (entered_at, entered_id, vec![0u64; state.retry.len()], 0)
         }
     };
     loop {
@@ -651,7 +660,7 @@ async fn run_state(
                         error: e.error.clone(),
                         cause: cause.clone(),
                         location: location.clone(),
-                        state: state.name.clone(),
+                        state: state.name.to_string(),
                     });
                 }
                 Failure { error: e.error, cause: Some(cause) }
@@ -717,21 +726,25 @@ fn interpreter_cause(state: &State, entered_id: u64, detail: &str) -> String {
 }
 
 /// Records the exit event and applies assignments.
-fn exit(state: &State, state_type: StateType, step: Step, thread: &mut Thread) -> Flow {
-    let output = step.flow.output();
+fn exit(state: &State, state_type: StateType, step: Step, thread: &mut Thread) -> Exited {
+    let exited = match step.flow {
+        Flow::Next(next, output) => Exited::Next(next, Arc::new(output)),
+        Flow::End(output) => Exited::End(Arc::new(output)),
+    };
+    let (Exited::Next(_, output) | Exited::End(output)) = &exited;
     let record = !matches!(state.kind, StateKind::Fail(_));
     if record {
         thread.recorder.record_with(|| Event::StateExited {
             state_type,
             name: state.name.clone(),
-            output: Payload::of(output),
+            output: Payload::shared(output.clone()),
             assigned: step.assigned.as_ref().map(|a| a.iter().map(|(k, v)| (k.clone(), Payload::of(v))).collect()),
         });
     }
     if let Some(assigned) = step.assigned {
         thread.vars.assign(assigned);
     }
-    step.flow
+    exited
 }
 
 /// The transition after a state that completed normally.

@@ -64,7 +64,7 @@ impl MapInputs<'_> {
                 if jsonpath {
                     inspection.after_items_path = Some(Value::Array(items.clone()));
                 }
-                (eff, items)
+                (eff.into_owned(), items)
             }
         };
         let selected = match &self.map.item_selector {

@@ -261,7 +261,7 @@ impl Engine {
         let machine = load(&request)?;
         let state_name = match (&request.state_name, is_machine(&request.definition)) {
             (Some(name), true) => name.clone(),
-            _ => machine.program.states[machine.program.start_at].name.clone(),
+            _ => machine.program.states[machine.program.start_at].name.to_string(),
         };
         let (program, state) = machine
             .program
@@ -574,7 +574,7 @@ struct Run<'a> {
 impl Run<'_> {
     fn next_name(&self, transition: Transition) -> Option<String> {
         match transition {
-            Transition::Next(i) => self.program.states.get(i).map(|s| s.name.clone()),
+            Transition::Next(i) => self.program.states.get(i).map(|s| s.name.to_string()),
             Transition::End | Transition::None => None,
         }
     }
@@ -629,7 +629,7 @@ impl Run<'_> {
                     Ok(step) => match step.flow {
                         Flow::Next(i, output) => Ok(Done {
                             output,
-                            next: self.program.states.get(i).map(|s| s.name.clone()),
+                            next: self.program.states.get(i).map(|s| s.name.to_string()),
                             assigned: step.assigned,
                         }),
                         Flow::End(output) => Ok(Done { output, next: None, assigned: step.assigned }),
@@ -658,7 +658,7 @@ impl Run<'_> {
                     None => {
                         let request = TaskRequest {
                             resource: task.resource.clone(),
-                            state_name: state.name.clone(),
+                            state_name: state.name.to_string(),
                             input,
                             credentials: None,
                             task_token: None,
@@ -853,7 +853,7 @@ impl Run<'_> {
                     Ok((output, _assigned)) => {
                         response.status = TestStatus::CaughtError;
                         response.output = Some(output);
-                        response.next_state = self.program.states.get(catcher.next).map(|s| s.name.clone());
+                        response.next_state = self.program.states.get(catcher.next).map(|s| s.name.to_string());
                     }
                     Err(e) => {
                         response.error = Some(e.error);

@@ -6,6 +6,7 @@
 //! item ends up counted as succeeded, failed (or timed out, or aborted) or pending, in the map-run
 //! record and, with a `ResultWriter`, in the result files.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -64,7 +65,7 @@ pub(crate) async fn run(
 
     // The map run.
     let config = &exec.shared.config;
-    let label = m.label.clone().unwrap_or_else(|| state.name.clone());
+    let label = m.label.clone().unwrap_or_else(|| state.name.to_string());
     let machine_name = format!("{}/{}", exec.info.state_machine_name, label);
     let child_machine_arn =
         format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name);
@@ -160,7 +161,7 @@ pub(crate) async fn run(
             Some(Offering {
                 queue: queue.clone(),
                 parent_arn: exec.info.arn.clone(),
-                state_name: state.name.clone(),
+                state_name: state.name.to_string(),
                 attempt,
             })
         }
@@ -324,14 +325,15 @@ pub(crate) async fn run(
         None => runner.output(),
     };
     thread.recorder.record(Event::MapStateSucceeded);
-    let (output, assigned) = data::finish(state, raw.clone(), output, ctx, &thread.vars, true)?;
+    let (output, assigned) = data::finish(state, data::raw_for_result(state, raw), output, ctx, &thread.vars, true)?;
     Ok(Step { flow: next_flow(state, output), assigned })
 }
 
 /// The Map state's fields, evaluated for one run (with its items, when they come from the input).
 struct Configuration {
     spec: DistributedSpec,
-    /// The effective input (after `InputPath`, for a JSONPath state).
+    /// The effective input (after `InputPath`, for a JSONPath state) when an `ItemSelector` or the
+    /// `ItemReader` reads it; `Null` otherwise (items from the input are not copied twice).
     eff: Value,
     inline_items: Option<Vec<Value>>,
     limits: Limits,
@@ -359,8 +361,8 @@ fn evaluate(
             (eff, Some(items))
         }
         Some(_) => match state.query_language {
-            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, vars)?.into_owned(), None),
-            QueryLanguage::Jsonata => (raw.clone(), None),
+            QueryLanguage::JsonPath => (input_path(&state.io.input_path, raw, ctx, vars)?, None),
+            QueryLanguage::Jsonata => (Cow::Borrowed(raw), None),
         },
     };
     let length = inline_items.as_ref().map_or(0, Vec::len);
@@ -409,6 +411,7 @@ fn evaluate(
         Some(w) => (w.output_type, w.transformation),
         None => (OutputType::Json, WriterTransformation::Compact),
     };
+    let eff = if m.item_selector.is_some() || spec.reader.is_some() { eff.into_owned() } else { Value::Null };
     Ok(Configuration {
         spec,
         eff,
