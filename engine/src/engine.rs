@@ -534,7 +534,8 @@ impl Engine {
         }
         tokio::spawn(async move {
             let top = interp::Top { checkpoints, journal: journal.clone(), mode };
-            let run = interp::run_execution(shared, machine, info, history, cancel, stop, top);
+            // Boxed, so that this task's future stays small: it is copied whole on its way into the task.
+            let run = Box::pin(interp::run_execution(shared, machine, info, history, cancel, stop, top));
             // `run_execution` turns a panic in a state into a failure; this catches one outside them,
             // so the record is finished whatever happens.
             let outcome = std::panic::AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| {

@@ -208,7 +208,9 @@ pub(crate) async fn run_execution(
             });
             None
         }
-    };
+    }
+    // Only what the run needs of the checkpoint is kept across its awaits (a checkpoint is large).
+    .map(|c| (c.state, c.input, c.vars));
     let mut exec = Exec::new(shared, &machine, info);
     exec.top = checkpoints.map(|slot| (machine.clone(), slot));
     exec.journal = journal;
@@ -216,7 +218,7 @@ pub(crate) async fn run_execution(
     // A redrive of an execution stopped before it entered any state starts from the beginning.
     let resuming = resumed.is_some();
     let (start, input, vars) = match resumed {
-        Some(c) => (c.state, c.input, c.vars),
+        Some(resumed) => resumed,
         // The context base holds its own copy when a state can read `$$.Execution.Input`.
         None => (machine.program.start_at, Arc::new(std::mem::take(&mut exec.info.input)), Vars::new()),
     };

@@ -162,7 +162,7 @@ async fn run_claimed(
             };
             let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
             let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
-            let outcome = run_execution(shared, machine, info, history.clone(), cancel, stop, top).await;
+            let outcome = Box::pin(run_execution(shared, machine, info, history.clone(), cancel, stop, top)).await;
             ChildResult::new(outcome, if child.record_history { history.events() } else { Vec::new() })
         }
         Err(cause) => ChildResult::new(

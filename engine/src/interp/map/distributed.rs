@@ -966,7 +966,9 @@ impl Runner<'_> {
         let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
         tokio::spawn(async move {
             let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
-            let outcome = run_execution(shared, machine, info, history, cancel, stop, top).await;
+            // Boxed: the execution's future (1.6 KiB) would otherwise make the task's own future
+            // as large, copied whole on its way into the task at every spawn.
+            let outcome = Box::pin(run_execution(shared, machine, info, history, cancel, stop, top)).await;
             store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
             drop(room);
             outcome
