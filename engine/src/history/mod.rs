@@ -538,9 +538,7 @@ impl Recorder {
         if !self.enabled {
             return 0;
         }
-        let id = self.history.record(self.last, event());
-        self.last = id;
-        id
+        self.record_at(OffsetDateTime::now_utc(), event)
     }
 
     /// [`Recorder::record_with`] for an event that happened at `timestamp` (read by the caller, who

@@ -175,7 +175,7 @@ pub(crate) fn input_items<'a>(
         QueryLanguage::JsonPath => {
             let eff = input_path(&state.io.input_path, raw, ctx, vars)?;
             let items = match &m.items_path {
-                None => eff.clone().into_owned(),
+                None => Value::clone(&eff),
                 Some(p) => {
                     let scope = Scope { data: &eff, context: ctx, vars };
                     p.eval(&scope).map_err(|e| data::path_error(e, "ItemsPath"))?.into_owned()
