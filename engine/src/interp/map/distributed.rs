@@ -330,11 +330,11 @@ pub(crate) async fn run(
 }
 
 /// The Map state's fields, evaluated for one run (with its items, when they come from the input).
-struct Configuration {
+struct Configuration<'a> {
     spec: DistributedSpec,
-    /// The effective input (after `InputPath`, for a JSONPath state) when an `ItemSelector` or the
-    /// `ItemReader` reads it; `Null` otherwise (items from the input are not copied twice).
-    eff: Value,
+    /// The effective input (after `InputPath`, for a JSONPath state), borrowed from the raw input
+    /// when it is the raw input.
+    eff: Cow<'a, Value>,
     inline_items: Option<Vec<Value>>,
     limits: Limits,
     batching: Option<Batching>,
@@ -346,14 +346,14 @@ struct Configuration {
 }
 
 /// Evaluates the Map state's configuration; records `MapStateStarted` once its items are known.
-fn evaluate(
+fn evaluate<'a>(
     state: &State,
     m: &MapState,
-    raw: &Value,
+    raw: &'a Value,
     ctx: &Value,
     thread: &mut Thread,
     vars: &crate::vars::Vars,
-) -> Result<Configuration, StateError> {
+) -> Result<Configuration<'a>, StateError> {
     let spec = DistributedSpec::compile(m, state.query_language)?;
     let (eff, inline_items) = match &spec.reader {
         None => {
@@ -411,7 +411,6 @@ fn evaluate(
         Some(w) => (w.output_type, w.transformation),
         None => (OutputType::Json, WriterTransformation::Compact),
     };
-    let eff = if m.item_selector.is_some() || spec.reader.is_some() { eff.into_owned() } else { Value::Null };
     Ok(Configuration {
         spec,
         eff,
