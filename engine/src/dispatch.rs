@@ -27,7 +27,7 @@ pub struct TaskRequest {
     /// The state's `Resource`, as written.
     pub resource: String,
     /// The Task state's name.
-    pub state_name: String,
+    pub state_name: Arc<str>,
     /// The effective input (after `InputPath` and `Parameters`, or `Arguments`).
     pub input: Value,
     /// The evaluated `Credentials`, if any.
@@ -35,7 +35,7 @@ pub struct TaskRequest {
     /// The task token, for `.waitForTaskToken` resources.
     pub task_token: Option<String>,
     /// The ARN of the execution running the task.
-    pub execution_arn: String,
+    pub execution_arn: Arc<str>,
     /// How many times this state has been retried so far.
     pub retry_count: u64,
     /// The evaluated `HeartbeatSeconds`, if any.
@@ -140,7 +140,7 @@ impl LocalHandlers {
 
 impl TaskDispatcher for LocalHandlers {
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'static, Result<Value, TaskError>> {
-        let handler = self.by_state.get(&request.state_name).or_else(|| self.by_resource.get(&request.resource));
+        let handler = self.by_state.get(&*request.state_name).or_else(|| self.by_resource.get(&request.resource));
         match handler {
             Some(h) => h(request),
             None => {

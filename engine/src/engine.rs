@@ -381,13 +381,14 @@ impl Engine {
         let start_date = OffsetDateTime::now_utc();
         let shared = self.shared.clone();
         let info = interp::ExecutionInfo {
-            arn,
-            name,
-            state_machine_arn: self.state_machine_arn(&request.state_machine_name),
-            state_machine_name: request.state_machine_name,
+            arn: arn.into(),
+            name: name.into(),
+            state_machine_arn: self.state_machine_arn(&request.state_machine_name).into(),
+            state_machine_name: request.state_machine_name.into(),
             role_arn: request
                 .role_arn
-                .unwrap_or_else(|| format!("arn:aws:iam::{}:role/StepFunctionsRole", shared.config.account_id)),
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:role/StepFunctionsRole", shared.config.account_id))
+                .into(),
             start_time: start_date,
             input: request.input,
             express: request.machine_type == StateMachineType::Express,
@@ -409,7 +410,7 @@ impl Engine {
             Reservation::Reserved => {
                 Ok(Launched::Started(self.spawn_run(request.machine, info, history, checkpoints, RunMode::Start)))
             }
-            Reservation::Existing(_) => Ok(Launched::Found(info.arn)),
+            Reservation::Existing(_) => Ok(Launched::Found(info.arn.to_string())),
         }
     }
 
@@ -517,8 +518,8 @@ impl Engine {
         let cancel = CancellationToken::new();
         let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
         let execution = Execution {
-            arn: info.arn.clone(),
-            name: info.name.clone(),
+            arn: info.arn.to_string(),
+            name: info.name.to_string(),
             start_date: info.start_time,
             history: history.clone(),
             outcome: rx,

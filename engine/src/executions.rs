@@ -288,10 +288,10 @@ impl Executions {
             return Ok(Reservation::Reserved);
         }
         let mut record = ExecutionRecord::new(
-            info.arn.clone(),
-            info.name.clone(),
-            info.state_machine_arn.clone(),
-            info.state_machine_name.clone(),
+            info.arn.to_string(),
+            info.name.to_string(),
+            info.state_machine_arn.to_string(),
+            info.state_machine_name.to_string(),
             info.input.clone(),
         );
         record.machine_type = StateMachineType::Standard;
@@ -301,7 +301,7 @@ impl Executions {
                 let token_seed = info.token_seed.map(|s| s.to_string());
                 r.machine.source.clone().map(|definition| Launch {
                     definition,
-                    role_arn: info.role_arn.clone(),
+                    role_arn: info.role_arn.to_string(),
                     token_seed,
                 })
             }
@@ -318,7 +318,7 @@ impl Executions {
             }
         };
         if let (Reservation::Reserved, Some(r)) = (&reservation, resumable) {
-            lock(&self.resumable).insert(info.arn.clone(), r);
+            lock(&self.resumable).insert(info.arn.to_string(), r);
         }
         Ok(reservation)
     }
@@ -412,7 +412,7 @@ impl Executions {
     pub(crate) fn journal(&self, info: &ExecutionInfo, history: &History) -> Option<Journal> {
         (self.durable && !info.express && info.record_history).then(|| Journal {
             store: self.store.clone(),
-            arn: info.arn.clone(),
+            arn: info.arn.to_string(),
             history: history.clone(),
             committed: AtomicUsize::new(history.len()),
             published: AtomicUsize::new(history.len()),
@@ -508,11 +508,11 @@ impl Resumable {
             format!("The stored definition no longer parses: {}", d.first().map(|d| d.message.as_str()).unwrap_or(""))
         })?;
         let info = ExecutionInfo {
-            arn: record.arn,
-            name: record.name,
-            state_machine_arn: record.state_machine_arn,
-            state_machine_name: record.state_machine_name,
-            role_arn: saved.launch.role_arn,
+            arn: record.arn.into(),
+            name: record.name.into(),
+            state_machine_arn: record.state_machine_arn.into(),
+            state_machine_name: record.state_machine_name.into(),
+            role_arn: saved.launch.role_arn.into(),
             start_time: record.start_date,
             input: record.input,
             express: false,

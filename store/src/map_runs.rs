@@ -4,7 +4,7 @@
 //! while it runs, and when it ends. Memory is bounded by what runs, not by what ran.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use legion_engine::history::{History, HistoryEvent};
@@ -24,7 +24,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub(crate) struct MapRunCache {
     runs: Mutex<HashMap<String, (MapRunInfo, Instant)>>,
-    children: Mutex<HashMap<String, ChildExecution>>,
+    children: Mutex<HashMap<Arc<str>, ChildExecution>>,
 }
 
 impl MapRunCache {
@@ -116,7 +116,7 @@ impl MapRunCache {
     /// The running children of a map run.
     pub(crate) fn children_of(&self, map_run_arn: &str) -> Vec<ChildExecution> {
         let children = lock(&self.children);
-        children.values().filter(|c| c.map_run_arn == map_run_arn).map(without_history).collect()
+        children.values().filter(|c| *c.map_run_arn == *map_run_arn).map(without_history).collect()
     }
 
     /// Forgets what a parent execution ran.
@@ -131,7 +131,7 @@ impl MapRunCache {
             runs.remove(arn);
         }
         drop(runs);
-        lock(&self.children).retain(|_, c| !gone.contains(&c.map_run_arn));
+        lock(&self.children).retain(|_, c| !gone.iter().any(|g| **g == *c.map_run_arn));
     }
 }
 
@@ -142,10 +142,10 @@ fn without_history(child: &ChildExecution) -> ChildExecution {
 /// A child as a row: its summary (the history goes into a column of its own).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ChildRow {
-    map_run_arn: String,
-    execution_arn: String,
-    name: String,
-    state_machine_arn: String,
+    map_run_arn: Arc<str>,
+    execution_arn: Arc<str>,
+    name: Arc<str>,
+    state_machine_arn: Arc<str>,
     status: ExecutionStatus,
     #[serde(with = "time::serde::timestamp::nanoseconds")]
     start_date: OffsetDateTime,
@@ -170,8 +170,8 @@ impl ChildText {
     pub(crate) fn of(child: ChildExecution) -> Result<ChildText, StoreError> {
         let (row, events) = ChildRow::of(child);
         Ok(ChildText {
-            arn: row.execution_arn.clone(),
-            map_run_arn: row.map_run_arn.clone(),
+            arn: row.execution_arn.to_string(),
+            map_run_arn: row.map_run_arn.to_string(),
             start: crate::rows::nanos(row.start_date),
             summary: crate::rows::json(&row)?,
             history: events.as_ref().map(crate::rows::json).transpose()?,

@@ -59,7 +59,7 @@ impl Details {
 fn details(event: &Event) -> Option<Details> {
     let d = Details::default();
     Some(match event {
-        Event::ExecutionStarted { input, role_arn } => d.with("roleArn", role_arn.as_str()).payload("input", input),
+        Event::ExecutionStarted { input, role_arn } => d.with("roleArn", &**role_arn).payload("input", input),
         Event::ExecutionSucceeded { output }
         | Event::ActivitySucceeded { output }
         | Event::LambdaFunctionSucceeded { output } => d.payload("output", output),

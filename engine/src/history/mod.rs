@@ -228,7 +228,7 @@ pub struct ServiceResource {
 pub enum Event {
     ExecutionStarted {
         input: Payload,
-        role_arn: String,
+        role_arn: Arc<str>,
     },
     ExecutionSucceeded {
         output: Payload,

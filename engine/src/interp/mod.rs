@@ -31,14 +31,15 @@ use checkpoint::{BranchMemo, CheckpointSlot};
 /// The largest payload a state may pass on: 256 KiB of UTF-8.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 
-/// Facts about the execution that the context object reports.
+/// Facts about the execution that the context object reports. Its names are shared: the children
+/// of a map run share their machine's and role's, and each child's own with its map run's records.
 #[derive(Debug, Clone)]
 pub(crate) struct ExecutionInfo {
-    pub(crate) arn: String,
-    pub(crate) name: String,
-    pub(crate) state_machine_arn: String,
-    pub(crate) state_machine_name: String,
-    pub(crate) role_arn: String,
+    pub(crate) arn: Arc<str>,
+    pub(crate) name: Arc<str>,
+    pub(crate) state_machine_arn: Arc<str>,
+    pub(crate) state_machine_name: Arc<str>,
+    pub(crate) role_arn: Arc<str>,
     pub(crate) start_time: OffsetDateTime,
     pub(crate) input: Value,
     pub(crate) express: bool,

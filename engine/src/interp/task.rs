@@ -219,7 +219,7 @@ async fn dispatch(
     let Call { input, retry_count, timeout, heartbeat, credentials } = call;
     let request = TaskRequest {
         resource: task.resource.clone(),
-        state_name: state.name.to_string(),
+        state_name: state.name.clone(),
         input,
         credentials,
         task_token: waiter.as_ref().map(|w| w.token().to_owned()),

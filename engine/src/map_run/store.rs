@@ -171,14 +171,14 @@ pub struct MapRunUpdate {
 /// One child execution of a map run.
 #[derive(Clone)]
 pub struct ChildExecution {
-    /// The map run.
-    pub map_run_arn: String,
+    /// The map run (shared by all its children).
+    pub map_run_arn: Arc<str>,
     /// The child's ARN.
-    pub execution_arn: String,
+    pub execution_arn: Arc<str>,
     /// The child's name (a UUID).
-    pub name: String,
-    /// The labelled state machine ARN.
-    pub state_machine_arn: String,
+    pub name: Arc<str>,
+    /// The labelled state machine ARN (shared by all children of the map run).
+    pub state_machine_arn: Arc<str>,
     /// Its status.
     pub status: ExecutionStatus,
     /// When it started.
@@ -238,14 +238,15 @@ pub trait MapRunStore: Send + Sync {
 
 /// Maps keyed by ARNs that Legion makes (long strings, hashed for every child): foldhash, seeded
 /// per map, instead of SipHash.
-type ArnMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+type ArnMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 struct Inner {
     runs: Vec<MapRunInfo>,
-    run_index: ArnMap<usize>,
-    children: ArnMap<Vec<ChildExecution>>,
-    child_index: ArnMap<(String, usize)>,
+    run_index: ArnMap<String, usize>,
+    children: ArnMap<Arc<str>, Vec<ChildExecution>>,
+    /// Each child's map run and place in its list; the ARNs are the child's own, shared.
+    child_index: ArnMap<Arc<str>, (Arc<str>, usize)>,
 }
 
 /// The default store: everything in memory.
@@ -267,8 +268,10 @@ impl InMemoryMapRunStore {
         InMemoryMapRunStore { inner: Arc::default(), keep_children: true }
     }
 
-    /// Whether to keep each child's execution (history, input, output) besides its summary.
-    /// Turn it off for runs of millions of items.
+    /// Whether to keep each map run's child executions (summaries and histories, for ListExecutions
+    /// and GetExecutionHistory of a child). Without them a map run still keeps its counts, and its
+    /// children record no history. Turn it off where nothing can ask for them (`legion run`), or for
+    /// runs of millions of items.
     pub fn keep_child_executions(mut self, keep: bool) -> InMemoryMapRunStore {
         self.keep_children = keep;
         self
@@ -321,30 +324,31 @@ impl MapRunStore for InMemoryMapRunStore {
             return;
         }
         for arn in &arns {
-            for child in inner.children.remove(arn).unwrap_or_default() {
+            for child in inner.children.remove(arn.as_str()).unwrap_or_default() {
                 inner.child_index.remove(&child.execution_arn);
             }
         }
         inner.runs.retain(|r| r.execution_arn != execution_arn);
-        let index: ArnMap<usize> = inner.runs.iter().enumerate().map(|(i, r)| (r.map_run_arn.clone(), i)).collect();
+        let index: ArnMap<String, usize> =
+            inner.runs.iter().enumerate().map(|(i, r)| (r.map_run_arn.clone(), i)).collect();
         inner.run_index = index;
     }
 
-    fn insert_child(&self, mut child: ChildExecution) {
+    fn insert_child(&self, child: ChildExecution) {
         if !self.keep_children {
-            child.history = None;
+            return;
         }
         let mut inner = self.lock();
         let Inner { children, child_index, .. } = &mut *inner;
-        let list = match children.get_mut(&child.map_run_arn) {
-            Some(list) => list,
-            None => children.entry(child.map_run_arn.clone()).or_default(),
-        };
+        let list = children.entry(child.map_run_arn.clone()).or_default();
         child_index.insert(child.execution_arn.clone(), (child.map_run_arn.clone(), list.len()));
         list.push(child);
     }
 
     fn finish_child(&self, execution_arn: &str, status: ExecutionStatus, stop_date: OffsetDateTime) {
+        if !self.keep_children {
+            return;
+        }
         let mut inner = self.lock();
         let Inner { children, child_index, .. } = &mut *inner;
         let Some((run, i)) = child_index.get(execution_arn) else { return };
@@ -375,5 +379,88 @@ impl MapRunStore for InMemoryMapRunStore {
         let inner = self.lock();
         let Some((run, i)) = inner.child_index.get(execution_arn) else { return Ok(None) };
         Ok(inner.children.get(run).and_then(|l| l.get(*i)).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: &str = "arn:aws:states:us-east-1:123456789012:mapRun:m/Map:1";
+
+    fn run() -> MapRunInfo {
+        MapRunInfo {
+            map_run_arn: RUN.to_owned(),
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".to_owned(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/Map".to_owned(),
+            status: MapRunStatus::Running,
+            start_date: OffsetDateTime::UNIX_EPOCH,
+            stop_date: None,
+            max_concurrency: 0,
+            tolerated_failure_percentage: 0.0,
+            tolerated_failure_count: 0,
+            item_counts: Counts::default(),
+            execution_counts: Counts::default(),
+            redrive_count: 0,
+            redrive_date: None,
+        }
+    }
+
+    fn child(run: &Arc<str>, n: u32) -> ChildExecution {
+        ChildExecution {
+            map_run_arn: run.clone(),
+            execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:m/Map:c{n}").into(),
+            name: format!("c{n}").into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/Map".into(),
+            status: ExecutionStatus::Running,
+            start_date: OffsetDateTime::UNIX_EPOCH,
+            stop_date: None,
+            item_count: 1,
+            history: Some(History::default()),
+        }
+    }
+
+    /// Starts two children, ends the second, and counts one of each.
+    fn two_children(store: &InMemoryMapRunStore) {
+        store.insert_run(run());
+        let arn: Arc<str> = RUN.into();
+        store.insert_child(child(&arn, 0));
+        store.insert_child(child(&arn, 1));
+        store.finish_child(&child(&arn, 1).execution_arn, ExecutionStatus::Succeeded, OffsetDateTime::UNIX_EPOCH);
+        let counts = Counts { total: 2, running: 1, succeeded: 1, results_written: 1, ..Counts::default() };
+        store.update_run(
+            RUN,
+            MapRunUpdate {
+                status: MapRunStatus::Running,
+                stop_date: None,
+                item_counts: counts,
+                execution_counts: counts,
+            },
+        );
+    }
+
+    #[tokio::test]
+    async fn children_are_kept_in_start_order_and_found_by_arn() {
+        let store = InMemoryMapRunStore::new();
+        two_children(&store);
+        let listed = store.list_children(RUN).await.expect("a list");
+        let names: Vec<_> = listed.iter().map(|c| (&*c.name, c.status)).collect();
+        assert_eq!(names, [("c0", ExecutionStatus::Running), ("c1", ExecutionStatus::Succeeded)]);
+        let one = store.child(&listed[1].execution_arn).await.expect("a read").expect("the child");
+        assert_eq!(one.stop_date, Some(OffsetDateTime::UNIX_EPOCH));
+        assert!(one.history.is_some());
+        store.forget_execution(&run().execution_arn);
+        assert!(store.list_children(RUN).await.expect("a list").is_empty());
+        assert!(store.child(&listed[0].execution_arn).await.expect("a read").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_store_that_keeps_no_children_still_counts_them() {
+        let store = InMemoryMapRunStore::new().keep_child_executions(false);
+        assert!(!store.keeps_child_executions());
+        two_children(&store);
+        assert!(store.list_children(RUN).await.expect("a list").is_empty());
+        let run = store.describe_run(RUN).await.expect("a read").expect("the run");
+        assert_eq!((run.execution_counts.total, run.execution_counts.succeeded), (2, 1));
     }
 }

@@ -147,11 +147,11 @@ async fn run_claimed(
         Ok(machine) => {
             let history = History::default();
             let info = ExecutionInfo {
-                arn: child.execution_arn.clone(),
-                name: child.name.clone(),
-                state_machine_arn: child.state_machine_arn.clone(),
-                state_machine_name: child.state_machine_name.clone(),
-                role_arn: child.role_arn.clone(),
+                arn: child.execution_arn.as_str().into(),
+                name: child.name.as_str().into(),
+                state_machine_arn: child.state_machine_arn.as_str().into(),
+                state_machine_name: child.state_machine_name.as_str().into(),
+                role_arn: child.role_arn.as_str().into(),
                 start_time: child.start_date,
                 input: child.input.clone(),
                 express: child.express,

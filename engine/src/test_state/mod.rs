@@ -282,19 +282,15 @@ impl Engine {
             None => self.made_up_context(state, &request),
         };
         let info = ExecutionInfo {
-            arn: context.pointer("/Execution/Id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            name: context.pointer("/Execution/Name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            state_machine_arn: context
-                .pointer("/StateMachine/Id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            arn: context.pointer("/Execution/Id").and_then(Value::as_str).unwrap_or_default().into(),
+            name: context.pointer("/Execution/Name").and_then(Value::as_str).unwrap_or_default().into(),
+            state_machine_arn: context.pointer("/StateMachine/Id").and_then(Value::as_str).unwrap_or_default().into(),
             state_machine_name: context
                 .pointer("/StateMachine/Name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
-                .to_owned(),
-            role_arn: request.role_arn.clone().unwrap_or_default(),
+                .into(),
+            role_arn: request.role_arn.as_deref().unwrap_or_default().into(),
             start_time: OffsetDateTime::now_utc(),
             input: request.input.clone(),
             express: true,
@@ -658,7 +654,7 @@ impl Run<'_> {
                     None => {
                         let request = TaskRequest {
                             resource: task.resource.clone(),
-                            state_name: state.name.to_string(),
+                            state_name: state.name.clone(),
                             input,
                             credentials: None,
                             task_token: None,

@@ -211,13 +211,13 @@ fn child_record(child: &ChildExecution) -> ExecutionRecord {
     let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<Value>(&t).ok());
     let name = child.state_machine_arn.rsplit(':').next().unwrap_or_default().to_owned();
     let mut record = ExecutionRecord::new(
-        child.execution_arn.clone(),
-        child.name.clone(),
-        child.state_machine_arn.clone(),
+        child.execution_arn.to_string(),
+        child.name.to_string(),
+        child.state_machine_arn.to_string(),
         name,
         parse(detail("executionStartedEventDetails", "input")).unwrap_or(Value::Null),
     );
-    record.map_run_arn = Some(child.map_run_arn.clone());
+    record.map_run_arn = Some(child.map_run_arn.to_string());
     record.start_date = child.start_date;
     record.stop_date = child.stop_date;
     record.status = child.status;
@@ -516,13 +516,13 @@ async fn list_children(
         .rev()
         .filter(|c| status.is_none_or(|s| s == c.status))
         .map(|c| ExecutionItem {
-            execution_arn: c.execution_arn,
-            state_machine_arn: c.state_machine_arn,
-            name: c.name,
+            execution_arn: c.execution_arn.to_string(),
+            state_machine_arn: c.state_machine_arn.to_string(),
+            name: c.name.to_string(),
             status: c.status.as_str(),
             start_date: c.start_date,
             stop_date: c.stop_date,
-            map_run_arn: Some(c.map_run_arn),
+            map_run_arn: Some(c.map_run_arn.to_string()),
             state_machine_version_arn: None,
             state_machine_alias_arn: None,
             item_count: Some(c.item_count),

@@ -66,9 +66,9 @@ pub(crate) async fn run(
     // The map run.
     let config = &exec.shared.config;
     let label = m.label.clone().unwrap_or_else(|| state.name.to_string());
-    let machine_name = format!("{}/{}", exec.info.state_machine_name, label);
-    let child_machine_arn =
-        format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name);
+    let machine_name: Arc<str> = format!("{}/{}", exec.info.state_machine_name, label).into();
+    let child_machine_arn: Arc<str> =
+        format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name).into();
     let store = exec.shared.map_runs.store.clone();
     let max_concurrency = if limits.concurrency >= MAX_CHILDREN { 0 } else { limits.concurrency as u64 };
     // A redriven top-level Distributed Map continues its map run: the children that succeeded are
@@ -126,8 +126,8 @@ pub(crate) async fn run(
             thread.recorder.record_with(|| Event::MapRunStarted { map_run_arn: arn.clone() });
             store.insert_run(MapRunInfo {
                 map_run_arn: arn.clone(),
-                execution_arn: exec.info.arn.clone(),
-                state_machine_arn: child_machine_arn.clone(),
+                execution_arn: exec.info.arn.to_string(),
+                state_machine_arn: child_machine_arn.to_string(),
                 status: MapRunStatus::Running,
                 start_date: OffsetDateTime::now_utc(),
                 stop_date: None,
@@ -160,7 +160,7 @@ pub(crate) async fn run(
             };
             Some(Offering {
                 queue: queue.clone(),
-                parent_arn: exec.info.arn.clone(),
+                parent_arn: exec.info.arn.to_string(),
                 state_name: state.name.to_string(),
                 attempt,
             })
@@ -180,7 +180,7 @@ pub(crate) async fn run(
         cancel: CancellationToken::new(),
         store: store.clone(),
         live,
-        map_run_arn: map_run_arn.clone(),
+        map_run_arn: map_run_arn.as_str().into(),
         recorder: thread.recorder.clone(),
         items: Counts::default(),
         executions: Counts::default(),
@@ -533,8 +533,8 @@ struct Work {
 struct Done {
     ordinal: usize,
     item_count: u64,
-    arn: String,
-    name: String,
+    arn: Arc<str>,
+    name: Arc<str>,
     start: OffsetDateTime,
     input_text: Option<String>,
     outcome: Outcome,
@@ -602,12 +602,18 @@ fn child_record<'a>(done: &'a Done, stop: OffsetDateTime, machine_arn: &'a str, 
     }
 }
 
+/// A UUID's hyphenated text, made once where it is kept.
+fn uuid_text(id: uuid::Uuid) -> Arc<str> {
+    Arc::from(&*id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
+}
+
 /// Marks the map run aborted (and stops its children) if the map state is dropped before it ends.
 struct RunGuard {
     cancel: CancellationToken,
     store: Arc<dyn MapRunStore>,
     live: Arc<LiveRuns>,
-    map_run_arn: String,
+    /// Shared by the records of all its children.
+    map_run_arn: Arc<str>,
     recorder: Recorder,
     items: Counts,
     executions: Counts,
@@ -669,8 +675,8 @@ struct Runner<'a> {
     limits_rx: Option<watch::Receiver<RunLimits>>,
     store: Arc<dyn MapRunStore>,
     machine: Arc<StateMachine>,
-    machine_name: String,
-    child_machine_arn: String,
+    machine_name: Arc<str>,
+    child_machine_arn: Arc<str>,
     express: bool,
     source: Box<dyn ItemSource>,
     source_done: bool,
@@ -848,14 +854,14 @@ impl Runner<'_> {
         work: Work,
     ) -> impl std::future::Future<Output = Done> + Send + 'static {
         let config = &self.exec.shared.config;
-        let name = match &self.offering {
+        let name: Arc<str> = match &self.offering {
             Some(o) => {
                 let seed = format!("{}#{}#{ordinal}", guard.map_run_arn, o.attempt);
-                uuid::Uuid::new_v5(&CHILD_NAMES, seed.as_bytes()).to_string()
+                uuid_text(uuid::Uuid::new_v5(&CHILD_NAMES, seed.as_bytes()))
             }
-            None => uuid::Uuid::new_v4().to_string(),
+            None => uuid_text(uuid::Uuid::new_v4()),
         };
-        let arn = if self.express {
+        let arn: Arc<str> = if self.express {
             format!(
                 "arn:aws:states:{}:{}:express:{}:{}:{}",
                 config.region,
@@ -867,8 +873,10 @@ impl Runner<'_> {
                     None => uuid::Uuid::new_v4(),
                 }
             )
+            .into()
         } else {
             format!("arn:aws:states:{}:{}:execution:{}:{}", config.region, config.account_id, self.machine_name, name)
+                .into()
         };
         let start = OffsetDateTime::now_utc();
         let input_text = self.keep_input.then(|| crate::history::compact(&work.input));
@@ -908,7 +916,9 @@ impl Runner<'_> {
             record_history: keep,
             token_seed: None,
         };
-        let cancel = guard.cancel.child_token();
+        // The child only watches the map run's token (it never cancels it): a clone, not a child
+        // token, which would lock the map run's token at every child's start and end.
+        let cancel = guard.cancel.clone();
         let (store, child_arn) = (self.store.clone(), arn.clone());
         let handle = match &self.offering {
             Some(o) => {
@@ -917,15 +927,15 @@ impl Runner<'_> {
                     Ok(room) => self.spawn_local(info, history, cancel, store, child_arn, Some(room)),
                     Err(_) => {
                         let child = QueuedChild {
-                            map_run_arn: guard.map_run_arn.clone(),
+                            map_run_arn: guard.map_run_arn.to_string(),
                             ordinal: ordinal as u64,
                             parent_arn: o.parent_arn.clone(),
                             state_name: o.state_name.clone(),
-                            execution_arn: info.arn,
-                            name: info.name,
-                            state_machine_arn: info.state_machine_arn,
-                            state_machine_name: info.state_machine_name,
-                            role_arn: info.role_arn,
+                            execution_arn: info.arn.to_string(),
+                            name: info.name.to_string(),
+                            state_machine_arn: info.state_machine_arn.to_string(),
+                            state_machine_name: info.state_machine_name.to_string(),
+                            role_arn: info.role_arn.to_string(),
                             start_date: info.start_time,
                             input: info.input,
                             express: info.express,
@@ -957,7 +967,7 @@ impl Runner<'_> {
         history: History,
         cancel: CancellationToken,
         store: Arc<dyn MapRunStore>,
-        child_arn: String,
+        child_arn: Arc<str>,
         room: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> tokio::task::JoinHandle<Outcome> {
         let shared = self.exec.shared.clone();
@@ -1299,8 +1309,8 @@ mod tests {
         Done {
             ordinal: 0,
             item_count: 1,
-            arn: "arn:aws:states:us-east-1:123456789012:express:m/run:c:1".to_owned(),
-            name: "c".to_owned(),
+            arn: "arn:aws:states:us-east-1:123456789012:express:m/run:c:1".into(),
+            name: "c".into(),
             start: time::macros::datetime!(2026-12-06 10:00:00.123456 UTC),
             input_text: Some(r#"{"a":1}"#.to_owned()),
             outcome,
