@@ -4,7 +4,7 @@
 //! its sockets and memory are its own) that answers each request after `LEGION_BENCH_TARGET_MS`
 //! (default 1000 ms). Items come from a JSON object on the
 //! embedded S3 endpoint and results go back through a `ResultWriter`, on an engine built as
-//! `legion run --s3-root` builds it (children's summaries kept, not their histories).
+//! `legion run --s3-root` builds it (no child executions kept, only the map run's counts).
 //!
 //! Runs STANDARD then EXPRESS children (each against a new target process); prints the wall time,
 //! how far it is above the target's own delay, and the peak RSS (VmHWM) of the process that runs the

@@ -16,7 +16,7 @@
 //! and the peak RSS, then `ratio <(b)/(a)>` as the last line. `LEGION_BENCH_RESULT_WRITER=0` runs
 //! (b) without the `ResultWriter` (each child then outputs its item, which keeps the Map's output
 //! under 256 KiB only up to about 40,000 items); `LEGION_BENCH_KEEP_CHILDREN=1` keeps each child's
-//! execution and history in the map-run store (`legion run` keeps only their summaries, as this
+//! execution and history in the map-run store (`legion run` keeps none, only the counts, as this
 //! benchmark does by default).
 
 use std::convert::Infallible;

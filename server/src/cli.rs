@@ -159,8 +159,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             let (s3, s3_tasks, _endpoint) = runtime.block_on(s3_setup(s3_root.as_deref()))?;
             let tokens = legion_engine::TaskTokens::new();
             let router = runtime.block_on(task_router(config, mock_config, test_case, tokens.clone(), s3_tasks))?;
-            // Nothing can read a map-run child's history after `legion run` (`--history` prints the
-            // execution's own), so children keep none: a large map run stays small in memory.
+            // Nothing can read a map-run child's execution or history after `legion run` (`--history`
+            // prints the execution's own), so none is kept: a large map run stays small in memory.
             let children = legion_engine::map_run::InMemoryMapRunStore::new().keep_child_executions(false);
             let stores = runtime
                 .block_on(legion_store::open(&store, legion_engine::Retention::forever()))
