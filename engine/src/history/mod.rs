@@ -184,6 +184,13 @@ impl Payload {
         }
     }
 
+    /// Keeps the payload as its compact text, letting go of the value it shared.
+    fn settle(&mut self) {
+        if let Repr::Value(value) = &self.0 {
+            self.0 = Repr::Text(compact(value).into());
+        }
+    }
+
     /// The payload as a value.
     pub fn to_value(&self) -> Value {
         match &self.0 {
@@ -423,9 +430,13 @@ pub struct History {
 /// How many events a chunk of a history holds at most.
 const CHUNK: usize = 1024;
 
-/// Events in chunks, each as large as the events before it (from 16 to [`CHUNK`]): a history
-/// grows without moving what it holds (a `Vec` that doubles copies every event it has, and asks the
-/// system for ever larger blocks).
+/// How many events the first chunk holds: a short execution (a Pass state records 4 events, a Task
+/// state 7) keeps no room it will not use, which thousands of kept map-run children would multiply.
+const FIRST_CHUNK: usize = 4;
+
+/// Events in chunks, each as large as the events before it (from [`FIRST_CHUNK`] to [`CHUNK`]): a
+/// history grows without moving what it holds (a `Vec` that doubles copies every event it has, and
+/// asks the system for ever larger blocks).
 #[derive(Debug, Default)]
 struct Chunks {
     chunks: Vec<Vec<HistoryEvent>>,
@@ -437,7 +448,7 @@ impl Chunks {
         match self.chunks.last_mut() {
             Some(last) if last.len() < last.capacity() => last.push(event),
             _ => {
-                let mut chunk = Vec::with_capacity(self.len.clamp(16, CHUNK));
+                let mut chunk = Vec::with_capacity(self.len.clamp(FIRST_CHUNK, CHUNK));
                 chunk.push(event);
                 self.chunks.push(chunk);
             }
@@ -481,6 +492,21 @@ impl History {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         for event in recorded {
             events.push(event);
+        }
+    }
+
+    /// Keeps every payload as compact text, letting go of the values an execution shared with its
+    /// events. For a history kept after its execution has ended (a value tree takes several times
+    /// the memory of its text); reading and equality are unchanged.
+    pub fn settle(&self) {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        for event in events.chunks.iter_mut().flatten() {
+            match &mut event.event {
+                Event::StateEntered { input: payload, .. } | Event::StateExited { output: payload, .. } => {
+                    payload.settle()
+                }
+                _ => {}
+            }
         }
     }
 
@@ -603,6 +629,56 @@ mod tests {
         assert_eq!(read, shared);
         assert_eq!(read.to_value(), value);
         assert_eq!(shared.to_value(), value);
+    }
+
+    #[test]
+    fn a_settled_history_reads_the_same_and_lets_the_shared_values_go() {
+        let value = Arc::new(serde_json::json!({"id": "7", "name": "item-7"}));
+        let history = History::default();
+        let name: Arc<str> = "Echo".into();
+        history.record(
+            0,
+            Event::StateEntered {
+                state_type: StateType::Pass,
+                name: name.clone(),
+                input: Payload::shared(value.clone()),
+            },
+        );
+        history.record(
+            1,
+            Event::StateExited {
+                state_type: StateType::Pass,
+                name,
+                output: Payload::shared(value.clone()),
+                assigned: None,
+            },
+        );
+        let before = history.events();
+        assert_eq!(Arc::strong_count(&value), 5);
+        history.settle();
+        assert_eq!(history.events(), before);
+        drop(before);
+        assert_eq!(Arc::strong_count(&value), 1, "the history holds text only");
+        let text = serde_json::to_string(&history.events()).unwrap();
+        assert!(text.contains(r#"{\"id\":\"7\",\"name\":\"item-7\"}"#), "{text}");
+    }
+
+    #[test]
+    fn a_short_history_keeps_no_room_it_will_not_use() {
+        let history = History::default();
+        let capacities = |h: &History| -> Vec<usize> {
+            h.events.lock().unwrap().chunks.iter().map(Vec::capacity).collect::<Vec<_>>()
+        };
+        for n in 1..=FIRST_CHUNK as u64 {
+            history.record(n - 1, Event::MapStateSucceeded);
+        }
+        assert_eq!(capacities(&history), [FIRST_CHUNK]);
+        for n in FIRST_CHUNK as u64 + 1..=4 * FIRST_CHUNK as u64 + 1 {
+            history.record(n - 1, Event::MapStateSucceeded);
+        }
+        // Each chunk as large as the events before it.
+        assert_eq!(capacities(&history), [FIRST_CHUNK, FIRST_CHUNK, 2 * FIRST_CHUNK, 4 * FIRST_CHUNK]);
+        assert_eq!(ids(&history.events()), (1..=4 * FIRST_CHUNK as u64 + 1).collect::<Vec<_>>());
     }
 
     #[test]

@@ -973,11 +973,17 @@ impl Runner<'_> {
         let shared = self.exec.shared.clone();
         let machine = self.machine.clone();
         let stop: StopSlot = Arc::new(std::sync::Mutex::new(None));
+        let kept = info.record_history.then(|| history.clone());
         tokio::spawn(async move {
             let top = Top { checkpoints: None, journal: None, mode: RunMode::Start };
             // Boxed: the execution's future (1.6 KiB) would otherwise make the task's own future
             // as large, copied whole on its way into the task at every spawn.
             let outcome = Box::pin(run_execution(shared, machine, info, history, cancel, stop, top)).await;
+            // A kept child's history outlives it: its payloads become text, several times smaller
+            // than the values the execution shared with them.
+            if let Some(history) = kept {
+                history.settle();
+            }
             store.finish_child(&child_arn, outcome.status, OffsetDateTime::now_utc());
             drop(room);
             outcome
