@@ -7,6 +7,9 @@
 //!   every kept child stays in memory);
 //! - `sqlite`: executions, map runs and ended children in a SQLite file, only running ones in memory.
 //!
+//! `LEGION_BENCH_EXECUTION_TYPE=EXPRESS` runs EXPRESS children instead (kept by the map-run store
+//! all the same, as `legion serve` keeps them).
+//!
 //! Prints items/s, the process's CPU time per child (the embedded S3 endpoint's reading and writing
 //! included) and the peak RSS (VmHWM) of each.
 
@@ -69,6 +72,10 @@ fn main() {
 }
 
 fn run_one(store: &str, items: usize) {
+    let execution_type = match std::env::var("LEGION_BENCH_EXECUTION_TYPE").ok().as_deref() {
+        Some("EXPRESS") => "EXPRESS",
+        _ => "STANDARD",
+    };
     let dir = tempfile::tempdir().expect("a scratch folder");
     let bucket = dir.path().join("s3").join("bench");
     std::fs::create_dir_all(&bucket).expect("a bucket");
@@ -105,7 +112,7 @@ fn run_one(store: &str, items: usize) {
                     "Parameters": {"Bucket": "bench", "Key": "items.csv"}
                 },
                 "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
                     "StartAt": "Echo",
                     "States": {"Echo": {"Type": "Pass", "End": true}}
                 },
@@ -123,7 +130,7 @@ fn run_one(store: &str, items: usize) {
         let runs = engine.list_map_runs(execution.arn()).await.expect("the map-run store answers");
         assert_eq!(runs[0].item_counts.succeeded as usize, items);
         println!(
-            "durable_map_run {store:>6}: {items} STANDARD children in {seconds:.1} s = {:.0} children/s, \
+            "durable_map_run {store:>6}: {items} {execution_type} children in {seconds:.1} s = {:.0} children/s, \
              {cpu_per_child:.1} µs CPU per child, peak RSS {:.1} MiB",
             items as f64 / seconds,
             peak_rss_mib()
