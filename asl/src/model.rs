@@ -304,6 +304,9 @@ pub enum MapMode {
 pub struct MapState {
     /// `ItemProcessor` / `Iterator`.
     pub processor: Program,
+    /// Whether the processor mentions `$$` or `$states` (a Distributed Map's children build their
+    /// context object only then, whatever the parent reads).
+    pub processor_reads_context: bool,
     /// The processor's query language (inherited from the machine, not from the Map).
     pub mode: MapMode,
     /// `ItemsPath`.

@@ -955,6 +955,7 @@ impl Parser {
             self.number_field(obj, "ToleratedFailurePercentage", loc, language, (0.0, 100.0));
         Some(MapState {
             processor: program,
+            processor_reads_context: pobj.iter().any(|(k, v)| k.contains("$$") || reads_context(v)),
             mode,
             items_path,
             items,
@@ -1132,4 +1133,35 @@ fn fmt_num(n: f64) -> String {
 /// Returns true when the only diagnostics are about a JSON value that was not an object.
 pub fn is_not_object(diags: &[Diagnostic]) -> bool {
     diags.len() == 1 && diags[0].message == "Definition must be a valid JSON object"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map_of(definition: Value) -> MapState {
+        let machine = parse(&definition, ParseOptions::default()).expect("valid");
+        let (_, state) = machine.program.find_nested("M").expect("the Map state");
+        match &state.kind {
+            StateKind::Map(m) => (**m).clone(),
+            _ => panic!("not a Map"),
+        }
+    }
+
+    #[test]
+    fn a_processor_reads_the_context_only_when_it_names_it() {
+        let with = |processor_state: Value| {
+            json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "ItemsPath": "$$.Execution.Input.items",
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "P", "States": {"P": processor_state}},
+                "End": true}}})
+        };
+        let quiet = with(json!({"Type": "Pass", "End": true}));
+        assert!(parse(&quiet, ParseOptions::default()).expect("valid").reads_context);
+        assert!(!map_of(quiet).processor_reads_context, "the parent reads it, the processor does not");
+        let reading = with(json!({"Type": "Pass", "Parameters": {"name.$": "$$.Execution.Name"}, "End": true}));
+        assert!(map_of(reading).processor_reads_context);
+    }
 }

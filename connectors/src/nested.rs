@@ -276,6 +276,8 @@ async fn start_child(a: &Attached, naming: Naming, params: &Value) -> Result<Sta
     let input = child_input(params, naming)?;
     let mut request = StartRequest::new(target.machine, target.name, input);
     request.machine_type = target.machine_type;
+    // An Express child records no history, as on AWS (a Standard one always does).
+    request.record_history = false;
     request.role_arn = target.role_arn;
     request.execution_name = params.get("Name").and_then(Value::as_str).map(str::to_owned);
     let options = StartOptions {

@@ -80,6 +80,10 @@ pub struct StartRequest {
     pub machine_type: StateMachineType,
     /// The role ARN reported in the context object and history.
     pub role_arn: Option<String>,
+    /// Whether an Express execution records its history (by default it does). A Standard execution
+    /// always does: DescribeExecution, GetExecutionHistory and redrive read it. AWS records no history
+    /// for Express executions, so the API starts them with `false`.
+    pub record_history: bool,
 }
 
 impl StartRequest {
@@ -92,6 +96,7 @@ impl StartRequest {
             input,
             machine_type: StateMachineType::Standard,
             role_arn: None,
+            record_history: true,
         }
     }
 }
@@ -394,7 +399,7 @@ impl Engine {
             express: request.machine_type == StateMachineType::Express,
             redrive_count: 0,
             redrive_time: None,
-            record_history: true,
+            record_history: request.record_history || request.machine_type == StateMachineType::Standard,
             token_seed: (shared.executions.durable() && request.machine_type == StateMachineType::Standard)
                 .then(uuid::Uuid::new_v4),
         };

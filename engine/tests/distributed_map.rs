@@ -92,6 +92,54 @@ async fn batches_run_as_child_executions_with_their_own_history() {
 }
 
 #[tokio::test]
+async fn express_children_are_kept_without_a_history() {
+    let engine = Engine::builder().time_scale(0.0).build();
+    let mut definition = distributed(json!({"ItemsPath": "$.items"}), json!({"Type": "Pass", "End": true}));
+    definition["States"]["Map"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = json!("EXPRESS");
+    let (execution, outcome) = run(&engine, definition, json!({"items": [1, 2, 3]})).await;
+    assert_eq!(outcome.output, Some(json!([1, 2, 3])), "{outcome:?}");
+    let runs = engine.list_map_runs(execution.arn()).await.expect("the map-run store answers");
+    let children = engine.list_map_run_executions(&runs[0].map_run_arn).await.expect("the map-run store answers");
+    assert_eq!(children.len(), 3);
+    for child in &children {
+        assert!(child.execution_arn.contains(":express:sm/"), "{}", child.execution_arn);
+        assert_eq!(child.status, ExecutionStatus::Succeeded);
+        assert!(child.history.is_none(), "AWS records no history for an Express execution");
+    }
+}
+
+#[tokio::test]
+async fn a_child_reads_its_own_context_whatever_the_parent_reads() {
+    let engine = Engine::builder().time_scale(0.0).build();
+    let child =
+        json!({"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id", "state.$": "$$.State.Name"}, "End": true});
+    // The parent never names the context; the child does.
+    let (_, outcome) = run(&engine, distributed(json!({"ItemsPath": "$.items"}), child), json!({"items": [1]})).await;
+    let output = outcome.output.expect("an output");
+    assert!(output[0]["id"].as_str().is_some_and(|id| id.contains(":execution:sm/")), "{output}");
+    assert_eq!(output[0]["state"], "Child");
+}
+
+#[tokio::test]
+async fn an_express_execution_records_its_history_unless_asked_not_to() {
+    let engine = Engine::builder().time_scale(0.0).build();
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    for (machine_type, record, events) in [
+        (legion_asl::model::StateMachineType::Express, true, 4),
+        (legion_asl::model::StateMachineType::Express, false, 0),
+        // A Standard execution records it all the same: DescribeExecution and redrive read it.
+        (legion_asl::model::StateMachineType::Standard, false, 4),
+    ] {
+        let mut request = StartRequest::new(machine(definition.clone()), "sm", json!({}));
+        request.machine_type = machine_type;
+        request.record_history = record;
+        let (execution, outcome) = engine.run(request).await.expect("the execution starts");
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+        assert_eq!(execution.history().len(), events, "{machine_type:?}, record_history {record}");
+    }
+}
+
+#[tokio::test]
 async fn item_reader_and_selector_see_the_item_index_and_value() {
     let s3 = MemoryS3::new();
     s3.put("bkt", "data.json", r#"[{"a": 1}, {"a": 2}, {"a": 3}]"#);

@@ -14,6 +14,14 @@
 //! Prints completed executions/s, the process's CPU per execution (server and clients), the latency
 //! of each request kind (p50/p99), the start-to-finish latency of the Standard executions, and the
 //! growth of resident memory (the memory store keeps every execution).
+//!
+//! Then the server's own CPU: the `legion` binary (`legion serve --bind 127.0.0.1:0`, memory store)
+//! in a process of its own, the same clients looping StartExecution + DescribeExecution (Standard)
+//! and StartSyncExecution (Express) of a one-state Pass machine, and the CPU that process used
+//! (user and system, from `/proc/PID/stat`) per execution; beside it, in turn, a floor server (hyper
+//! alone, answering `200 {}` to every request) with the same clients, for what a request costs any
+//! server built on hyper; then Distributed Maps of 30,000 Pass children of each execution type
+//! (twice each), with the server's CPU per child. `LEGION_BENCH_SERVER_ONLY=1` runs only these phases.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,7 +54,12 @@ fn status_kib(field: &str) -> u64 {
 
 /// The CPU time this process has used (user and system, all threads), from `/proc/self/stat`.
 fn cpu_time() -> Duration {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
+    cpu_time_of("self")
+}
+
+/// The CPU time process `pid` (or `self`) has used, from `/proc/PID/stat`.
+fn cpu_time_of(pid: &str) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
             // After the command: the state, then ppid…; utime and stime are the 12th and 13th.
@@ -234,19 +247,128 @@ fn ten_states() -> Value {
 
 /// A Distributed Map of 10,000 STANDARD Pass children.
 fn distributed_map() -> Value {
+    distributed_map_of("STANDARD", 10_000)
+}
+
+/// A Distributed Map of `children` Pass children of `execution_type`.
+fn distributed_map_of(execution_type: &str, children: u32) -> Value {
     json!({
         "QueryLanguage": "JSONata",
         "StartAt": "Fan",
         "States": {"Fan": {
-            "Type": "Map", "Items": "{% [1..10000] %}", "MaxConcurrency": 1000,
+            "Type": "Map", "Items": format!("{{% [1..{children}] %}}"), "MaxConcurrency": 1000,
             "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
                 "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}
             },
             "Output": "{% $count($states.result) %}",
             "End": true
         }}
     })
+}
+
+/// One Pass state (the server-process phases).
+fn one_state() -> Value {
+    json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})
+}
+
+/// A server in a process of its own on a free port of 127.0.0.1, found from the `listening on
+/// http://ADDR` line it writes to stderr; killed when dropped.
+struct ServeProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ServeProcess {
+    /// `legion serve` (the binary this package builds, or `LEGION_BENCH_SERVE_BIN`), memory store.
+    fn legion() -> ServeProcess {
+        let binary =
+            std::env::var("LEGION_BENCH_SERVE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_legion").to_owned());
+        let mut command = std::process::Command::new(binary);
+        command.args(["serve", "--bind", "127.0.0.1:0", "--store", "memory"]);
+        ServeProcess::start(command)
+    }
+
+    /// This benchmark again, as [`floor_server`].
+    fn floor() -> ServeProcess {
+        let mut command = std::process::Command::new(std::env::current_exe().expect("this benchmark's path"));
+        command.env("LEGION_BENCH_FLOOR_SERVER", "1");
+        ServeProcess::start(command)
+    }
+
+    fn start(mut command: std::process::Command) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+        let mut lines = std::io::BufReader::new(child.stderr.take().expect("its stderr")).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| Some(format!("{}/", line.split_once("listening on ")?.1.split_whitespace().next()?)))
+            .expect("the server names its address");
+        // Keep reading what it writes, so that it never waits on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServeProcess { child, url }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+/// The least any server built on hyper costs per request: hyper's HTTP/1.1 connections set up as
+/// `legion serve` sets them up (no delay, keep-alive, a header read timeout) on a runtime of as
+/// many workers, each request's body read and answered `200 {}` as AWS JSON 1.0. Runs until killed.
+fn floor_server() {
+    use http_body_util::BodyExt;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("listener");
+        eprintln!("floor server: listening on http://{}", listener.local_addr().expect("address"));
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { continue };
+            let _ = socket.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+                    request.into_body().collect().await?;
+                    let response = hyper::Response::builder()
+                        .header("content-type", "application/x-amz-json-1.0")
+                        .body(http_body_util::Full::new(Bytes::from_static(b"{}")))
+                        .expect("a response");
+                    Ok::<_, hyper::Error>(response)
+                });
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(10))
+                    .keep_alive(true);
+                let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(socket), service).await;
+            });
+        }
+    });
+}
+
+/// Loops one AWS JSON 1.0 request shaped like a StartSyncExecution against the floor server.
+async fn floor_client(client: HttpClient, url: String, until: Instant) -> ClientReport {
+    let mut report = ClientReport::default();
+    let body = json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:floor", "input": "{}"});
+    while Instant::now() < until {
+        let began = Instant::now();
+        call(&client, &url, "StartSyncExecution", &body).await;
+        report.start.push(began.elapsed());
+        report.executions += 1;
+    }
+    report
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs one execution of `machine` and polls until it has SUCCEEDED; its duration.
@@ -286,6 +408,8 @@ struct Totals {
     report: ClientReport,
     seconds: f64,
     cpu: f64,
+    /// The server process's CPU, when the server runs in a process of its own.
+    server_cpu: f64,
     rss_growth_kib: u64,
 }
 
@@ -294,6 +418,7 @@ impl Totals {
         self.report.add(other.report);
         self.seconds += other.seconds;
         self.cpu += other.cpu;
+        self.server_cpu += other.server_cpu;
         self.rss_growth_kib += other.rss_growth_kib;
     }
 
@@ -302,29 +427,44 @@ impl Totals {
     }
 }
 
+/// What each client loops.
+#[derive(Clone, Copy)]
+enum Loop {
+    /// StartExecution, then DescribeExecution until the execution has ended.
+    Standard,
+    /// StartSyncExecution.
+    Express,
+    /// A request shaped like StartSyncExecution, to [`floor_server`].
+    Floor,
+}
+
 /// Runs `clients` clients of one kind against `machine` for `seconds`; `round` keeps execution
-/// names unique across rounds.
+/// names unique across rounds. `server` is the server's process id when it runs in a process of its
+/// own.
+#[allow(clippy::too_many_arguments)]
 async fn run_phase(
     client: &HttpClient,
     url: &str,
     machine: &str,
-    standard: bool,
+    kind: Loop,
     clients: usize,
     seconds: f64,
     round: usize,
+    server: Option<&str>,
 ) -> Totals {
     let rss_before = status_kib("VmRSS:");
     let cpu_before = cpu_time();
+    let server_before = server.map(cpu_time_of);
     let began = Instant::now();
     let until = began + Duration::from_secs_f64(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     for id in 0..clients {
         let (client, url, machine) = (client.clone(), url.to_owned(), machine.to_owned());
-        if standard {
-            tasks.spawn(standard_client(client, url, machine, format!("r{round}-c{id}"), until));
-        } else {
-            tasks.spawn(express_client(client, url, machine, until));
-        }
+        match kind {
+            Loop::Standard => tasks.spawn(standard_client(client, url, machine, format!("r{round}-c{id}"), until)),
+            Loop::Express => tasks.spawn(express_client(client, url, machine, until)),
+            Loop::Floor => tasks.spawn(floor_client(client, url, until)),
+        };
     }
     let mut totals = Totals::default();
     while let Some(r) = tasks.join_next().await {
@@ -332,6 +472,9 @@ async fn run_phase(
     }
     totals.seconds = began.elapsed().as_secs_f64();
     totals.cpu = (cpu_time() - cpu_before).as_secs_f64();
+    if let (Some(pid), Some(before)) = (server, server_before) {
+        totals.server_cpu = (cpu_time_of(pid) - before).as_secs_f64();
+    }
     totals.rss_growth_kib = status_kib("VmRSS:").saturating_sub(rss_before);
     totals
 }
@@ -373,11 +516,75 @@ fn print_totals(kind: &str, mut t: Totals, clients: usize, cpus: usize) {
     );
 }
 
+/// The children of the server-process phases' Distributed Maps: as many as keep their results under
+/// the 256 KiB of a state's output (CPU time is counted in 10 ms ticks).
+const FAN_CHILDREN: u32 = 30_000;
+
+/// The server's own CPU per execution: `legion serve` in a process of its own, Standard and Express
+/// phases of a one-state Pass machine and the floor server's phase taking turns for `rounds` rounds;
+/// then Distributed Maps of 30,000 Pass children of each execution type, twice each in turn.
+async fn server_process(client: &HttpClient, clients: usize, seconds: f64, rounds: usize, cpus: usize) {
+    let (legion, floor) = (ServeProcess::legion(), ServeProcess::floor());
+    let (url, pid) = (legion.url.clone(), legion.pid());
+    let standard = create(client, &url, "one-standard", "STANDARD", one_state()).await;
+    let express = create(client, &url, "one-express", "EXPRESS", one_state()).await;
+    let (mut s, mut e, mut f) = (Totals::default(), Totals::default(), Totals::default());
+    let share = seconds / rounds as f64;
+    for round in 0..rounds {
+        let r = round + 100;
+        s.add(run_phase(client, &url, &standard, Loop::Standard, clients, share, r, Some(&pid)).await);
+        e.add(run_phase(client, &url, &express, Loop::Express, clients, share, r, Some(&pid)).await);
+        f.add(run_phase(client, &floor.url, "", Loop::Floor, clients, share, r, Some(&floor.pid())).await);
+    }
+    for (kind, t) in [
+        ("legion serve, Standard (StartExecution + DescribeExecution), 1 Pass state", s),
+        ("legion serve, Express (StartSyncExecution), 1 Pass state", e),
+        ("floor server (hyper, `200 {}` to each request)", f),
+    ] {
+        let executions = t.report.executions.max(1) as f64;
+        println!(
+            "api_throughput server process, {kind}: {:.0}/s; server CPU {:.1} µs each ({:.2} of {cpus} \
+             cores), clients' process {:.1} µs",
+            t.rate(),
+            t.server_cpu * 1e6 / executions,
+            t.server_cpu / t.seconds.max(1e-9),
+            t.cpu * 1e6 / executions,
+        );
+    }
+    let mut fans = Vec::new();
+    for execution_type in ["STANDARD", "EXPRESS"] {
+        let name = format!("fan-{}", execution_type.to_lowercase());
+        let definition = distributed_map_of(execution_type, FAN_CHILDREN);
+        fans.push((execution_type, create(client, &url, &name, "STANDARD", definition).await));
+    }
+    // Twice each, in turn: the first run also grows the server's heap.
+    for (execution_type, fan) in fans.iter().chain(&fans) {
+        let before = cpu_time_of(&pid);
+        let took = run_once(client, &url, fan).await;
+        let cpu = (cpu_time_of(&pid) - before).as_secs_f64();
+        println!(
+            "api_throughput server process, Distributed Map of {FAN_CHILDREN} {execution_type} Pass children: \
+             {:.2} s; server CPU {:.1} µs per child",
+            took.as_secs_f64(),
+            cpu * 1e6 / f64::from(FAN_CHILDREN)
+        );
+    }
+}
+
 fn main() {
+    if std::env::var("LEGION_BENCH_FLOOR_SERVER").is_ok_and(|v| v == "1") {
+        return floor_server();
+    }
     let clients = env_number("LEGION_BENCH_CLIENTS", 64) as usize;
     let seconds = env_number("LEGION_BENCH_SECONDS", 10) as f64;
     let rounds = env_number("LEGION_BENCH_ROUNDS", 4).max(1) as usize;
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if std::env::var("LEGION_BENCH_SERVER_ONLY").is_ok_and(|v| v == "1") {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build().expect("runtime");
+        runtime.block_on(server_process(&HttpClient::new(), clients, seconds, rounds, cpus));
+        return;
+    }
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let sqlite = format!("sqlite:{}", scratch.path().join("bench.db").display());
     let memory_url = format!("http://{}/", start_server(cpus, "memory".to_owned()));
@@ -413,7 +620,7 @@ fn main() {
         let mut standard: Vec<Totals> = machines.iter().map(|_| Totals::default()).collect();
         for round in 0..rounds {
             for ((_, url, machine, _), totals) in machines.iter().zip(&mut standard) {
-                totals.add(run_phase(&client, url, machine, true, clients, seconds / rounds as f64, round).await);
+                totals.add(run_phase(&client, url, machine, Loop::Standard, clients, seconds / rounds as f64, round, None).await);
             }
         }
         let memory_rate = standard[0].rate();
@@ -422,8 +629,9 @@ fn main() {
             ratios.push(format!("{store} {:.2}", totals.rate() / memory_rate.max(1e-9)));
             print_totals(&format!("Standard (10 Pass states), {store} store"), totals, clients, cpus);
         }
-        let totals = run_phase(&client, &memory_url, &express, false, clients, seconds, 0).await;
+        let totals = run_phase(&client, &memory_url, &express, Loop::Express, clients, seconds, 0, None).await;
         print_totals("Express (3 Pass states)", totals, clients, cpus);
+        server_process(&client, clients, seconds, rounds, cpus).await;
         println!("peak RSS {:.1} MiB; load average after: {}", mib(status_kib("VmHWM:")), load_average());
         println!("Standard rate against the memory store's, {rounds} alternating rounds: {}", ratios.join(", "));
     });

@@ -100,28 +100,24 @@ async fn route(State(state): State<AppState>, console: Router, request: axum::ex
             Err(never) => match never {},
         };
     }
-    axum::handler::Handler::call(handle, request, state).await
+    handle(state, request).await
 }
 
 /// Every request: `POST` (any path, any host, including the `sync-` prefixed ones) with
-/// `X-Amz-Target` naming the operation.
-async fn handle(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    if method != Method::POST {
+/// `X-Amz-Target` naming the operation. The body is already in memory ([`limits::read_body`]).
+async fn handle(state: AppState, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        let method = parts.method;
         return ApiError::UnknownOperationException(format!("{method} is not supported: use POST")).into_response();
     }
-    let body = match body {
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
-        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::RequestEntityTooLarge("Request entity too large".into()).into_response()
+        Err(e) => {
+            return ApiError::SerializationException(format!("The request body could not be read: {e}")).into_response()
         }
-        Err(e) => return ApiError::SerializationException(e.body_text()).into_response(),
     };
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     match target.parse::<Operation>() {
         Ok(operation) => {
             tracing::info!(operation = operation.name(), bytes = body.len(), "request");

@@ -36,6 +36,13 @@ impl<T: DeserializeOwned> AwsJson<T> {
     /// Decodes a body; an empty body is `{}`.
     pub fn from_bytes(body: &[u8]) -> Result<T, ApiError> {
         let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+        // An object decodes straight into the input type; anything else, or a body that does not
+        // decode that way, takes the longer way below, whose errors are the ones answered.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            if let Ok(input) = serde_json::from_slice(body) {
+                return Ok(input);
+            }
+        }
         let value: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| ApiError::SerializationException(format!("Malformed request body: {e}")))?;
         if !value.is_object() {

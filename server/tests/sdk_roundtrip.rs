@@ -165,6 +165,40 @@ async fn distributed_map_runs_are_listed_and_described() {
 }
 
 #[tokio::test]
+async fn express_children_are_described_but_record_no_history() {
+    let server = start(LocalHandlers::new()).await;
+    let sfn = client(&server);
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map", "ItemsPath": "$.items",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Same", "States": {"Same": {"Type": "Pass", "End": true}}},
+            "End": true}}
+    })
+    .to_string();
+    let machine = create_machine(&sfn, "express-mapper", &definition, false).await;
+    let started = sfn.start_execution().state_machine_arn(&machine).input(r#"{"items": [1, 2]}"#).send().await;
+    let started = started.expect("starts");
+    let done = wait_until_done(&sfn, &started.execution_arn, 500).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let runs = sfn.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("lists map runs");
+    let run_arn = &runs.map_runs[0].map_run_arn;
+    let children = sfn.list_executions().map_run_arn(run_arn).send().await.expect("lists the children");
+    assert_eq!(children.executions.len(), 2);
+    for child in &children.executions {
+        assert!(child.execution_arn.contains(":express:express-mapper/"), "{}", child.execution_arn);
+        let d = sfn.describe_execution().execution_arn(&child.execution_arn).send().await.expect("describes a child");
+        assert_eq!((d.status, d.map_run_arn.as_deref()), (ExecutionStatus::Succeeded, Some(run_arn.as_str())));
+        let err = sfn.get_execution_history().execution_arn(&child.execution_arn).send().await.unwrap_err();
+        assert_eq!(code(&err), "InvalidArn");
+    }
+    // The Standard parent's history is there.
+    let history = sfn.get_execution_history().execution_arn(&started.execution_arn).send().await.expect("history");
+    assert_eq!(history.events.last().map(|e| e.r#type.clone()), Some(HistoryEventType::ExecutionSucceeded));
+}
+
+#[tokio::test]
 async fn a_task_token_completes_its_task() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let handlers = LocalHandlers::new().resource("arn:aws:states:::sqs:sendMessage.waitForTaskToken", move |req| {

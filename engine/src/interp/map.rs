@@ -103,8 +103,8 @@ pub(crate) async fn map(
                     return (index, Ok(v), 0);
                 }
             }
-            let item_ctx = exec.item_context(&state.name, index, &item);
-            let input = match select_item(state, m, selector_input, raw, item, &item_ctx, &parent.vars) {
+            let item_ctx = |item: &Value| exec.item_context(&state.name, index, item);
+            let input = match select_item(state, m, selector_input, raw, item, item_ctx, &parent.vars) {
                 Ok(v) => v,
                 Err(e) => return (index, Err(Err(e)), 0),
             };
@@ -216,18 +216,20 @@ pub(crate) fn input_items<'a>(
     Ok((eff, items))
 }
 
-/// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set in `ctx`
-/// (which is `Null` only when no field of the machine can read the context object).
+/// The input of one iteration: the item, or the `ItemSelector` applied with `$$.Map.Item` set in the
+/// context `item_context` builds for the item (`Null` when no field of the machine can read it); the
+/// context is built only when there is a selector.
 pub(crate) fn select_item(
     state: &State,
     m: &MapState,
     eff: &Value,
     raw: &Value,
     item: Value,
-    ctx: &Value,
+    item_context: impl FnOnce(&Value) -> Value,
     vars: &crate::vars::Vars,
 ) -> Result<Value, EvalError> {
     let Some(selector) = &m.item_selector else { return Ok(item) };
+    let ctx = &item_context(&item);
     match state.query_language {
         QueryLanguage::JsonPath => selector.eval(&env(eff, ctx, vars, &Value::Null)),
         QueryLanguage::Jsonata => {

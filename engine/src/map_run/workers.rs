@@ -227,7 +227,7 @@ fn processor(definition: &str, kind: StateMachineType, state_name: &str) -> Resu
         query_language: state.query_language,
         timeout_seconds: None,
         program: m.processor.clone(),
-        reads_context: machine.reads_context,
+        reads_context: m.processor_reads_context,
         source: None,
     }))
 }

@@ -134,11 +134,14 @@ impl MapInputs<'_> {
             .into_iter()
             .enumerate()
             .map(|(index, item)| {
-                let mut ctx = self.ctx.clone();
-                if let Value::Object(c) = &mut ctx {
-                    c.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
-                }
-                select_item(self.state, self.map, eff, self.raw, item, &ctx, &thread.vars).map_err(Failed::from)
+                let ctx = |item: &Value| {
+                    let mut ctx = self.ctx.clone();
+                    if let Value::Object(c) = &mut ctx {
+                        c.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
+                    }
+                    ctx
+                };
+                select_item(self.state, self.map, eff, self.raw, item, ctx, &thread.vars).map_err(Failed::from)
             })
             .collect()
     }

@@ -85,6 +85,8 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     request.execution_name = Some(name.clone());
     request.machine_type = resolved.machine_type;
     request.role_arn = Some(resolved.revision.role_arn.clone());
+    // Nothing can read an Express execution's history (AWS records none).
+    request.record_history = resolved.machine_type == StateMachineType::Standard;
     // Only a Standard execution can be described later (AWS keeps no Express executions): its record
     // names the revision it ran, which the registry keeps (written with the start, at its first run).
     let standard = resolved.machine_type == StateMachineType::Standard;
@@ -136,12 +138,30 @@ pub struct StartSyncOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<String>,
     input: String,
-    input_details: Value,
+    input_details: Included,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output_details: Option<Value>,
-    billing_details: Value,
+    output_details: Option<Included>,
+    billing_details: BillingDetails,
+}
+
+/// `inputDetails` and `outputDetails`: whether the payload is in the answer (always, here).
+#[derive(Debug, Serialize)]
+pub struct Included {
+    included: bool,
+}
+
+/// The payload is in the answer.
+const INCLUDED: Included = Included { included: true };
+
+/// StartSyncExecution's `billingDetails`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingDetails {
+    #[serde(rename = "billedMemoryUsedInMB")]
+    billed_memory_used_in_mb: u64,
+    billed_duration_in_milliseconds: u64,
 }
 
 /// StartSyncExecution: runs an Express machine to its end (HTTP 200 even when it fails).
@@ -162,10 +182,10 @@ pub async fn start_sync(state: AppState, input: StartInput) -> Result<StartSyncO
         error: outcome.error,
         cause: outcome.cause,
         input: launched.input.to_string(),
-        input_details: json!({"included": true}),
-        output_details: output.as_ref().map(|_| json!({"included": true})),
+        input_details: INCLUDED,
+        output_details: output.as_ref().map(|_| INCLUDED),
         output,
-        billing_details: json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms}),
+        billing_details: BillingDetails { billed_memory_used_in_mb: 64, billed_duration_in_milliseconds: billed_ms },
     })
 }
 
@@ -174,6 +194,11 @@ pub async fn start_sync(state: AppState, input: StartInput) -> Result<StartSyncO
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionArnInput {
     execution_arn: Option<String>,
+}
+
+/// AWS's answer to an Express execution's ARN where only Standard executions are valid.
+fn express_not_valid() -> ApiError {
+    ApiError::InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'".to_owned())
 }
 
 /// Finds an execution that the Standard-only operations may look at: a Standard execution, or a child
@@ -185,11 +210,7 @@ async fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> 
     }
     match parsed.resource_type {
         "execution" if parsed.parts.len() == 2 => {}
-        "express" => {
-            return Err(ApiError::InvalidArn(
-                "Invalid Arn: 'Resource type not valid in this context: express'".to_owned(),
-            ));
-        }
+        "express" => return Err(express_not_valid()),
         _ => return Err(ApiError::invalid_arn(arn)),
     }
     state
@@ -262,11 +283,11 @@ pub struct DescribeOutput {
     #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
     stop_date: Option<OffsetDateTime>,
     input: String,
-    input_details: Value,
+    input_details: Included,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output_details: Option<Value>,
+    output_details: Option<Included>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -301,8 +322,8 @@ pub async fn describe(state: AppState, input: ExecutionArnInput) -> Result<Descr
         start_date: r.start_date,
         stop_date: r.stop_date,
         input: r.input.to_string(),
-        input_details: json!({"included": true}),
-        output_details: output.as_ref().map(|_| json!({"included": true})),
+        input_details: INCLUDED,
+        output_details: output.as_ref().map(|_| INCLUDED),
         output,
         error: r.error,
         cause: r.cause,
@@ -578,6 +599,11 @@ fn strip_payloads(event: &mut Value) {
 pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
     find(&state, &arn).await?;
+    // A map run's EXPRESS child can be described, but like every Express execution it records no
+    // history.
+    if parse_arn(&arn).is_some_and(|a| a.resource_type == "express") {
+        return Err(express_not_valid());
+    }
     let history = match state.engine().map_run_child(&arn).await? {
         Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
         None => state.engine().execution_history(&arn).await?.unwrap_or_default(),

@@ -7,6 +7,7 @@ pub mod state_machines;
 pub mod test_state;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -174,20 +175,26 @@ pub async fn dispatch(state: AppState, operation: Operation, body: Bytes) -> Res
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn call<I, O, F, Fut>(state: AppState, body: &[u8], handler: F) -> Result<Response, ApiError>
+/// An operation's answer on its way. Boxed: the futures of the operations differ in size by
+/// kilobytes, and every layer between hyper and here would otherwise move the largest of them.
+type Answer<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
+
+fn call<'a, I, O, F, Fut>(state: AppState, body: &'a [u8], handler: F) -> Answer<'a>
 where
-    I: DeserializeOwned,
-    O: Serialize,
-    F: FnOnce(AppState, I) -> Fut,
-    Fut: Future<Output = Result<O, ApiError>>,
+    I: DeserializeOwned + Send + 'a,
+    O: Serialize + Send + 'a,
+    F: FnOnce(AppState, I) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<O, ApiError>> + Send + 'a,
 {
-    let input = AwsJson::<I>::from_bytes(body)?;
-    // Other instances sharing the store may have changed state machines or activities.
-    state.registry().refresh().await?;
-    let output = handler(state.clone(), input).await?;
-    // What the operation changed is durable before it is acknowledged.
-    state.registry().flush().await?;
-    Ok(respond(&output))
+    Box::pin(async move {
+        let input = AwsJson::<I>::from_bytes(body)?;
+        // Other instances sharing the store may have changed state machines or activities.
+        state.registry().refresh().await?;
+        let output = handler(state.clone(), input).await?;
+        // What the operation changed is durable before it is acknowledged.
+        state.registry().flush().await?;
+        Ok(respond(&output))
+    })
 }
 
 /// The empty output `{}`.

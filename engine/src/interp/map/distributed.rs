@@ -236,7 +236,7 @@ pub(crate) async fn run(
         query_language: state.query_language,
         timeout_seconds: None,
         program: m.processor.clone(),
-        reads_context: exec.needs_context,
+        reads_context: m.processor_reads_context,
         source: None,
     });
     let mut runner = Runner {
@@ -809,9 +809,10 @@ impl Runner<'_> {
         };
         let index = self.next_index;
         self.next_index += 1;
-        let ctx = self.exec.item_context(&self.state.name, index as usize, &item);
+        let (exec, name) = (self.exec, &self.state.name);
+        let ctx = |item: &Value| exec.item_context(name, index as usize, item);
         let selected =
-            select_item(self.state, self.m, self.eff, self.raw, item, &ctx, self.vars).map_err(RunError::Eval)?;
+            select_item(self.state, self.m, self.eff, self.raw, item, ctx, self.vars).map_err(RunError::Eval)?;
         let size = if self.batching.is_some() { json_size(&selected) } else { 0 };
         Ok(Some((selected, size)))
     }
@@ -881,7 +882,8 @@ impl Runner<'_> {
         let start = OffsetDateTime::now_utc();
         let input_text = self.keep_input.then(|| crate::history::compact(&work.input));
         let history = History::default();
-        let keep = self.store.keeps_child_executions();
+        // An EXPRESS child records no history, as on AWS, even where its summary is kept.
+        let keep_history = self.store.keeps_child_executions() && !self.express;
         self.store.insert_child(ChildExecution {
             map_run_arn: guard.map_run_arn.clone(),
             execution_arn: arn.clone(),
@@ -891,7 +893,7 @@ impl Runner<'_> {
             start_date: start,
             stop_date: None,
             item_count: work.item_count,
-            history: keep.then(|| history.clone()),
+            history: keep_history.then(|| history.clone()),
         });
         guard.items.total += work.item_count;
         guard.items.running += work.item_count;
@@ -913,7 +915,7 @@ impl Runner<'_> {
             express: self.express,
             redrive_count: 0,
             redrive_time: None,
-            record_history: keep,
+            record_history: keep_history,
             token_seed: None,
         };
         // The child only watches the map run's token (it never cancels it): a clone, not a child
