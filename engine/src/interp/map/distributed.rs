@@ -40,7 +40,8 @@ const MAX_MAP_RUN_REDRIVES: u32 = 1000;
 /// The default (and largest) `MaxInputBytesPerBatch`.
 const MAX_BATCH_BYTES: u64 = 256 * 1024;
 
-/// Runs a Distributed Map state.
+/// Runs a Distributed Map state: evaluates its configuration, opens (or continues) its map run,
+/// opens the item source and the result files, runs the children, and finishes.
 pub(crate) async fn run(
     exec: &Exec,
     state: &State,
@@ -62,39 +63,153 @@ pub(crate) async fn run(
         output_type,
         transformation,
     } = evaluate(state, m, raw, ctx, thread, &vars)?;
+    let mut opened = open_run(exec, state, m, &limits, thread).await?;
+    let offering = offering(exec, state, &opened).await?;
+    let mut guard = opened.guard(exec, thread, &limits, &offering);
 
-    // The map run.
+    let source = match open_source(exec, state, &spec, inline_items, reader_parameters, (&eff, raw, ctx), thread).await
+    {
+        Ok(source) => source,
+        Err(ReaderFailure::Eval(e)) => return Err(e.into()),
+        Err(ReaderFailure::Failed(cause)) => {
+            return Err(guard.fail(thread, Failure::new(names::ITEM_READER_FAILED, cause)).into())
+        }
+    };
+    let results = match (&export, &exec.shared.map_runs.s3) {
+        (Some((bucket, prefix)), Some(s3)) => {
+            let jsonl = output_type == OutputType::Jsonl;
+            let files = ResultFiles::new(s3.clone(), bucket, prefix, &opened.run_id(), &opened.map_run_arn, jsonl);
+            Some(files.after_earlier_successes(opened.earlier_files.clone()))
+        }
+        (Some(_), None) => {
+            let f = Failure::new(names::RESULT_WRITER_FAILED, "No S3 connector is configured for this engine");
+            return Err(guard.fail(thread, f).into());
+        }
+        (None, _) => None,
+    };
+
+    let machine = Arc::new(StateMachine {
+        comment: None,
+        query_language: state.query_language,
+        timeout_seconds: None,
+        program: m.processor.clone(),
+        reads_context: m.processor_reads_context,
+        source: None,
+    });
+    let OpenedRun { map_run_arn, machine_name, child_machine_arn, memo, recovered, journal, limits_rx, .. } = opened;
+    let mut runner = Runner {
+        exec,
+        state,
+        m,
+        raw,
+        eff: &eff,
+        vars: &vars,
+        limits,
+        limits_rx,
+        store: exec.shared.map_runs.store.clone(),
+        machine,
+        machine_name,
+        child_machine_arn,
+        express: execution_type == StateMachineType::Express,
+        source,
+        source_done: false,
+        next_index: 0,
+        held: None,
+        batching,
+        results,
+        transformation,
+        collected: Vec::new(),
+        collected_bytes: 0,
+        too_large: false,
+        keep_input: export.is_some() || transformation == WriterTransformation::None,
+        memo,
+        written: Default::default(),
+        recovered: recovered.map(|p| p.succeeded).unwrap_or_default(),
+        journal,
+        offering,
+    };
+    let outcome = runner.drive(&mut guard).await;
+    let output = finish(&mut runner, &mut guard, outcome, thread, &map_run_arn).await?;
+    thread.recorder.record(Event::MapStateSucceeded);
+    let (output, assigned) = data::finish(state, data::raw_for_result(state, raw), output, ctx, &thread.vars, true)?;
+    Ok(Step { flow: next_flow(state, output), assigned })
+}
+
+/// The map run a Distributed Map state runs, once opened.
+struct OpenedRun {
+    map_run_arn: String,
+    /// The children's state machine: `machine/label`, and its ARN.
+    machine_name: Arc<str>,
+    child_machine_arn: Arc<str>,
+    /// `MaxConcurrency` as the map run reports it (0: no limit).
+    max_concurrency: u64,
+    /// A redriven top-level Map's memo: the children that succeeded before, and where this attempt
+    /// notes its own.
+    memo: Option<BranchMemo>,
+    /// The SUCCEEDED result files of earlier attempts (a redrive).
+    earlier_files: Vec<(String, u64)>,
+    /// After a restart: what the children that had succeeded gave.
+    recovered: Option<crate::store::MapProgress>,
+    /// The durable store that notes each success, at the top level of a durable execution.
+    journal: Option<Arc<dyn crate::store::ExecutionStore>>,
+    /// UpdateMapRun's changes, once [`OpenedRun::guard`] has registered the run.
+    limits_rx: Option<watch::Receiver<RunLimits>>,
+}
+
+impl OpenedRun {
+    /// The map run's UUID, the same across redrives: the result files live under it.
+    fn run_id(&self) -> String {
+        self.map_run_arn.rsplit(':').next().unwrap_or_default().to_owned()
+    }
+
+    /// Registers the run's limits for UpdateMapRun; the guard that ends the run however the state
+    /// ends.
+    fn guard(&mut self, exec: &Exec, thread: &Thread, limits: &Limits, offering: &Option<Offering>) -> RunGuard {
+        let live = exec.shared.map_runs.live.clone();
+        let run_limits = RunLimits {
+            max_concurrency: self.max_concurrency,
+            tolerated_count: limits.tolerated_count,
+            tolerated_percentage: limits.tolerated_percentage,
+        };
+        self.limits_rx = Some(live.register(&self.map_run_arn, run_limits));
+        RunGuard {
+            cancel: CancellationToken::new(),
+            store: exec.shared.map_runs.store.clone(),
+            live,
+            map_run_arn: self.map_run_arn.as_str().into(),
+            recorder: thread.recorder.clone(),
+            items: Counts::default(),
+            executions: Counts::default(),
+            finished: false,
+            queue: offering.as_ref().map(|o| o.queue.clone()),
+        }
+    }
+}
+
+/// Opens the state's map run: a new one (recording MapRunStarted), the one a redriven top-level
+/// Map continues (its children that succeeded are not run again; MapRunRedriven), or, after a
+/// restart, the one a durable execution's state had started.
+async fn open_run(
+    exec: &Exec,
+    state: &State,
+    m: &MapState,
+    limits: &Limits,
+    thread: &mut Thread,
+) -> Result<OpenedRun, StateError> {
     let config = &exec.shared.config;
     let label = m.label.clone().unwrap_or_else(|| state.name.to_string());
     let machine_name: Arc<str> = format!("{}/{}", exec.info.state_machine_name, label).into();
     let child_machine_arn: Arc<str> =
         format!("arn:aws:states:{}:{}:stateMachine:{}", config.region, config.account_id, machine_name).into();
-    let store = exec.shared.map_runs.store.clone();
+    let store = &exec.shared.map_runs.store;
     let max_concurrency = if limits.concurrency >= MAX_CHILDREN { 0 } else { limits.concurrency as u64 };
-    // A redriven top-level Distributed Map continues its map run: the children that succeeded are
-    // not run again.
+    let tolerated = (limits.tolerated_percentage.unwrap_or(0.0), limits.tolerated_count.unwrap_or(0));
     let memo = exec.branch_memo(state);
-    if let Some(run) = memo.as_ref().and_then(|m| m.map_run()) {
-        let known = store.describe_run(&run.map_run_arn).await.map_err(store_failure)?;
-        if known.is_some_and(|r| r.redrive_count >= MAX_MAP_RUN_REDRIVES) {
-            // AWS fails with States.Runtime here; the cause's wording is not known.
-            let cause = format!(
-                "The Map Run {} has been redriven {MAX_MAP_RUN_REDRIVES} times, the most a Map Run can be redriven",
-                run.map_run_arn
-            );
-            return Err(Failure::new(names::RUNTIME, cause).into());
-        }
-    }
     let redriven = match memo.as_ref().and_then(|m| m.map_run()) {
-        Some(run) => {
-            let count = store.redrive_run(&run.map_run_arn, OffsetDateTime::now_utc()).await.map_err(store_failure)?;
-            count.map(|count| (run.clone(), count))
-        }
+        Some(run) => redrive(store.as_ref(), run).await?.map(|count| (run.clone(), count)),
         None => None,
     };
     let earlier_files = redriven.as_ref().map(|(run, _)| run.succeeded_files.clone()).unwrap_or_default();
-    // After a restart, a durable execution continues the map run its state had started, without the
-    // children that had succeeded.
     let durable = exec.durable_top_state(state);
     let executions = exec.shared.executions.store.clone();
     let recovered = match (durable && exec.resuming(state), &redriven) {
@@ -103,12 +218,7 @@ pub(crate) async fn run(
     };
     let map_run_arn = match redriven {
         Some((MapRunMemo { map_run_arn: arn, .. }, count)) => {
-            store.update_limits(
-                &arn,
-                max_concurrency,
-                limits.tolerated_percentage.unwrap_or(0.0),
-                limits.tolerated_count.unwrap_or(0),
-            );
+            store.update_limits(&arn, max_concurrency, tolerated.0, tolerated.1);
             thread.recorder.record_with(|| Event::MapRunRedriven { map_run_arn: arn.clone(), redrive_count: count });
             arn
         }
@@ -132,8 +242,8 @@ pub(crate) async fn run(
                 start_date: OffsetDateTime::now_utc(),
                 stop_date: None,
                 max_concurrency,
-                tolerated_failure_percentage: limits.tolerated_percentage.unwrap_or(0.0),
-                tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
+                tolerated_failure_percentage: tolerated.0,
+                tolerated_failure_count: tolerated.1,
                 item_counts: Counts::default(),
                 execution_counts: Counts::default(),
                 redrive_count: 0,
@@ -142,135 +252,93 @@ pub(crate) async fn run(
             arn
         }
     };
-    // The result files live under the map run's UUID, the same across redrives.
-    let run_id = map_run_arn.rsplit(':').next().unwrap_or_default().to_owned();
     if let Some(m) = &memo {
         m.started_map_run(MapRunMemo { map_run_arn: map_run_arn.clone(), succeeded_files: earlier_files.clone() });
     }
-    // With a queue that other engines share, the children of an execution the store keeps are offered
-    // to all of them. Names are derived from the map run, the redrive and the ordinal, so that an
-    // engine taking the map run over offers the same children again.
-    let offering = match &exec.shared.map_runs.queue {
-        Some(queue) if exec.journaled() => {
-            let attempt = match (&memo, &recovered) {
-                (Some(_), _) | (_, Some(_)) => {
-                    store.describe_run(&map_run_arn).await.map_err(store_failure)?.map_or(0, |r| r.redrive_count)
-                }
-                _ => 0,
-            };
-            Some(Offering {
-                queue: queue.clone(),
-                parent_arn: exec.info.arn.to_string(),
-                state_name: state.name.to_string(),
-                attempt,
-            })
-        }
-        _ => None,
-    };
-    let live = exec.shared.map_runs.live.clone();
-    let limits_rx = live.register(
-        &map_run_arn,
-        RunLimits {
-            max_concurrency,
-            tolerated_count: limits.tolerated_count,
-            tolerated_percentage: limits.tolerated_percentage,
-        },
-    );
-    let mut guard = RunGuard {
-        cancel: CancellationToken::new(),
-        store: store.clone(),
-        live,
-        map_run_arn: map_run_arn.as_str().into(),
-        recorder: thread.recorder.clone(),
-        items: Counts::default(),
-        executions: Counts::default(),
-        finished: false,
-        queue: offering.as_ref().map(|o| o.queue.clone()),
-    };
-
-    // The items.
-    let source: Box<dyn ItemSource> = match (inline_items, &spec.reader) {
-        (Some(items), _) => Box::new(VecItemSource::new(items)),
-        (None, Some(reader)) => {
-            let max_items = match reader_max_items(state, reader, &eff, raw, ctx, thread) {
-                Ok(n) => n,
-                Err(ReaderFailure::Eval(e)) => return Err(e.into()),
-                Err(ReaderFailure::Failed(cause)) => {
-                    return Err(guard.fail(thread, Failure::new(names::ITEM_READER_FAILED, cause)).into())
-                }
-            };
-            let request = ReaderRequest {
-                resource: reader.resource,
-                parameters: reader_parameters,
-                config: reader.config.clone(),
-            };
-            let opened = match &exec.shared.map_runs.s3 {
-                Some(s3) => s3.open_items(request).await.map_err(|e| e.cause),
-                None => Err("No S3 connector is configured for this engine".to_owned()),
-            };
-            match opened {
-                Ok(source) => match max_items {
-                    Some(n) => Box::new(Limited { inner: source, left: n }),
-                    None => source,
-                },
-                Err(cause) => return Err(guard.fail(thread, Failure::new(names::ITEM_READER_FAILED, cause)).into()),
-            }
-        }
-        (None, None) => Box::new(VecItemSource::new(Vec::new())),
-    };
-    let results = match (&export, &exec.shared.map_runs.s3) {
-        (Some((bucket, prefix)), Some(s3)) => {
-            let files =
-                ResultFiles::new(s3.clone(), bucket, prefix, &run_id, &map_run_arn, output_type == OutputType::Jsonl);
-            Some(files.after_earlier_successes(earlier_files))
-        }
-        (Some(_), None) => {
-            let f = Failure::new(names::RESULT_WRITER_FAILED, "No S3 connector is configured for this engine");
-            return Err(guard.fail(thread, f).into());
-        }
-        (None, _) => None,
-    };
-
-    let machine = Arc::new(StateMachine {
-        comment: None,
-        query_language: state.query_language,
-        timeout_seconds: None,
-        program: m.processor.clone(),
-        reads_context: m.processor_reads_context,
-        source: None,
-    });
-    let mut runner = Runner {
-        exec,
-        state,
-        m,
-        raw,
-        eff: &eff,
-        vars: &vars,
-        limits,
-        limits_rx: Some(limits_rx),
-        store,
-        machine,
+    Ok(OpenedRun {
+        map_run_arn,
         machine_name,
         child_machine_arn,
-        express: execution_type == StateMachineType::Express,
-        source,
-        source_done: false,
-        next_index: 0,
-        held: None,
-        batching,
-        results,
-        transformation,
-        collected: Vec::new(),
-        collected_bytes: 0,
-        too_large: false,
-        keep_input: export.is_some() || transformation == WriterTransformation::None,
+        max_concurrency,
         memo,
-        written: Default::default(),
-        recovered: recovered.map(|p| p.succeeded).unwrap_or_default(),
+        earlier_files,
+        recovered,
         journal: durable.then_some(executions),
-        offering,
+        limits_rx: None,
+    })
+}
+
+/// Counts a redrive of `run` in the store; its new redrive count (`None` when the store no longer
+/// has the run). Fails once the run has been redriven as often as a map run may be.
+async fn redrive(store: &dyn MapRunStore, run: &MapRunMemo) -> Result<Option<u32>, StateError> {
+    let known = store.describe_run(&run.map_run_arn).await.map_err(store_failure)?;
+    if known.is_some_and(|r| r.redrive_count >= MAX_MAP_RUN_REDRIVES) {
+        // AWS fails with States.Runtime here; the cause's wording is not known.
+        let cause = format!(
+            "The Map Run {} has been redriven {MAX_MAP_RUN_REDRIVES} times, the most a Map Run can be redriven",
+            run.map_run_arn
+        );
+        return Err(Failure::new(names::RUNTIME, cause).into());
+    }
+    store.redrive_run(&run.map_run_arn, OffsetDateTime::now_utc()).await.map_err(store_failure)
+}
+
+/// With a queue that other engines share, the children of an execution the store keeps are offered
+/// to all of them. Names are derived from the map run, the redrive and the ordinal, so that an
+/// engine taking the map run over offers the same children again.
+async fn offering(exec: &Exec, state: &State, opened: &OpenedRun) -> Result<Option<Offering>, StateError> {
+    let Some(queue) = exec.shared.map_runs.queue.as_ref().filter(|_| exec.journaled()) else { return Ok(None) };
+    let attempt = match (&opened.memo, &opened.recovered) {
+        (None, None) => 0,
+        _ => {
+            let run = exec.shared.map_runs.store.describe_run(&opened.map_run_arn).await.map_err(store_failure)?;
+            run.map_or(0, |r| r.redrive_count)
+        }
     };
-    let outcome = runner.drive(&mut guard).await;
+    Ok(Some(Offering {
+        queue: queue.clone(),
+        parent_arn: exec.info.arn.to_string(),
+        state_name: state.name.to_string(),
+        attempt,
+    }))
+}
+
+/// The items: inline (`Items`, `ItemsPath`) or read by the `ItemReader`, at most its `MaxItems`.
+async fn open_source(
+    exec: &Exec,
+    state: &State,
+    spec: &DistributedSpec,
+    inline_items: Option<Vec<Value>>,
+    parameters: Map<String, Value>,
+    (eff, raw, ctx): (&Value, &Value, &Value),
+    thread: &Thread,
+) -> Result<Box<dyn ItemSource>, ReaderFailure> {
+    let reader = match (inline_items, &spec.reader) {
+        (Some(items), _) => return Ok(Box::new(VecItemSource::new(items))),
+        (None, None) => return Ok(Box::new(VecItemSource::new(Vec::new()))),
+        (None, Some(reader)) => reader,
+    };
+    let max_items = reader_max_items(state, reader, eff, raw, ctx, thread)?;
+    let request = ReaderRequest { resource: reader.resource, parameters, config: reader.config.clone() };
+    let Some(s3) = &exec.shared.map_runs.s3 else {
+        return Err(ReaderFailure::Failed("No S3 connector is configured for this engine".to_owned()));
+    };
+    let source = s3.open_items(request).await.map_err(|e| ReaderFailure::Failed(e.cause))?;
+    Ok(match max_items {
+        Some(n) => Box::new(Limited { inner: source, left: n }),
+        None => source,
+    })
+}
+
+/// Ends the map run after its children: the pending items and the result files' manifest on a
+/// failure, MapRunSucceeded otherwise; the state's output (the results, or where the files are).
+async fn finish(
+    runner: &mut Runner<'_>,
+    guard: &mut RunGuard,
+    outcome: Result<(), RunError>,
+    thread: &mut Thread,
+    map_run_arn: &str,
+) -> Result<Value, StateError> {
     let mut failure = match outcome {
         Ok(()) => None,
         Err(RunError::Failed(f)) => Some(f),
@@ -281,7 +349,7 @@ pub(crate) async fn run(
     };
     // Items never started are pending; with a ResultWriter they are written to PENDING files.
     if failure.is_some() && !runner.source_done {
-        if let Err(f) = runner.drain_pending(&mut guard).await {
+        if let Err(f) = runner.drain_pending(guard).await {
             failure.get_or_insert(f);
         }
     }
@@ -293,7 +361,8 @@ pub(crate) async fn run(
                     // Only now are the successes written for good: a redrive may skip those children.
                     if let Some(memo) = &runner.memo {
                         memo.written(std::mem::take(&mut runner.written));
-                        memo.started_map_run(MapRunMemo { map_run_arn: map_run_arn.clone(), succeeded_files });
+                        let map_run_arn = map_run_arn.to_owned();
+                        memo.started_map_run(MapRunMemo { map_run_arn, succeeded_files });
                     }
                     Some((bucket, key))
                 }
@@ -315,21 +384,17 @@ pub(crate) async fn run(
             names::DATA_LIMIT_EXCEEDED,
             format!(
                 "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                state.name
+                runner.state.name
             ),
         )
         .into());
     }
-    let output = match manifest {
+    Ok(match manifest {
         Some((bucket, key)) => json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}),
         None => runner.output(),
-    };
-    thread.recorder.record(Event::MapStateSucceeded);
-    let (output, assigned) = data::finish(state, data::raw_for_result(state, raw), output, ctx, &thread.vars, true)?;
-    Ok(Step { flow: next_flow(state, output), assigned })
+    })
 }
 
-/// The Map state's fields, evaluated for one run (with its items, when they come from the input).
 struct Configuration<'a> {
     spec: DistributedSpec,
     /// The effective input (after `InputPath`, for a JSONPath state), borrowed from the raw input
