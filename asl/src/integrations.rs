@@ -156,6 +156,17 @@ pub fn split_pattern(integration: &str) -> (&str, Option<Pattern>) {
     }
 }
 
+/// True when `resource` names an activity: `arn:<partition>:states:<region>:<account>:activity:<name>`.
+pub fn is_activity_arn(resource: &str) -> bool {
+    let mut p = resource.splitn(7, ':');
+    let parts = [p.next(), p.next(), p.next(), p.next(), p.next(), p.next(), p.next()];
+    matches!(
+        parts,
+        [Some("arn"), Some(partition), Some("states"), Some(region), Some(account), Some("activity"), Some(name)]
+            if !partition.is_empty() && !region.is_empty() && !account.is_empty() && !name.is_empty()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

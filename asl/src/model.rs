@@ -217,12 +217,60 @@ impl StateKind {
 pub struct Task {
     /// `Resource`, as written.
     pub resource: String,
+    /// What `resource` names, classified once by the parser.
+    pub kind: ResourceKind,
     /// `TimeoutSeconds` / `TimeoutSecondsPath`.
     pub timeout_seconds: Option<NumberField>,
     /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.
     pub heartbeat_seconds: Option<NumberField>,
     /// `Credentials`.
     pub credentials: Option<Template>,
+}
+
+/// What a Task's `Resource` names: how its attempts show up in history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// A Lambda function's ARN (`arn:aws:lambda:…`): `LambdaFunction…` events.
+    Lambda,
+    /// An activity's ARN (`arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`): `Activity…` events;
+    /// the task waits for a worker.
+    Activity,
+    /// Everything else, as `Task…` events name it: an integration
+    /// (`arn:aws:states:::sqs:sendMessage.waitForTaskToken`, or Legion's own
+    /// `arn:legion:states:::openfaas:invoke.sync`) by its service and its action with the pattern
+    /// (`sqs`, `sendMessage.waitForTaskToken`); another ARN by `activity` or `custom` and the ARN.
+    Service {
+        /// The service: `resourceType` in history.
+        resource_type: Arc<str>,
+        /// The action and its pattern, or the whole ARN: `resource` in history.
+        resource: Arc<str>,
+    },
+}
+
+impl ResourceKind {
+    /// Classifies a Task's `Resource`.
+    pub fn of(resource: &str) -> ResourceKind {
+        let service = |resource_type: &str, resource: &str| ResourceKind::Service {
+            resource_type: resource_type.into(),
+            resource: resource.into(),
+        };
+        if resource.starts_with("arn:aws:lambda:") {
+            return ResourceKind::Lambda;
+        }
+        // Legion's own integrations (OpenFaaS…) use the `legion` partition, which AWS never accepts.
+        let integration =
+            resource.strip_prefix("arn:aws:states:::").or_else(|| resource.strip_prefix("arn:legion:states:::"));
+        if let Some((name, action)) = integration.and_then(|rest| rest.split_once(':')) {
+            return service(name, action);
+        }
+        if crate::integrations::is_activity_arn(resource) {
+            return ResourceKind::Activity;
+        }
+        if resource.contains(":activity:") {
+            return service("activity", resource);
+        }
+        service("custom", resource)
+    }
 }
 
 /// A Choice state.

@@ -648,7 +648,8 @@ impl Parser {
             }
         }
         let credentials = obj.get("Credentials").map(|c| self.credentials(c, &format!("{loc}/Credentials"), language));
-        Some(Task { resource: resource.to_owned(), timeout_seconds, heartbeat_seconds, credentials })
+        let kind = ResourceKind::of(resource);
+        Some(Task { resource: resource.to_owned(), kind, timeout_seconds, heartbeat_seconds, credentials })
     }
 
     /// A Task's `Credentials`: an object with `RoleArn` (a string, or a JSONata expression) or, in
@@ -1147,6 +1148,33 @@ mod tests {
             StateKind::Map(m) => (**m).clone(),
             _ => panic!("not a Map"),
         }
+    }
+
+    #[test]
+    fn task_resources_are_classified_once_by_the_parser() {
+        let service = |t: &str, r: &str| ResourceKind::Service { resource_type: t.into(), resource: r.into() };
+        let cases = [
+            ("arn:aws:lambda:us-east-1:123456789012:function:f", ResourceKind::Lambda),
+            ("arn:aws:states:us-east-1:123456789012:activity:a", ResourceKind::Activity),
+            ("arn:aws:states:::sqs:sendMessage.waitForTaskToken", service("sqs", "sendMessage.waitForTaskToken")),
+            ("arn:legion:states:::openfaas:invoke.sync", service("openfaas", "invoke.sync")),
+            ("arn:aws:states:::http:invoke", service("http", "invoke")),
+        ];
+        for (resource, kind) in cases {
+            let definition =
+                json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}});
+            let machine = parse(&definition, ParseOptions::default()).expect("valid");
+            let (_, state) = machine.program.find_nested("T").expect("the Task");
+            match &state.kind {
+                StateKind::Task(t) => assert_eq!(t.kind, kind, "{resource}"),
+                _ => panic!("not a Task"),
+            }
+        }
+        assert_eq!(
+            ResourceKind::of("arn:aws:states:us-east-1:1:activity:"),
+            service("activity", "arn:aws:states:us-east-1:1:activity:")
+        );
+        assert_eq!(ResourceKind::of("my-handler"), service("custom", "my-handler"));
     }
 
     #[test]

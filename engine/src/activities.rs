@@ -33,16 +33,7 @@ pub struct ActivityTask {
     pub input: Value,
 }
 
-/// True when `resource` names an activity: `arn:<partition>:states:<region>:<account>:activity:<name>`.
-pub fn is_activity_arn(resource: &str) -> bool {
-    let mut p = resource.splitn(7, ':');
-    let parts = [p.next(), p.next(), p.next(), p.next(), p.next(), p.next(), p.next()];
-    matches!(
-        parts,
-        [Some("arn"), Some(partition), Some("states"), Some(region), Some(account), Some("activity"), Some(name)]
-            if !partition.is_empty() && !region.is_empty() && !account.is_empty() && !name.is_empty()
-    )
-}
+pub use legion_asl::integrations::is_activity_arn;
 
 /// A scheduled task waiting for a worker.
 struct Pending {

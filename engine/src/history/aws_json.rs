@@ -52,7 +52,7 @@ impl Details {
     }
 
     fn service(self, s: &ServiceResource) -> Details {
-        self.with("resourceType", s.resource_type.as_str()).with("resource", s.resource.as_str())
+        self.with("resourceType", &*s.resource_type).with("resource", &*s.resource)
     }
 }
 

@@ -222,10 +222,10 @@ impl ErrorDetails {
 /// `arn:aws:states:::lambda:invoke`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceResource {
-    /// The service (`lambda`, `s3`…).
-    pub resource_type: String,
+    /// The service (`lambda`, `s3`…), shared with the parsed Task.
+    pub resource_type: Arc<str>,
     /// The action, with its integration pattern (`invoke`, `startExecution.sync`…).
-    pub resource: String,
+    pub resource: Arc<str>,
 }
 
 /// What happened: one variant per AWS event type, with that type's details.

@@ -1,7 +1,7 @@
 //! Task states: evaluate the request, dispatch it with its timeout, record the task events.
 
 use legion_asl::error::{names, EvalError};
-use legion_asl::model::{NumberField, QueryLanguage, State, Task};
+use legion_asl::model::{NumberField, QueryLanguage, ResourceKind, State, Task};
 use legion_asl::path::Scope;
 use serde_json::{json, Value};
 
@@ -33,8 +33,15 @@ enum TaskEnd {
 }
 
 impl Family {
-    fn service(resource_type: &str, resource: &str) -> Family {
-        Family::Service(ServiceResource { resource_type: resource_type.to_owned(), resource: resource.to_owned() })
+    /// The family of `task`'s resource, classified by the parser.
+    fn of(task: &Task) -> Family {
+        match &task.kind {
+            ResourceKind::Lambda => Family::Lambda,
+            ResourceKind::Activity => Family::Activity,
+            ResourceKind::Service { resource_type, resource } => {
+                Family::Service(ServiceResource { resource_type: resource_type.clone(), resource: resource.clone() })
+            }
+        }
     }
 
     /// The event that ends a task attempt of this family.
@@ -51,27 +58,6 @@ impl Family {
             (Family::Service(s), TaskEnd::TimedOut(error)) => Event::TaskTimedOut { service: s.clone(), error },
         }
     }
-}
-
-fn family(resource: &str) -> Family {
-    if resource.starts_with("arn:aws:lambda:") {
-        return Family::Lambda;
-    }
-    // Legion's own integrations (OpenFaaS…) use the `legion` partition, which AWS never accepts.
-    let integration =
-        resource.strip_prefix("arn:aws:states:::").or_else(|| resource.strip_prefix("arn:legion:states:::"));
-    if let Some(rest) = integration {
-        if let Some((service, action)) = rest.split_once(':') {
-            return Family::service(service, action);
-        }
-    }
-    if crate::activities::is_activity_arn(resource) {
-        return Family::Activity;
-    }
-    if resource.contains(":activity:") {
-        return Family::service("activity", resource);
-    }
-    Family::service("custom", resource)
 }
 
 /// What a Task attempt sends: its effective input and the fields evaluated with it.
@@ -105,7 +91,7 @@ pub(crate) async fn run(
     let owned_ctx = task_context(task, ctx, retry_count, waiter.as_ref());
     let ctx = owned_ctx.as_ref().unwrap_or(ctx);
     let call = evaluate(state, task, raw, ctx, thread, retry_count)?;
-    let fam = family(&task.resource);
+    let fam = Family::of(task);
     record_scheduled(exec, task, &fam, &call, &mut thread.recorder);
     let answer = dispatch(exec, state, task, &fam, call, waiter.as_mut(), thread).await;
     if answer.is_none() {
@@ -123,7 +109,7 @@ pub(crate) async fn run(
 /// finds its task waiting.
 fn open_token(exec: &Exec, task: &Task, thread: &Thread) -> Option<TokenWaiter> {
     let callback = task.resource.ends_with(".waitForTaskToken")
-        || crate::activities::is_activity_arn(&task.resource)
+        || task.kind == ResourceKind::Activity
         || exec.shared.dispatcher.completes_by_callback(&task.resource);
     callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()))
 }
@@ -278,7 +264,7 @@ fn task_result(task: &Task, fam: &Family, answer: Answer, recorder: &mut Recorde
     if payload_too_large(&result) {
         let who = match fam {
             Family::Lambda | Family::Activity => task.resource.as_str(),
-            Family::Service(service) => service.resource_type.as_str(),
+            Family::Service(service) => &*service.resource_type,
         };
         let cause = format!(
             "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
