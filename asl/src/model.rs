@@ -273,6 +273,21 @@ impl ResourceKind {
     }
 }
 
+impl MapState {
+    /// The item processor as a state machine of its own, in the Map state's `query_language`: what
+    /// a Distributed Map's children run.
+    pub fn processor_machine(&self, query_language: QueryLanguage) -> StateMachine {
+        StateMachine {
+            comment: None,
+            query_language,
+            timeout_seconds: None,
+            program: self.processor.clone(),
+            reads_context: self.processor_reads_context,
+            source: None,
+        }
+    }
+}
+
 /// A Choice state.
 #[derive(Debug, Clone)]
 pub struct Choice {

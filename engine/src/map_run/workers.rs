@@ -222,12 +222,5 @@ fn processor(definition: &str, kind: StateMachineType, state_name: &str) -> Resu
     let StateKind::Map(m) = &state.kind else {
         return Err(format!("The state {state_name} of the stored definition is not a Map"));
     };
-    Ok(Arc::new(StateMachine {
-        comment: None,
-        query_language: state.query_language,
-        timeout_seconds: None,
-        program: m.processor.clone(),
-        reads_context: m.processor_reads_context,
-        source: None,
-    }))
+    Ok(Arc::new(m.processor_machine(state.query_language)))
 }

@@ -598,12 +598,12 @@ fn strip_payloads(event: &mut Value) {
 /// GetExecutionHistory.
 pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutput, ApiError> {
     let arn = required(input.execution_arn, "executionArn")?;
-    find(&state, &arn).await?;
     // A map run's EXPRESS child can be described, but like every Express execution it records no
     // history.
     if parse_arn(&arn).is_some_and(|a| a.resource_type == "express") {
         return Err(express_not_valid());
     }
+    find(&state, &arn).await?;
     let history = match state.engine().map_run_child(&arn).await? {
         Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
         None => state.engine().execution_history(&arn).await?.unwrap_or_default(),

@@ -88,14 +88,7 @@ pub(crate) async fn run(
         (None, _) => None,
     };
 
-    let machine = Arc::new(StateMachine {
-        comment: None,
-        query_language: state.query_language,
-        timeout_seconds: None,
-        program: m.processor.clone(),
-        reads_context: m.processor_reads_context,
-        source: None,
-    });
+    let machine = Arc::new(m.processor_machine(state.query_language));
     let OpenedRun { map_run_arn, machine_name, child_machine_arn, memo, recovered, journal, limits_rx, .. } = opened;
     let mut runner = Runner {
         exec,
