@@ -85,8 +85,9 @@ async fn launch(state: &AppState, input: StartInput, sync: bool) -> Result<Launc
     request.execution_name = Some(name.clone());
     request.machine_type = resolved.machine_type;
     request.role_arn = Some(resolved.revision.role_arn.clone());
-    // Nothing can read an Express execution's history (AWS records none).
-    request.record_history = resolved.machine_type == StateMachineType::Standard;
+    // Nothing can read an Express execution's history (AWS records none); a Standard one records it
+    // all the same.
+    request.record_history = false;
     // Only a Standard execution can be described later (AWS keeps no Express executions): its record
     // names the revision it ran, which the registry keeps (written with the start, at its first run).
     let standard = resolved.machine_type == StateMachineType::Standard;

@@ -63,9 +63,9 @@ pub(crate) async fn run(
         output_type,
         transformation,
     } = evaluate(state, m, raw, ctx, thread, &vars)?;
-    let mut opened = open_run(exec, state, m, &limits, thread).await?;
+    let opened = open_run(exec, state, m, &limits, thread).await?;
     let offering = offering(exec, state, &opened).await?;
-    let mut guard = opened.guard(exec, thread, &limits, &offering);
+    let (mut guard, limits_rx) = opened.guard(exec, thread, &limits, &offering);
 
     let source = match open_source(exec, state, &spec, inline_items, reader_parameters, (&eff, raw, ctx), thread).await
     {
@@ -89,7 +89,7 @@ pub(crate) async fn run(
     };
 
     let machine = Arc::new(m.processor_machine(state.query_language));
-    let OpenedRun { map_run_arn, machine_name, child_machine_arn, memo, recovered, journal, limits_rx, .. } = opened;
+    let OpenedRun { map_run_arn, machine_name, child_machine_arn, memo, recovered, journal, .. } = opened;
     let mut runner = Runner {
         exec,
         state,
@@ -98,7 +98,7 @@ pub(crate) async fn run(
         eff: &eff,
         vars: &vars,
         limits,
-        limits_rx,
+        limits_rx: Some(limits_rx),
         store: exec.shared.map_runs.store.clone(),
         machine,
         machine_name,
@@ -145,8 +145,6 @@ struct OpenedRun {
     recovered: Option<crate::store::MapProgress>,
     /// The durable store that notes each success, at the top level of a durable execution.
     journal: Option<Arc<dyn crate::store::ExecutionStore>>,
-    /// UpdateMapRun's changes, once [`OpenedRun::guard`] has registered the run.
-    limits_rx: Option<watch::Receiver<RunLimits>>,
 }
 
 impl OpenedRun {
@@ -155,17 +153,23 @@ impl OpenedRun {
         self.map_run_arn.rsplit(':').next().unwrap_or_default().to_owned()
     }
 
-    /// Registers the run's limits for UpdateMapRun; the guard that ends the run however the state
-    /// ends.
-    fn guard(&mut self, exec: &Exec, thread: &Thread, limits: &Limits, offering: &Option<Offering>) -> RunGuard {
+    /// Registers the run's limits for UpdateMapRun: the guard that ends the run however the state
+    /// ends, and UpdateMapRun's changes.
+    fn guard(
+        &self,
+        exec: &Exec,
+        thread: &Thread,
+        limits: &Limits,
+        offering: &Option<Offering>,
+    ) -> (RunGuard, watch::Receiver<RunLimits>) {
         let live = exec.shared.map_runs.live.clone();
         let run_limits = RunLimits {
             max_concurrency: self.max_concurrency,
             tolerated_count: limits.tolerated_count,
             tolerated_percentage: limits.tolerated_percentage,
         };
-        self.limits_rx = Some(live.register(&self.map_run_arn, run_limits));
-        RunGuard {
+        let limits_rx = live.register(&self.map_run_arn, run_limits);
+        let guard = RunGuard {
             cancel: CancellationToken::new(),
             store: exec.shared.map_runs.store.clone(),
             live,
@@ -175,7 +179,8 @@ impl OpenedRun {
             executions: Counts::default(),
             finished: false,
             queue: offering.as_ref().map(|o| o.queue.clone()),
-        }
+        };
+        (guard, limits_rx)
     }
 }
 
@@ -257,7 +262,6 @@ async fn open_run(
         earlier_files,
         recovered,
         journal: durable.then_some(executions),
-        limits_rx: None,
     })
 }
 
