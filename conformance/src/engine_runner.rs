@@ -121,6 +121,6 @@ pub(crate) fn actual(execution: &legion_engine::Execution, outcome: legion_engin
         output: outcome.output,
         error: outcome.error,
         cause: outcome.cause,
-        history: execution.history().iter().map(|e| e.to_json()).collect(),
+        history: execution.history().iter().map(legion_server::history_json::event).collect(),
     }
 }

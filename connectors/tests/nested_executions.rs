@@ -98,9 +98,8 @@ async fn sync_gives_output_as_text_and_sync2_as_json() {
     assert_eq!(out["Output"], json!("{\"twice\":42}"));
     assert_eq!(out["Input"], json!("{\"n\":21}"));
     assert_eq!(out["Status"], json!("SUCCEEDED"));
-    let types: Vec<String> =
-        history.history().iter().map(|h| h.to_json()["type"].as_str().unwrap().to_owned()).collect();
-    assert!(types.contains(&"TaskSubmitted".to_owned()), "{types:?}");
+    let types: Vec<&str> = history.history().iter().map(|h| h.event_type().name()).collect();
+    assert!(types.contains(&"TaskSubmitted"), "{types:?}");
 
     let e = engine(&[("doubler", doubler())]).await;
     let (_, outcome) =

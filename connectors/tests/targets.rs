@@ -8,6 +8,7 @@ use std::sync::Arc;
 use legion_asl::parse::{parse_str, ParseOptions};
 use legion_connectors::config::{GatewayConfig, LambdaConfig, OpenFaasConfig, RouteConfig};
 use legion_connectors::{Config, Router};
+use legion_engine::history::{ErrorDetails, Event};
 use legion_engine::{Engine, ExecutionStatus, StartRequest, TaskTokens};
 use legion_testkit::lambda::{Behaviour, LambdaServer};
 use legion_testkit::openfaas::{handler, FunctionReply, Gateway, GatewayConfig as FakeGatewayConfig};
@@ -46,15 +47,17 @@ async fn a_throttled_lambda_is_retried_per_the_retry_block_then_succeeds() {
         engine.run(StartRequest::new(machine(&definition), "t", json!({"n": 7}))).await.expect("the execution starts");
     assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     assert_eq!(outcome.output, Some(json!({"echo": {"n": 7}, "status": 200})));
-    let failures: Vec<Value> = execution
+    let failures: Vec<ErrorDetails> = execution
         .history()
-        .iter()
-        .filter(|e| e.event_type().name() == "TaskFailed")
-        .filter_map(|e| e.details_json())
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::TaskFailed { error, .. } => Some(error),
+            _ => None,
+        })
         .collect();
     assert_eq!(failures.len(), 2, "two throttled attempts");
-    assert_eq!(failures[0]["error"], "Lambda.TooManyRequestsException");
-    let cause = failures[0]["cause"].as_str().unwrap_or_default();
+    assert_eq!(failures[0].error.as_deref(), Some("Lambda.TooManyRequestsException"));
+    let cause = failures[0].cause.as_deref().unwrap_or_default();
     assert!(
         cause.starts_with("Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException"),
         "{cause}"
@@ -178,8 +181,10 @@ async fn openfaas_sync_calls_send_basic_auth_and_name_status_errors() {
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output.as_ref().map(|o| o["Payload"].clone()), Some(json!({"n": 21, "double": 42})));
-    let scheduled = execution.history()[2].details_json().unwrap_or_default();
-    assert_eq!(scheduled["resourceType"], "openfaas");
+    let Event::TaskScheduled { service, .. } = &execution.history()[2].event else {
+        panic!("the task was scheduled: {:?}", execution.history()[2]);
+    };
+    assert_eq!(&*service.resource_type, "openfaas");
     let (_, outcome) =
         engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.500"));
@@ -210,8 +215,8 @@ async fn a_route_runs_an_unmodified_lambda_definition_on_an_async_openfaas_funct
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(&definition), "r", json!({"n": 4}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"n": 4, "double": 8})), "{outcome:?}");
-    let types: Vec<String> = execution.history().iter().map(|e| e.event_type().name()).collect();
-    assert!(types.contains(&"TaskSubmitted".to_owned()));
+    let types: Vec<&str> = execution.history().iter().map(|e| e.event_type().name()).collect();
+    assert!(types.contains(&"TaskSubmitted"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,6 +358,6 @@ async fn lambda_wait_for_task_token_and_event_invocations() {
         Some(json!({"approval": {"approved": true}, "notified": {"status": 202, "payload": ""}})),
         "{outcome:?}"
     );
-    let types: Vec<String> = execution.history().iter().map(|e| e.event_type().name()).collect();
+    let types: Vec<&str> = execution.history().iter().map(|e| e.event_type().name()).collect();
     assert_eq!(&types[2..6], ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]);
 }

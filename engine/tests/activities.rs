@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use legion_asl::parse::{parse_str, ParseOptions};
+use legion_engine::history::{ErrorDetails, Event, Payload};
 use legion_engine::{Engine, ExecutionStatus, StartRequest, TokenError};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ACTIVITY: &str = "arn:aws:states:us-east-1:123456789012:activity:work";
 
@@ -18,12 +19,12 @@ fn machine(extra: &str) -> Arc<legion_asl::model::StateMachine> {
     Arc::new(parse_str(&text, ParseOptions::default()).expect("valid definition"))
 }
 
-fn types(execution: &legion_engine::Execution) -> Vec<String> {
+fn types(execution: &legion_engine::Execution) -> Vec<&'static str> {
     execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
-fn details(execution: &legion_engine::Execution, index: usize) -> Value {
-    execution.history()[index].details_json().unwrap_or(Value::Null)
+fn event(execution: &legion_engine::Execution, index: usize) -> Event {
+    execution.history()[index].event.clone()
 }
 
 #[tokio::test]
@@ -52,13 +53,15 @@ async fn a_worker_takes_the_task_and_its_answer_is_the_result() {
             "ExecutionSucceeded"
         ]
     );
-    let scheduled = details(&execution, 2);
-    assert_eq!(scheduled["resource"], json!(ACTIVITY));
-    assert_eq!(scheduled["input"], json!("{\"n\":1}"));
-    assert_eq!(scheduled["inputDetails"], json!({"truncated": false}));
-    assert!(scheduled.get("timeoutInSeconds").is_none());
-    assert_eq!(details(&execution, 3), json!({"workerName": "worker-1"}));
-    assert_eq!(details(&execution, 4)["output"], json!("{\"done\":true}"));
+    let scheduled = Event::ActivityScheduled {
+        resource: ACTIVITY.into(),
+        input: Payload::of(&json!({"n": 1})),
+        timeout: None,
+        heartbeat: None,
+    };
+    assert_eq!(event(&execution, 2), scheduled);
+    assert_eq!(event(&execution, 3), Event::ActivityStarted { worker_name: Some("worker-1".into()) });
+    assert_eq!(event(&execution, 4), Event::ActivitySucceeded { output: Payload::of(&json!({"done": true})) });
     assert_eq!(engine.send_task_success(&task.task_token, json!(1)), Err(TokenError::TaskDoesNotExist));
     assert_eq!(engine.pending_activity_tasks(ACTIVITY), 0);
 }
@@ -77,7 +80,7 @@ async fn a_waiting_worker_gets_a_task_scheduled_later_and_a_nameless_worker_is_r
     engine.send_task_success(&task.task_token, task.input).unwrap();
     let outcome = execution.outcome().await;
     assert_eq!(outcome.output, Some(json!({"n": 2})));
-    assert_eq!(details(&execution, 3), json!({}));
+    assert_eq!(event(&execution, 3), Event::ActivityStarted { worker_name: None });
 }
 
 #[tokio::test]
@@ -91,7 +94,7 @@ async fn send_task_failure_fails_the_activity() {
     assert_eq!(outcome.error.as_deref(), Some("Broken"));
     assert_eq!(outcome.cause.as_deref(), Some("it broke"));
     assert_eq!(types(&execution)[4], "ActivityFailed");
-    assert_eq!(details(&execution, 4), json!({"error": "Broken", "cause": "it broke"}));
+    assert_eq!(event(&execution, 4), Event::ActivityFailed(ErrorDetails::new("Broken", Some("it broke".into()))));
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,10 +129,11 @@ async fn heartbeats_keep_the_activity_alive_until_they_stop() {
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
     assert_eq!(types(&execution)[2..5], ["ActivityScheduled", "ActivityStarted", "ActivityTimedOut"]);
-    let scheduled = details(&execution, 2);
-    assert_eq!(scheduled["heartbeatInSeconds"], json!(10));
-    assert_eq!(scheduled["timeoutInSeconds"], json!(600));
-    assert_eq!(details(&execution, 4), json!({"error": "States.Timeout"}));
+    let Event::ActivityScheduled { timeout, heartbeat, .. } = event(&execution, 2) else {
+        panic!("the activity was scheduled: {:?}", event(&execution, 2));
+    };
+    assert_eq!((timeout, heartbeat), (Some(600), Some(10)));
+    assert_eq!(event(&execution, 4), Event::ActivityTimedOut(ErrorDetails::new("States.Timeout", None)));
     assert_eq!(engine.send_task_success(&task.task_token, json!(1)), Err(TokenError::TaskTimedOut));
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use legion_asl::parse::{parse_str, ParseOptions};
+use legion_engine::history::Event;
 use legion_engine::{
     Dispatched, Engine, ExecutionStatus, LocalHandlers, StartRequest, TaskDispatcher, TaskError, TaskRequest,
     TokenError,
@@ -38,7 +39,7 @@ fn engine() -> (Engine, mpsc::UnboundedReceiver<String>) {
     (Engine::builder().dispatcher(Arc::new(handlers)).build(), rx)
 }
 
-fn types(execution: &legion_engine::Execution) -> Vec<String> {
+fn types(execution: &legion_engine::Execution) -> Vec<&'static str> {
     execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
@@ -53,8 +54,10 @@ async fn send_task_success_completes_the_task_with_its_output() {
     assert_eq!(outcome.output, Some(json!({"approved": true})));
     let t = types(&execution);
     assert_eq!(&t[2..6], ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]);
-    let submitted = &execution.history()[4];
-    assert_eq!(submitted.details_json().unwrap_or_default()["output"], json!("{\"MessageId\":\"m-1\"}"));
+    let Event::TaskSubmitted { output, .. } = &execution.history()[4].event else {
+        panic!("the task was submitted: {:?}", execution.history()[4]);
+    };
+    assert_eq!(output.text(), "{\"MessageId\":\"m-1\"}");
     assert_eq!(engine.send_task_success(&token, json!(1)), Err(TokenError::TaskDoesNotExist));
 }
 
@@ -137,7 +140,7 @@ async fn a_dispatcher_can_claim_callback_completion_for_its_resources() {
     let (execution, outcome) =
         engine.run(StartRequest::new(m, "cb", json!({"n": 1}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"echo": {"n": 1}})));
-    assert!(types(&execution).contains(&"TaskSubmitted".to_owned()));
+    assert!(types(&execution).contains(&"TaskSubmitted"));
     assert_eq!(tokens.open_count(), 0);
 }
 
@@ -163,6 +166,6 @@ async fn a_done_answer_ends_a_callback_task_without_waiting() {
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(""), "cb", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output, Some(json!({"mocked": true})));
-    assert!(!types(&execution).contains(&"TaskSubmitted".to_owned()));
+    assert!(!types(&execution).contains(&"TaskSubmitted"));
     assert_eq!(engine.task_tokens().open_count(), 0);
 }

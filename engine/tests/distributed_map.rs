@@ -39,7 +39,7 @@ fn distributed(extra: Value, child: Value) -> Value {
     json!({"StartAt": "Map", "States": {"Map": map}})
 }
 
-fn event_types(execution: &legion_engine::Execution) -> Vec<String> {
+fn event_types(execution: &legion_engine::Execution) -> Vec<&'static str> {
     execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
@@ -86,7 +86,7 @@ async fn batches_run_as_child_executions_with_their_own_history() {
         assert!(child.execution_arn.starts_with("arn:aws:states:us-east-1:123456789012:execution:sm/L:"));
         assert_eq!(child.status, ExecutionStatus::Succeeded);
         let history = child.history.as_ref().expect("kept");
-        let types: Vec<String> = history.events().iter().map(|e| e.event_type().name()).collect();
+        let types: Vec<&str> = history.events().iter().map(|e| e.event_type().name()).collect();
         assert_eq!(types, ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
     }
 }
@@ -274,7 +274,7 @@ async fn one_percent_failing_past_half_a_percent_fails_and_results_still_account
     assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     assert_eq!(outcome.cause.as_deref(), Some("The specified tolerated failure threshold was exceeded"));
     let types = event_types(&execution);
-    assert!(types.contains(&"MapRunFailed".to_owned()), "{types:?}");
+    assert!(types.contains(&"MapRunFailed"), "{types:?}");
     let run = &engine.list_map_runs(execution.arn()).await.expect("the map-run store answers")[0];
     assert_eq!(run.status, MapRunStatus::Failed);
     let run_id = run.map_run_arn.rsplit(':').next().expect("id");

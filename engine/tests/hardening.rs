@@ -20,7 +20,7 @@ fn task(extra: Value) -> Value {
     json!({"StartAt": "T", "States": {"T": state}})
 }
 
-fn event_types(execution: &legion_engine::Execution) -> Vec<String> {
+fn event_types(execution: &legion_engine::Execution) -> Vec<&'static str> {
     execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
@@ -48,7 +48,7 @@ async fn an_infinite_backoff_at_time_scale_zero_retries_at_once() {
             engine.run(StartRequest::new(machine(definition), "backoff", json!({}))).await.expect("starts");
         assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
         assert_eq!(outcome.error.as_deref(), Some("Busy"));
-        let scheduled = event_types(&execution).iter().filter(|t| *t == "TaskScheduled").count();
+        let scheduled = event_types(&execution).iter().filter(|t| **t == "TaskScheduled").count();
         assert_eq!(scheduled, 6, "the first attempt and five retries");
     }
 }
@@ -68,7 +68,7 @@ async fn a_panic_in_a_task_fails_the_execution_and_finishes_its_record() {
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
     let cause = outcome.cause.unwrap_or_default();
     assert!(cause.contains("internal error") && cause.contains("handler exploded"), "{cause}");
-    assert_eq!(event_types(&execution).last().map(String::as_str), Some("ExecutionFailed"));
+    assert_eq!(event_types(&execution).last().copied(), Some("ExecutionFailed"));
     let record =
         engine.describe_execution(execution.arn()).await.expect("the store answers").expect("the record is kept");
     assert_eq!(record.status, ExecutionStatus::Failed);

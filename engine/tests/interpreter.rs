@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use legion_asl::parse::{parse, ParseOptions};
+use legion_engine::history::{Event, HistoryEvent, StateType};
 use legion_engine::{Engine, ExecutionStatus, LocalHandlers, Outcome, StartRequest, TaskError};
 use serde_json::{json, Value};
 
@@ -15,15 +16,14 @@ fn machine(definition: Value) -> Arc<legion_asl::model::StateMachine> {
     Arc::new(parse(&definition, ParseOptions::default()).expect("valid definition"))
 }
 
-async fn run_with(engine: &Engine, definition: Value, input: Value) -> (Outcome, Vec<Value>) {
+async fn run_with(engine: &Engine, definition: Value, input: Value) -> (Outcome, Vec<HistoryEvent>) {
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(definition), "test", input)).await.expect("the execution starts");
-    let history = execution.history().iter().map(|e| e.to_json()).collect();
-    (outcome, history)
+    (outcome, execution.history())
 }
 
-fn types(history: &[Value]) -> Vec<&str> {
-    history.iter().map(|e| e["type"].as_str().unwrap_or_default()).collect()
+fn types(history: &[HistoryEvent]) -> Vec<&'static str> {
+    history.iter().map(|e| e.event_type().name()).collect()
 }
 
 /// A handler that fails `failures` times with `error`, then returns its input.
@@ -198,9 +198,11 @@ async fn variables_flow_between_states_and_into_branches() {
             {"StartAt": "B", "States": {"B": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($base, 2)"}, "End": true}}}]}}});
     let (outcome, history) = run_with(&engine, definition, json!({})).await;
     assert_eq!(outcome.output, Some(json!([{"sum": 42}])));
-    let exited = &history[2];
-    assert_eq!(exited["type"], "PassStateExited");
-    assert_eq!(exited["stateExitedEventDetails"]["assignedVariables"], json!({"base": "40"}));
+    let Event::StateExited { state_type: StateType::Pass, assigned: Some(assigned), .. } = &history[2].event else {
+        panic!("a Pass state exited with its assignments: {:?}", history[2]);
+    };
+    let assigned: Vec<(&str, String)> = assigned.iter().map(|(k, v)| (k.as_str(), v.text().into_owned())).collect();
+    assert_eq!(assigned, [("base", "40".to_owned())]);
 }
 
 #[tokio::test]

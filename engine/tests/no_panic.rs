@@ -22,6 +22,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use legion_asl::parse::{parse, parse_str, ParseOptions};
+use legion_engine::history::HistoryEvent;
 use legion_engine::{Engine, ExecutionStatus, LocalHandlers, StartRequest, TaskError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
@@ -1122,8 +1123,11 @@ fn check_definition(definition: &Value, input: &Value) -> Result<(), TestCaseErr
             };
             prop_assert!(outcome.cause.as_deref() != Some(UNEXPECTED_END), "no outcome: {outcome:?}");
             prop_assert!(outcome.status != ExecutionStatus::Running);
+            // Every event survives the round trip a durable store makes.
             for event in execution.history() {
-                event.to_json();
+                let text = serde_json::to_string(&event);
+                let back = text.as_deref().ok().and_then(|t| serde_json::from_str::<HistoryEvent>(t).ok());
+                prop_assert_eq!(back.as_ref(), Some(&event), "{:?}", text);
             }
             Ok(())
         })?;

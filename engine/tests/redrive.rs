@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use legion_asl::parse::{parse, ParseOptions};
+use legion_engine::history::Event;
 use legion_engine::{
     Engine, ExecutionStatus, ListQuery, LocalHandlers, RedriveError, RedriveFilter, StartRequest, TaskError,
 };
@@ -17,7 +18,7 @@ fn machine(definition: Value) -> Arc<legion_asl::model::StateMachine> {
     Arc::new(parse(&definition, ParseOptions::default()).expect("valid definition"))
 }
 
-fn types(execution: &legion_engine::Execution) -> Vec<String> {
+fn types(execution: &legion_engine::Execution) -> Vec<&'static str> {
     execution.history().iter().map(|e| e.event_type().name()).collect()
 }
 
@@ -90,7 +91,7 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
     assert_eq!((&output["v"], &output["x"], &output["count"]), (&json!(1), &json!("from prep"), &json!(1)));
 
     let history = first.history();
-    let names: Vec<String> = history.iter().map(|e| e.event_type().name()).collect();
+    let names: Vec<&str> = history.iter().map(|e| e.event_type().name()).collect();
     assert_eq!(
         names,
         [
@@ -120,9 +121,8 @@ async fn a_failed_task_runs_again_with_its_input_and_variables_and_the_history_g
     for (i, e) in history.iter().enumerate() {
         assert_eq!(e.id, i as u64 + 1, "event ids go on in sequence");
     }
-    let redriven_event = &history[11].to_json();
-    assert_eq!(redriven_event["executionRedrivenEventDetails"], json!({"redriveCount": 1}));
-    assert_eq!(redriven_event["previousEventId"], json!(11));
+    assert_eq!(history[11].event, Event::ExecutionRedriven { redrive_count: 1 });
+    assert_eq!(history[11].previous_event_id, 11);
     assert_eq!(history[12].previous_event_id, 12);
 
     let record = engine.describe_execution(first.arn()).await.expect("the store answers").expect("recorded");
@@ -274,8 +274,8 @@ async fn a_parallel_state_reruns_only_its_failed_branches() {
     let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(calls, HashMap::from([("a".to_owned(), 1), ("b".to_owned(), 2), ("c".to_owned(), 1)]));
     let t = types(&first);
-    let after = &t[t.iter().position(|e| e == "ExecutionRedriven").expect("redriven") + 1..];
-    assert_eq!(after.iter().filter(|e| *e == "TaskScheduled").count(), 1, "only branch b runs again: {after:?}");
+    let after = &t[t.iter().position(|e| *e == "ExecutionRedriven").expect("redriven") + 1..];
+    assert_eq!(after.iter().filter(|e| **e == "TaskScheduled").count(), 1, "only branch b runs again: {after:?}");
 }
 
 #[tokio::test]
@@ -368,7 +368,7 @@ async fn a_distributed_map_continues_its_map_run_with_the_children_that_did_not_
     assert_eq!((run.item_counts.succeeded, run.item_counts.total, run.item_counts.failed), (6, 6, 0));
     let history = first.history();
     let event = history.iter().find(|e| e.event_type().name() == "MapRunRedriven").expect("a MapRunRedriven event");
-    assert_eq!(event.to_json()["mapRunRedrivenEventDetails"], json!({"mapRunArn": run_arn, "redriveCount": 1}));
+    assert_eq!(event.event, Event::MapRunRedriven { map_run_arn: run_arn.to_string(), redrive_count: 1 });
 }
 
 #[tokio::test]

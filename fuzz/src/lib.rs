@@ -190,7 +190,7 @@ pub fn run_execution(data: &[u8]) {
         let outcome = execution.outcome().await;
         assert_ne!(outcome.cause.as_deref(), Some("The execution ended unexpectedly"), "no outcome: {outcome:?}");
         for event in execution.history() {
-            let _ = event.to_json();
+            let _ = legion_server::history_json::event(&event);
         }
     });
 }

@@ -185,7 +185,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             let show_progress = !quiet && std::io::stderr().is_terminal();
             let (execution, outcome) = runtime.block_on(run_with_progress(&engine, request, show_progress))?;
             if history {
-                let events: Vec<Value> = execution.history().iter().map(|e| e.to_json()).collect();
+                let events: Vec<Value> = execution.history().iter().map(legion_server::history_json::event).collect();
                 eprintln!("{}", serde_json::to_string_pretty(&json!({ "events": events }))?);
             }
             if outcome.status == ExecutionStatus::Succeeded {

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod cfn;
 pub mod console;
 pub mod error;
+pub mod history_json;
 pub mod limits;
 pub mod protocol;
 pub mod registry;

@@ -78,7 +78,7 @@ fn a_running_execution_resumes_in_a_new_process_with_the_time_left_to_wait() {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
         let history = engine.execution_history(&arn).await.expect("the store answers").expect("kept");
-        let types: Vec<String> = history.iter().map(|e| e.event_type().name()).collect();
+        let types: Vec<&str> = history.iter().map(|e| e.event_type().name()).collect();
         assert_eq!(
             types,
             [
@@ -191,10 +191,10 @@ fn a_retry_back_off_resumes_where_it_was() {
         assert!(took >= Duration::from_millis(3900) && took < Duration::from_millis(5500), "took {took:?}");
         assert_eq!(calls.load(Ordering::SeqCst), 3, "each attempt once");
         let history = engine.execution_history(&arn).await.expect("the store answers").expect("kept");
-        let types: Vec<String> = history.iter().map(|e| e.event_type().name()).collect();
-        let entered = types.iter().filter(|t| *t == "TaskStateEntered").count();
+        let types: Vec<&str> = history.iter().map(|e| e.event_type().name()).collect();
+        let entered = types.iter().filter(|t| **t == "TaskStateEntered").count();
         assert_eq!(entered, 1, "{types:?}");
-        let failed = types.iter().filter(|t| *t == "LambdaFunctionFailed").count();
+        let failed = types.iter().filter(|t| **t == "LambdaFunctionFailed").count();
         assert_eq!(failed, 2, "{types:?}");
         let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
         assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());

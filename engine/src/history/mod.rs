@@ -2,10 +2,8 @@
 //!
 //! An [`Event`] holds its details as typed fields and its JSON payloads as compact text
 //! ([`Payload`]), and serialises (serde) in a compact form of its own, which is what a durable store
-//! writes. AWS's JSON shapes (`passStateEnteredEventDetails`, payloads as strings, `…Details`) are
-//! made only when history is read ([`HistoryEvent::to_json`], in `aws_json.rs`).
-
-mod aws_json;
+//! writes. AWS's JSON shapes (`passStateEnteredEventDetails`, payloads as strings, `…Details`)
+//! belong to the server, which makes them only when history is read.
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -88,43 +86,71 @@ impl StateType {
             _ => StateType::Pass,
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            StateType::Pass => "Pass",
-            StateType::Task => "Task",
-            StateType::Choice => "Choice",
-            StateType::Wait => "Wait",
-            StateType::Succeed => "Succeed",
-            StateType::Fail => "Fail",
-            StateType::Parallel => "Parallel",
-            StateType::Map => "Map",
-        }
-    }
 }
 
 impl EventType {
     /// The AWS name of the event type.
-    pub fn name(self) -> String {
+    pub fn name(self) -> &'static str {
+        use StateType as S;
         match self {
-            EventType::StateEntered(t) => format!("{}StateEntered", t.name()),
-            EventType::StateExited(t) => format!("{}StateExited", t.name()),
-            other => format!("{other:?}"),
-        }
-    }
-
-    /// The member that holds this event's details (`passStateEnteredEventDetails` is
-    /// `stateEnteredEventDetails` for every state type).
-    pub fn details_key(self) -> String {
-        match self {
-            EventType::StateEntered(_) => "stateEnteredEventDetails".to_owned(),
-            EventType::StateExited(_) => "stateExitedEventDetails".to_owned(),
-            other => {
-                let name = other.name();
-                let mut chars = name.chars();
-                let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
-                format!("{first}{}EventDetails", chars.as_str())
-            }
+            EventType::StateEntered(t) => match t {
+                S::Pass => "PassStateEntered",
+                S::Task => "TaskStateEntered",
+                S::Choice => "ChoiceStateEntered",
+                S::Wait => "WaitStateEntered",
+                S::Succeed => "SucceedStateEntered",
+                S::Fail => "FailStateEntered",
+                S::Parallel => "ParallelStateEntered",
+                S::Map => "MapStateEntered",
+            },
+            EventType::StateExited(t) => match t {
+                S::Pass => "PassStateExited",
+                S::Task => "TaskStateExited",
+                S::Choice => "ChoiceStateExited",
+                S::Wait => "WaitStateExited",
+                S::Succeed => "SucceedStateExited",
+                S::Fail => "FailStateExited",
+                S::Parallel => "ParallelStateExited",
+                S::Map => "MapStateExited",
+            },
+            EventType::ExecutionStarted => "ExecutionStarted",
+            EventType::ExecutionSucceeded => "ExecutionSucceeded",
+            EventType::ExecutionFailed => "ExecutionFailed",
+            EventType::ExecutionAborted => "ExecutionAborted",
+            EventType::ExecutionTimedOut => "ExecutionTimedOut",
+            EventType::ExecutionRedriven => "ExecutionRedriven",
+            EventType::TaskScheduled => "TaskScheduled",
+            EventType::TaskStarted => "TaskStarted",
+            EventType::TaskSubmitted => "TaskSubmitted",
+            EventType::TaskSucceeded => "TaskSucceeded",
+            EventType::TaskFailed => "TaskFailed",
+            EventType::TaskTimedOut => "TaskTimedOut",
+            EventType::ActivityScheduled => "ActivityScheduled",
+            EventType::ActivityStarted => "ActivityStarted",
+            EventType::ActivitySucceeded => "ActivitySucceeded",
+            EventType::ActivityFailed => "ActivityFailed",
+            EventType::ActivityTimedOut => "ActivityTimedOut",
+            EventType::LambdaFunctionScheduled => "LambdaFunctionScheduled",
+            EventType::LambdaFunctionStarted => "LambdaFunctionStarted",
+            EventType::LambdaFunctionSucceeded => "LambdaFunctionSucceeded",
+            EventType::LambdaFunctionFailed => "LambdaFunctionFailed",
+            EventType::LambdaFunctionTimedOut => "LambdaFunctionTimedOut",
+            EventType::ParallelStateStarted => "ParallelStateStarted",
+            EventType::ParallelStateSucceeded => "ParallelStateSucceeded",
+            EventType::ParallelStateFailed => "ParallelStateFailed",
+            EventType::MapStateStarted => "MapStateStarted",
+            EventType::MapStateSucceeded => "MapStateSucceeded",
+            EventType::MapStateFailed => "MapStateFailed",
+            EventType::MapIterationStarted => "MapIterationStarted",
+            EventType::MapIterationSucceeded => "MapIterationSucceeded",
+            EventType::MapIterationFailed => "MapIterationFailed",
+            EventType::MapIterationAborted => "MapIterationAborted",
+            EventType::MapRunStarted => "MapRunStarted",
+            EventType::MapRunSucceeded => "MapRunSucceeded",
+            EventType::MapRunFailed => "MapRunFailed",
+            EventType::MapRunAborted => "MapRunAborted",
+            EventType::MapRunRedriven => "MapRunRedriven",
+            EventType::EvaluationFailed => "EvaluationFailed",
         }
     }
 }

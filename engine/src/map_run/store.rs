@@ -55,24 +55,6 @@ pub struct Counts {
     pub results_written: u64,
 }
 
-impl Counts {
-    /// The counts as DescribeMapRun shows them (camelCase members).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "pending": self.pending,
-            "running": self.running,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "timedOut": self.timed_out,
-            "aborted": self.aborted,
-            "total": self.total,
-            "resultsWritten": self.results_written,
-            "failuresNotRedrivable": 0,
-            "pendingRedrive": 0,
-        })
-    }
-}
-
 /// A map run, as DescribeMapRun reports it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MapRunInfo {
@@ -105,35 +87,6 @@ pub struct MapRunInfo {
     /// When it was last redriven.
     #[serde(with = "time::serde::timestamp::nanoseconds::option")]
     pub redrive_date: Option<OffsetDateTime>,
-}
-
-impl MapRunInfo {
-    /// The record in DescribeMapRun's shape (dates as epoch seconds).
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "mapRunArn": self.map_run_arn,
-            "executionArn": self.execution_arn,
-            "status": self.status.as_str(),
-            "startDate": epoch(self.start_date),
-            "maxConcurrency": self.max_concurrency,
-            "toleratedFailurePercentage": self.tolerated_failure_percentage,
-            "toleratedFailureCount": self.tolerated_failure_count,
-            "itemCounts": self.item_counts.to_json(),
-            "executionCounts": self.execution_counts.to_json(),
-            "redriveCount": self.redrive_count,
-        });
-        if let Some(stop) = self.stop_date {
-            v["stopDate"] = serde_json::json!(epoch(stop));
-        }
-        if let Some(d) = self.redrive_date {
-            v["redriveDate"] = serde_json::json!(epoch(d));
-        }
-        v
-    }
-}
-
-fn epoch(t: OffsetDateTime) -> f64 {
-    t.unix_timestamp_nanos() as f64 / 1e9
 }
 
 impl MapRunInfo {

@@ -2,6 +2,7 @@
 //! GetExecutionHistory, RedriveExecution and DescribeStateMachineForExecution.
 
 use legion_asl::model::StateMachineType;
+use legion_engine::history::Event;
 use legion_engine::map_run::ChildExecution;
 use legion_engine::{
     ExecutionRecord, ExecutionStatus, ListQuery, RedriveError, RedriveFilter, StartOptions, StartRequest,
@@ -224,20 +225,17 @@ async fn find(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> 
 /// A map run's child execution as an execution record, its input and outcome read from its history.
 fn child_record(child: &ChildExecution) -> ExecutionRecord {
     let events = child.history.as_ref().map(|h| h.events()).unwrap_or_default();
-    let detail = |key: &str, member: &str| -> Option<String> {
-        events.iter().rev().find_map(|e| {
-            let json = e.to_json();
-            json.get(key)?.get(member)?.as_str().map(str::to_owned)
-        })
-    };
-    let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<Value>(&t).ok());
     let name = child.state_machine_arn.rsplit(':').next().unwrap_or_default().to_owned();
+    let input = events.iter().find_map(|e| match &e.event {
+        Event::ExecutionStarted { input, .. } => Some(input.to_value()),
+        _ => None,
+    });
     let mut record = ExecutionRecord::new(
         child.execution_arn.to_string(),
         child.name.to_string(),
         child.state_machine_arn.to_string(),
         name,
-        parse(detail("executionStartedEventDetails", "input")).unwrap_or(Value::Null),
+        input.unwrap_or(Value::Null),
     );
     record.map_run_arn = Some(child.map_run_arn.to_string());
     record.start_date = child.start_date;
@@ -245,10 +243,15 @@ fn child_record(child: &ChildExecution) -> ExecutionRecord {
     record.status = child.status;
     record.machine_type =
         if child.execution_arn.contains(":express:") { StateMachineType::Express } else { StateMachineType::Standard };
-    record.output = parse(detail("executionSucceededEventDetails", "output"));
-    for key in ["executionFailedEventDetails", "executionAbortedEventDetails", "executionTimedOutEventDetails"] {
-        record.error = record.error.take().or_else(|| detail(key, "error"));
-        record.cause = record.cause.take().or_else(|| detail(key, "cause"));
+    for e in events.iter().rev() {
+        match &e.event {
+            Event::ExecutionSucceeded { output } => record.output = Some(output.to_value()),
+            Event::ExecutionFailed(d) | Event::ExecutionAborted(d) => {
+                (record.error, record.cause) = (d.error.clone(), d.cause.clone());
+            }
+            _ => continue,
+        }
+        break;
     }
     record
 }
@@ -609,7 +612,7 @@ pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutp
         Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
         None => state.engine().execution_history(&arn).await?.unwrap_or_default(),
     };
-    let mut events: Vec<Value> = history.iter().map(|e| e.to_json()).collect();
+    let mut events: Vec<Value> = history.iter().map(crate::history_json::event).collect();
     if input.reverse_order {
         events.reverse();
     }

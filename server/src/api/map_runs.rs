@@ -1,8 +1,7 @@
 //! Map runs: DescribeMapRun, ListMapRuns and UpdateMapRun, over the engine's map-run records.
 
-use legion_engine::map_run::{MapRunInfo, MapRunLimitsUpdate, UpdateMapRunError};
+use legion_engine::map_run::{Counts, MapRunInfo, MapRunLimitsUpdate, UpdateMapRunError};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{paginate, required, AppState, Empty};
@@ -31,8 +30,8 @@ pub struct DescribeOutput {
     max_concurrency: u64,
     tolerated_failure_percentage: f64,
     tolerated_failure_count: u64,
-    item_counts: Value,
-    execution_counts: Value,
+    item_counts: CountsOutput,
+    execution_counts: CountsOutput,
     redrive_count: u32,
     #[serde(serialize_with = "epoch_opt", skip_serializing_if = "Option::is_none")]
     redrive_date: Option<OffsetDateTime>,
@@ -63,11 +62,45 @@ pub async fn describe(state: AppState, input: MapRunArnInput) -> Result<Describe
         max_concurrency: run.max_concurrency,
         tolerated_failure_percentage: run.tolerated_failure_percentage,
         tolerated_failure_count: run.tolerated_failure_count,
-        item_counts: run.item_counts.to_json(),
-        execution_counts: run.execution_counts.to_json(),
+        item_counts: run.item_counts.into(),
+        execution_counts: run.execution_counts.into(),
         redrive_count: run.redrive_count,
         redrive_date: run.redrive_date,
     })
+}
+
+/// DescribeMapRun's `itemCounts` and `executionCounts`. Legion counts no failures that a redrive
+/// cannot rerun, nor items waiting for a redrive, so the last two are always 0.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountsOutput {
+    pending: u64,
+    running: u64,
+    succeeded: u64,
+    failed: u64,
+    timed_out: u64,
+    aborted: u64,
+    total: u64,
+    results_written: u64,
+    failures_not_redrivable: u64,
+    pending_redrive: u64,
+}
+
+impl From<Counts> for CountsOutput {
+    fn from(c: Counts) -> CountsOutput {
+        CountsOutput {
+            pending: c.pending,
+            running: c.running,
+            succeeded: c.succeeded,
+            failed: c.failed,
+            timed_out: c.timed_out,
+            aborted: c.aborted,
+            total: c.total,
+            results_written: c.results_written,
+            failures_not_redrivable: 0,
+            pending_redrive: 0,
+        }
+    }
 }
 
 /// ListMapRuns's input.

@@ -1,27 +1,42 @@
 //! History events in AWS's JSON shapes, as GetExecutionHistory returns them: the details under
 //! `<type>EventDetails`, payloads as strings beside `…Details: {"truncated": false}`.
+//!
+//! The engine records typed events ([`HistoryEvent`]); they take this shape only here, when a
+//! client, `legion run --history` or the conformance harness reads them.
 
+use legion_engine::history::{ErrorDetails, Event, EventType, HistoryEvent, Payload, ServiceResource};
 use serde_json::{json, Map, Value};
 
-use super::{ErrorDetails, Event, HistoryEvent, Payload, ServiceResource};
-
-impl HistoryEvent {
-    /// The event as GetExecutionHistory returns it (timestamps as epoch seconds).
-    pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("timestamp".into(), json!(self.timestamp.unix_timestamp_nanos() as f64 / 1e9));
-        out.insert("type".into(), json!(self.event_type().name()));
-        out.insert("id".into(), json!(self.id));
-        out.insert("previousEventId".into(), json!(self.previous_event_id));
-        if let Some(d) = self.details_json() {
-            out.insert(self.event_type().details_key(), d);
-        }
-        Value::Object(out)
+/// The event as GetExecutionHistory returns it (timestamps as epoch seconds).
+pub fn event(e: &HistoryEvent) -> Value {
+    let mut out = Map::new();
+    out.insert("timestamp".into(), json!(e.timestamp.unix_timestamp_nanos() as f64 / 1e9));
+    out.insert("type".into(), json!(e.event_type().name()));
+    out.insert("id".into(), json!(e.id));
+    out.insert("previousEventId".into(), json!(e.previous_event_id));
+    if let Some(d) = details(&e.event) {
+        out.insert(details_key(e.event_type()), d);
     }
+    Value::Object(out)
+}
 
-    /// The details object as AWS shapes it, if the type has one.
-    pub fn details_json(&self) -> Option<Value> {
-        details(&self.event).map(|d| Value::Object(d.0))
+/// The event's details object as AWS shapes it, if its type has one.
+pub fn details(event: &Event) -> Option<Value> {
+    members(event).map(|d| Value::Object(d.0))
+}
+
+/// The member that holds an event's details (`passStateEnteredEventDetails` is
+/// `stateEnteredEventDetails` for every state type).
+fn details_key(t: EventType) -> String {
+    match t {
+        EventType::StateEntered(_) => "stateEnteredEventDetails".to_owned(),
+        EventType::StateExited(_) => "stateExitedEventDetails".to_owned(),
+        other => {
+            let name = other.name();
+            let mut chars = name.chars();
+            let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+            format!("{first}{}EventDetails", chars.as_str())
+        }
     }
 }
 
@@ -56,7 +71,7 @@ impl Details {
     }
 }
 
-fn details(event: &Event) -> Option<Details> {
+fn members(event: &Event) -> Option<Details> {
     let d = Details::default();
     Some(match event {
         Event::ExecutionStarted { input, role_arn } => d.with("roleArn", &**role_arn).payload("input", input),
@@ -128,27 +143,29 @@ fn details(event: &Event) -> Option<Details> {
         | Event::MapStateFailed
         | Event::MapRunSucceeded
         | Event::MapRunAborted => return None,
+        // `Event` may grow; an event type the server does not know yet shows without details.
+        _ => return None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::StateType;
+    use legion_engine::history::StateType;
 
-    fn event(event: Event) -> HistoryEvent {
+    fn recorded(event: Event) -> HistoryEvent {
         HistoryEvent { id: 2, previous_event_id: 1, timestamp: time::OffsetDateTime::UNIX_EPOCH, event }
     }
 
     #[test]
     fn payloads_are_strings_beside_their_details() {
-        let e = event(Event::StateEntered {
+        let e = recorded(Event::StateEntered {
             state_type: StateType::Pass,
             name: "P".into(),
             input: Payload::of(&json!({"a": [1, 2]})),
         });
         assert_eq!(
-            e.to_json(),
+            event(&e),
             json!({"timestamp": 0.0, "type": "PassStateEntered", "id": 2, "previousEventId": 1,
                 "stateEnteredEventDetails": {"name": "P", "input": "{\"a\":[1,2]}", "inputDetails": {"truncated": false}}})
         );
@@ -157,14 +174,14 @@ mod tests {
     #[test]
     fn task_failures_put_the_error_before_the_resource() {
         let service = ServiceResource { resource_type: "lambda".into(), resource: "invoke".into() };
-        let e = event(Event::TaskFailed { service, error: ErrorDetails::new("Boom", None) });
-        let text = serde_json::to_string(&e.details_json()).unwrap_or_default();
+        let e = recorded(Event::TaskFailed { service, error: ErrorDetails::new("Boom", None) });
+        let text = serde_json::to_string(&details(&e.event)).unwrap_or_default();
         assert_eq!(text, r#"{"error":"Boom","resourceType":"lambda","resource":"invoke"}"#);
     }
 
     #[test]
     fn events_round_trip_through_their_own_serialisation() {
-        let e = event(Event::StateExited {
+        let e = recorded(Event::StateExited {
             state_type: StateType::Task,
             name: "T".into(),
             output: Payload::of(&json!(1)),
@@ -173,6 +190,6 @@ mod tests {
         let text = serde_json::to_string(&e).unwrap_or_default();
         let back: HistoryEvent = serde_json::from_str(&text).expect("it parses");
         assert_eq!(back, e);
-        assert_eq!(back.to_json(), e.to_json());
+        assert_eq!(event(&back), event(&e));
     }
 }
