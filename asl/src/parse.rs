@@ -648,8 +648,8 @@ impl Parser {
             }
         }
         let credentials = obj.get("Credentials").map(|c| self.credentials(c, &format!("{loc}/Credentials"), language));
-        let kind = ResourceKind::of(resource);
-        Some(Task { resource: resource.to_owned(), kind, timeout_seconds, heartbeat_seconds, credentials })
+        let (kind, pattern) = (ResourceKind::of(resource), IntegrationPattern::of(resource));
+        Some(Task { resource: resource.into(), kind, pattern, timeout_seconds, heartbeat_seconds, credentials })
     }
 
     /// A Task's `Credentials`: an object with `RoleArn` (a string, or a JSONata expression) or, in
@@ -1153,20 +1153,26 @@ mod tests {
     #[test]
     fn task_resources_are_classified_once_by_the_parser() {
         let service = |t: &str, r: &str| ResourceKind::Service { resource_type: t.into(), resource: r.into() };
+        use IntegrationPattern as P;
         let cases = [
-            ("arn:aws:lambda:us-east-1:123456789012:function:f", ResourceKind::Lambda),
-            ("arn:aws:states:us-east-1:123456789012:activity:a", ResourceKind::Activity),
-            ("arn:aws:states:::sqs:sendMessage.waitForTaskToken", service("sqs", "sendMessage.waitForTaskToken")),
-            ("arn:legion:states:::openfaas:invoke.sync", service("openfaas", "invoke.sync")),
-            ("arn:aws:states:::http:invoke", service("http", "invoke")),
+            ("arn:aws:lambda:us-east-1:123456789012:function:f", ResourceKind::Lambda, P::RequestResponse),
+            ("arn:aws:states:us-east-1:123456789012:activity:a", ResourceKind::Activity, P::RequestResponse),
+            (
+                "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                service("sqs", "sendMessage.waitForTaskToken"),
+                P::WaitForTaskToken,
+            ),
+            ("arn:legion:states:::openfaas:invoke.sync", service("openfaas", "invoke.sync"), P::Sync),
+            ("arn:aws:states:::states:startExecution.sync:2", service("states", "startExecution.sync:2"), P::Sync2),
+            ("arn:aws:states:::http:invoke", service("http", "invoke"), P::RequestResponse),
         ];
-        for (resource, kind) in cases {
+        for (resource, kind, pattern) in cases {
             let definition =
                 json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}});
             let machine = parse(&definition, ParseOptions::default()).expect("valid");
             let (_, state) = machine.program.find_nested("T").expect("the Task");
             match &state.kind {
-                StateKind::Task(t) => assert_eq!(t.kind, kind, "{resource}"),
+                StateKind::Task(t) => assert_eq!((&t.kind, t.pattern), (&kind, pattern), "{resource}"),
                 _ => panic!("not a Task"),
             }
         }

@@ -285,7 +285,7 @@ impl Inner {
                         let _permit =
                             self.limits.acquire(&format!("lambda:{}", function_short_name(&request.resource))).await;
                         let call = Invoke {
-                            function_name: request.resource.clone(),
+                            function_name: request.resource.to_string(),
                             payload: Some(payload),
                             credentials: Box::pin(self.task_credentials(&request)).await?,
                             ..Invoke::default()

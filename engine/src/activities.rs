@@ -148,7 +148,7 @@ pub(crate) fn start<'a>(
     shared: Option<Arc<dyn ExecutionStore>>,
     recorder: &'a mut Recorder,
     token: String,
-    resource: String,
+    resource: Arc<str>,
     input: Value,
 ) -> BoxFuture<'a, Result<Dispatched, TaskError>> {
     Box::pin(async move {

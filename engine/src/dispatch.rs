@@ -24,8 +24,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// One task invocation.
 #[derive(Debug, Clone)]
 pub struct TaskRequest {
-    /// The state's `Resource`, as written.
-    pub resource: String,
+    /// The state's `Resource`, as written (shared with the parsed Task).
+    pub resource: Arc<str>,
     /// The Task state's name.
     pub state_name: Arc<str>,
     /// The effective input (after `InputPath` and `Parameters`, or `Arguments`).
@@ -140,7 +140,7 @@ impl LocalHandlers {
 
 impl TaskDispatcher for LocalHandlers {
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'static, Result<Value, TaskError>> {
-        let handler = self.by_state.get(&*request.state_name).or_else(|| self.by_resource.get(&request.resource));
+        let handler = self.by_state.get(&*request.state_name).or_else(|| self.by_resource.get(&*request.resource));
         match handler {
             Some(h) => h(request),
             None => {

@@ -113,13 +113,13 @@ fn members(event: &Event) -> Option<Details> {
             d.error(error).service(service)
         }
         Event::ActivityScheduled { resource, input, timeout, heartbeat } => d
-            .with("resource", resource.as_str())
+            .with("resource", &**resource)
             .with_opt("timeoutInSeconds", *timeout)
             .with_opt("heartbeatInSeconds", *heartbeat)
             .payload("input", input),
         Event::ActivityStarted { worker_name } => d.with_opt("workerName", worker_name.clone()),
         Event::LambdaFunctionScheduled { resource, input, timeout } => {
-            d.with("resource", resource.as_str()).with_opt("timeoutInSeconds", *timeout).payload("input", input)
+            d.with("resource", &**resource).with_opt("timeoutInSeconds", *timeout).payload("input", input)
         }
         Event::MapStateStarted { length } => d.with("length", *length),
         Event::MapIterationStarted { index, name }

@@ -312,7 +312,7 @@ pub enum Event {
         error: ErrorDetails,
     },
     ActivityScheduled {
-        resource: String,
+        resource: Arc<str>,
         input: Payload,
         timeout: Option<u64>,
         heartbeat: Option<u64>,
@@ -326,7 +326,7 @@ pub enum Event {
     ActivityFailed(ErrorDetails),
     ActivityTimedOut(ErrorDetails),
     LambdaFunctionScheduled {
-        resource: String,
+        resource: Arc<str>,
         input: Payload,
         timeout: Option<u64>,
     },

@@ -1,7 +1,7 @@
 //! Task states: evaluate the request, dispatch it with its timeout, record the task events.
 
 use legion_asl::error::{names, EvalError};
-use legion_asl::model::{NumberField, QueryLanguage, ResourceKind, State, Task};
+use legion_asl::model::{IntegrationPattern, NumberField, QueryLanguage, ResourceKind, State, Task};
 use legion_asl::path::Scope;
 use serde_json::{json, Value};
 
@@ -108,7 +108,7 @@ pub(crate) async fn run(
 /// Callback tasks get a token before anything is dispatched, so that an answer arriving early
 /// finds its task waiting.
 fn open_token(exec: &Exec, task: &Task, thread: &Thread) -> Option<TokenWaiter> {
-    let callback = task.resource.ends_with(".waitForTaskToken")
+    let callback = task.pattern == IntegrationPattern::WaitForTaskToken
         || task.kind == ResourceKind::Activity
         || exec.shared.dispatcher.completes_by_callback(&task.resource);
     callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()))
@@ -128,7 +128,7 @@ fn task_context(task: &Task, ctx: &Value, retry_count: u64, waiter: Option<&Toke
         // `.waitForTaskToken` tasks expose their token, and so do AWS's `.sync` integrations
         // (a nested execution may answer its parent's token); a token minted for another target's
         // own callback stays internal.
-        if let Some(w) = waiter.filter(|_| exposes_token(&task.resource)) {
+        if let Some(w) = waiter.filter(|_| exposes_token(task)) {
             m.insert("Task".into(), json!({"Token": w.token()}));
         }
     }
@@ -263,7 +263,7 @@ fn task_result(task: &Task, fam: &Family, answer: Answer, recorder: &mut Recorde
     };
     if payload_too_large(&result) {
         let who = match fam {
-            Family::Lambda | Family::Activity => task.resource.as_str(),
+            Family::Lambda | Family::Activity => &*task.resource,
             Family::Service(service) => &*service.resource_type,
         };
         let cause = format!(
@@ -278,10 +278,14 @@ fn task_result(task: &Task, fam: &Family, answer: Answer, recorder: &mut Recorde
     Ok(result)
 }
 
-/// True when the context object shows a callback task's token (`$$.Task.Token`).
-fn exposes_token(resource: &str) -> bool {
-    resource.ends_with(".waitForTaskToken")
-        || (resource.starts_with("arn:aws:states:::") && (resource.ends_with(".sync") || resource.ends_with(".sync:2")))
+/// True when the context object shows a callback task's token (`$$.Task.Token`): AWS's `.sync`
+/// integrations show it, Legion's own (`arn:legion:states:::openfaas:invoke.sync`) do not.
+fn exposes_token(task: &Task) -> bool {
+    match task.pattern {
+        IntegrationPattern::WaitForTaskToken => true,
+        IntegrationPattern::Sync | IntegrationPattern::Sync2 => task.resource.starts_with("arn:aws:states:::"),
+        IntegrationPattern::RequestResponse => false,
+    }
 }
 
 /// Waits for the answer to a callback task: `None` when `TimeoutSeconds` or `HeartbeatSeconds`

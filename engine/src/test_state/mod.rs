@@ -14,7 +14,8 @@ mod schema;
 use legion_asl::diagnostic::invalid_definition_message;
 use legion_asl::error::{names, EvalError};
 use legion_asl::model::{
-    error_matches, NumberField, Program, QueryLanguage, State, StateKind, StateMachine, StateMachineType, Transition,
+    error_matches, IntegrationPattern, NumberField, Program, QueryLanguage, State, StateKind, StateMachine,
+    StateMachineType, Task, Transition,
 };
 use legion_asl::parse::{parse, ParseOptions};
 use legion_asl::path::Scope;
@@ -422,8 +423,9 @@ fn load(request: &TestStateRequest) -> Result<StateMachine, TestStateError> {
     parse(&definition, options).map_err(|d| TestStateError::InvalidDefinition(invalid_definition_message(&d)))
 }
 
-fn callback_pattern(resource: &str) -> bool {
-    resource.ends_with(".waitForTaskToken") || resource.contains(".sync")
+/// True for a `.sync`, `.sync:2` or `.waitForTaskToken` task.
+fn callback_pattern(task: &Task) -> bool {
+    task.pattern != IntegrationPattern::RequestResponse
 }
 
 /// Which states need, accept or refuse a mock, and the role a real call needs.
@@ -438,7 +440,7 @@ fn check_mock_rules(state: &State, request: &TestStateRequest) -> Result<(), Tes
             "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]".into(),
         )),
         (StateKind::Task(task), None) => {
-            if task.resource.contains(":activity:") || callback_pattern(&task.resource) {
+            if task.resource.contains(":activity:") || callback_pattern(task) {
                 return Err(TestStateError::Validation(
                     "TestState API does not support Activity tasks, '.sync' or '.waitForTaskToken' integration patterns without a mock".into(),
                 ));
@@ -498,7 +500,7 @@ fn check_context(context: &Value, state: &State) -> Result<(), TestStateError> {
         }
     }
     if top.contains_key("Task") {
-        let callback = matches!(&state.kind, StateKind::Task(t) if callback_pattern(&t.resource));
+        let callback = matches!(&state.kind, StateKind::Task(t) if callback_pattern(t));
         if !callback {
             return Err(invalid(
                 "Context object contains 'Task' when state is not a Task state with a '.sync' or '.waitForTaskToken' service integration pattern".into(),
