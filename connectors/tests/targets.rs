@@ -51,7 +51,7 @@ async fn a_throttled_lambda_is_retried_per_the_retry_block_then_succeeds() {
         .history()
         .into_iter()
         .filter_map(|e| match e.event {
-            Event::TaskFailed { error, .. } => Some(error),
+            Event::TaskFailed { error, .. } => Some(*error),
             _ => None,
         })
         .collect();
@@ -181,10 +181,10 @@ async fn openfaas_sync_calls_send_basic_auth_and_name_status_errors() {
     let (execution, outcome) =
         engine.run(StartRequest::new(machine(&call("double")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.output.as_ref().map(|o| o["Payload"].clone()), Some(json!({"n": 21, "double": 42})));
-    let Event::TaskScheduled { service, .. } = &execution.history()[2].event else {
+    let Event::TaskScheduled(scheduled) = &execution.history()[2].event else {
         panic!("the task was scheduled: {:?}", execution.history()[2]);
     };
-    assert_eq!(&*service.resource_type, "openfaas");
+    assert_eq!(&*scheduled.service.resource_type, "openfaas");
     let (_, outcome) =
         engine.run(StartRequest::new(machine(&call("fails")), "t", json!({}))).await.expect("the execution starts");
     assert_eq!(outcome.error.as_deref(), Some("OpenFaaS.StatusCode.500"));

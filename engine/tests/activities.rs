@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use legion_asl::parse::{parse_str, ParseOptions};
-use legion_engine::history::{ErrorDetails, Event, Payload};
+use legion_engine::history::{ActivityScheduledDetails, ErrorDetails, Event, Payload};
 use legion_engine::{Engine, ExecutionStatus, StartRequest, TokenError};
 use serde_json::json;
 
@@ -53,12 +53,12 @@ async fn a_worker_takes_the_task_and_its_answer_is_the_result() {
             "ExecutionSucceeded"
         ]
     );
-    let scheduled = Event::ActivityScheduled {
+    let scheduled = Event::ActivityScheduled(Box::new(ActivityScheduledDetails {
         resource: ACTIVITY.into(),
         input: Payload::of(&json!({"n": 1})),
         timeout: None,
         heartbeat: None,
-    };
+    }));
     assert_eq!(event(&execution, 2), scheduled);
     assert_eq!(event(&execution, 3), Event::ActivityStarted { worker_name: Some("worker-1".into()) });
     assert_eq!(event(&execution, 4), Event::ActivitySucceeded { output: Payload::of(&json!({"done": true})) });
@@ -129,10 +129,10 @@ async fn heartbeats_keep_the_activity_alive_until_they_stop() {
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
     assert_eq!(types(&execution)[2..5], ["ActivityScheduled", "ActivityStarted", "ActivityTimedOut"]);
-    let Event::ActivityScheduled { timeout, heartbeat, .. } = event(&execution, 2) else {
+    let Event::ActivityScheduled(scheduled) = event(&execution, 2) else {
         panic!("the activity was scheduled: {:?}", event(&execution, 2));
     };
-    assert_eq!((timeout, heartbeat), (Some(600), Some(10)));
+    assert_eq!((scheduled.timeout, scheduled.heartbeat), (Some(600), Some(10)));
     assert_eq!(event(&execution, 4), Event::ActivityTimedOut(ErrorDetails::new("States.Timeout", None)));
     assert_eq!(engine.send_task_success(&task.task_token, json!(1)), Err(TokenError::TaskTimedOut));
 }

@@ -99,12 +99,12 @@ fn members(event: &Event) -> Option<Details> {
             }
             d.payload("output", output)
         }
-        Event::TaskScheduled { service, region, parameters, timeout, heartbeat } => d
-            .service(service)
-            .with("region", region.as_str())
-            .with("parameters", parameters.text())
-            .with_opt("timeoutInSeconds", *timeout)
-            .with_opt("heartbeatInSeconds", *heartbeat),
+        Event::TaskScheduled(t) => d
+            .service(&t.service)
+            .with("region", t.region.as_str())
+            .with("parameters", t.parameters.text())
+            .with_opt("timeoutInSeconds", t.timeout)
+            .with_opt("heartbeatInSeconds", t.heartbeat),
         Event::TaskStarted { service } => d.service(service),
         Event::TaskSubmitted { service, output } | Event::TaskSucceeded { service, output } => {
             d.service(service).payload("output", output)
@@ -112,11 +112,11 @@ fn members(event: &Event) -> Option<Details> {
         Event::TaskFailed { service, error } | Event::TaskTimedOut { service, error } => {
             d.error(error).service(service)
         }
-        Event::ActivityScheduled { resource, input, timeout, heartbeat } => d
-            .with("resource", &**resource)
-            .with_opt("timeoutInSeconds", *timeout)
-            .with_opt("heartbeatInSeconds", *heartbeat)
-            .payload("input", input),
+        Event::ActivityScheduled(a) => d
+            .with("resource", &*a.resource)
+            .with_opt("timeoutInSeconds", a.timeout)
+            .with_opt("heartbeatInSeconds", a.heartbeat)
+            .payload("input", &a.input),
         Event::ActivityStarted { worker_name } => d.with_opt("workerName", worker_name.clone()),
         Event::LambdaFunctionScheduled { resource, input, timeout } => {
             d.with("resource", &**resource).with_opt("timeoutInSeconds", *timeout).payload("input", input)
@@ -130,11 +130,11 @@ fn members(event: &Event) -> Option<Details> {
         Event::MapRunRedriven { map_run_arn, redrive_count } => {
             d.with("mapRunArn", map_run_arn.as_str()).with("redriveCount", *redrive_count)
         }
-        Event::EvaluationFailed { error, cause, location, state } => d
-            .with("error", error.as_str())
-            .with("cause", cause.as_str())
-            .with("location", location.as_str())
-            .with("state", state.as_str()),
+        Event::EvaluationFailed(e) => d
+            .with("error", e.error.as_str())
+            .with("cause", e.cause.as_str())
+            .with("location", e.location.as_str())
+            .with("state", e.state.as_str()),
         Event::LambdaFunctionStarted
         | Event::ParallelStateStarted
         | Event::ParallelStateSucceeded
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn task_failures_put_the_error_before_the_resource() {
         let service = ServiceResource { resource_type: "lambda".into(), resource: "invoke".into() };
-        let e = recorded(Event::TaskFailed { service, error: ErrorDetails::new("Boom", None) });
+        let e = recorded(Event::TaskFailed { service, error: Box::new(ErrorDetails::new("Boom", None)) });
         let text = serde_json::to_string(&details(&e.event)).unwrap_or_default();
         assert_eq!(text, r#"{"error":"Boom","resourceType":"lambda","resource":"invoke"}"#);
     }
@@ -185,7 +185,7 @@ mod tests {
             state_type: StateType::Task,
             name: "T".into(),
             output: Payload::of(&json!(1)),
-            assigned: Some(vec![("x".into(), Payload::of(&json!("y")))]),
+            assigned: Some(Box::new([("x".into(), Payload::of(&json!("y")))])),
         });
         let text = serde_json::to_string(&e).unwrap_or_default();
         let back: HistoryEvent = serde_json::from_str(&text).expect("it parses");

@@ -283,15 +283,9 @@ pub enum Event {
         output: Payload,
         /// `Assign`ed variables, each value as compact JSON text, in assignment order.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        assigned: Option<Vec<(String, Payload)>>,
+        assigned: Option<Box<[(String, Payload)]>>,
     },
-    TaskScheduled {
-        service: ServiceResource,
-        region: String,
-        parameters: Payload,
-        timeout: Option<u64>,
-        heartbeat: Option<u64>,
-    },
+    TaskScheduled(Box<TaskScheduledDetails>),
     TaskStarted {
         service: ServiceResource,
     },
@@ -305,18 +299,13 @@ pub enum Event {
     },
     TaskFailed {
         service: ServiceResource,
-        error: ErrorDetails,
+        error: Box<ErrorDetails>,
     },
     TaskTimedOut {
         service: ServiceResource,
-        error: ErrorDetails,
+        error: Box<ErrorDetails>,
     },
-    ActivityScheduled {
-        resource: Arc<str>,
-        input: Payload,
-        timeout: Option<u64>,
-        heartbeat: Option<u64>,
-    },
+    ActivityScheduled(Box<ActivityScheduledDetails>),
     ActivityStarted {
         worker_name: Option<String>,
     },
@@ -370,12 +359,51 @@ pub enum Event {
         map_run_arn: String,
         redrive_count: u32,
     },
-    EvaluationFailed {
-        error: String,
-        cause: String,
-        location: String,
-        state: String,
-    },
+    EvaluationFailed(Box<EvaluationFailedDetails>),
+}
+
+// The details of the largest events are boxed so that every event stays small: a kept history
+// holds many of them. Their serialised form is the same as a variant with those fields.
+
+/// `TaskScheduled`'s details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskScheduledDetails {
+    /// The integration.
+    pub service: ServiceResource,
+    /// The region the task runs in.
+    pub region: String,
+    /// The effective parameters.
+    pub parameters: Payload,
+    /// The evaluated `TimeoutSeconds`.
+    pub timeout: Option<u64>,
+    /// The evaluated `HeartbeatSeconds`.
+    pub heartbeat: Option<u64>,
+}
+
+/// `ActivityScheduled`'s details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityScheduledDetails {
+    /// The activity's ARN.
+    pub resource: Arc<str>,
+    /// The task's input.
+    pub input: Payload,
+    /// The evaluated `TimeoutSeconds`.
+    pub timeout: Option<u64>,
+    /// The evaluated `HeartbeatSeconds`.
+    pub heartbeat: Option<u64>,
+}
+
+/// `EvaluationFailed`'s details: an expression that could not be evaluated, and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationFailedDetails {
+    /// The error name (`States.QueryEvaluationError`…).
+    pub error: String,
+    /// The cause.
+    pub cause: String,
+    /// The field that failed.
+    pub location: String,
+    /// The state's name.
+    pub state: String,
 }
 
 impl Event {
@@ -390,13 +418,13 @@ impl Event {
             Event::ExecutionRedriven { .. } => EventType::ExecutionRedriven,
             Event::StateEntered { state_type, .. } => EventType::StateEntered(*state_type),
             Event::StateExited { state_type, .. } => EventType::StateExited(*state_type),
-            Event::TaskScheduled { .. } => EventType::TaskScheduled,
+            Event::TaskScheduled(_) => EventType::TaskScheduled,
             Event::TaskStarted { .. } => EventType::TaskStarted,
             Event::TaskSubmitted { .. } => EventType::TaskSubmitted,
             Event::TaskSucceeded { .. } => EventType::TaskSucceeded,
             Event::TaskFailed { .. } => EventType::TaskFailed,
             Event::TaskTimedOut { .. } => EventType::TaskTimedOut,
-            Event::ActivityScheduled { .. } => EventType::ActivityScheduled,
+            Event::ActivityScheduled(_) => EventType::ActivityScheduled,
             Event::ActivityStarted { .. } => EventType::ActivityStarted,
             Event::ActivitySucceeded { .. } => EventType::ActivitySucceeded,
             Event::ActivityFailed(_) => EventType::ActivityFailed,
@@ -421,7 +449,7 @@ impl Event {
             Event::MapRunFailed(_) => EventType::MapRunFailed,
             Event::MapRunAborted => EventType::MapRunAborted,
             Event::MapRunRedriven { .. } => EventType::MapRunRedriven,
-            Event::EvaluationFailed { .. } => EventType::EvaluationFailed,
+            Event::EvaluationFailed(_) => EventType::EvaluationFailed,
         }
     }
 }
@@ -655,6 +683,29 @@ mod tests {
         assert_eq!(read, shared);
         assert_eq!(read.to_value(), value);
         assert_eq!(shared.to_value(), value);
+    }
+
+    #[test]
+    fn events_stay_small() {
+        // A kept history holds many events; the largest details are boxed to keep each one small.
+        assert!(std::mem::size_of::<Event>() <= 56, "{} bytes", std::mem::size_of::<Event>());
+        assert!(std::mem::size_of::<HistoryEvent>() <= 88, "{} bytes", std::mem::size_of::<HistoryEvent>());
+    }
+
+    #[test]
+    fn boxed_details_are_stored_as_the_fields_they_were() {
+        // The form stores wrote when these details were fields of their variants.
+        let stored = [
+            r#"{"TaskScheduled":{"service":{"resource_type":"lambda","resource":"invoke"},"region":"us-east-1","parameters":"{\"a\":1}","timeout":30,"heartbeat":null}}"#,
+            r#"{"ActivityScheduled":{"resource":"arn:aws:states:us-east-1:1:activity:a","input":"{}","timeout":null,"heartbeat":5}}"#,
+            r#"{"EvaluationFailed":{"error":"States.QueryEvaluationError","cause":"c","location":"Arguments","state":"S"}}"#,
+            r#"{"TaskFailed":{"service":{"resource_type":"http","resource":"invoke"},"error":{"error":"Boom"}}}"#,
+            r#"{"StateExited":{"state_type":"Pass","name":"P","output":"1","assigned":[["x","2"]]}}"#,
+        ];
+        for text in stored {
+            let event: Event = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(serde_json::to_string(&event).unwrap_or_default(), text);
+        }
     }
 
     #[test]

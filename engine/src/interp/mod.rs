@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::BoxFuture;
 use crate::engine::{ExecutionStatus, Outcome, RunMode, Shared, StopSlot};
 use crate::executions::Journal;
-use crate::history::{ErrorDetails, Event, History, Payload, Recorder, StateType};
+use crate::history::{ErrorDetails, EvaluationFailedDetails, Event, History, Payload, Recorder, StateType};
 use crate::store::SavedRetry;
 use crate::vars::Vars;
 use checkpoint::{BranchMemo, CheckpointSlot};
@@ -659,11 +659,13 @@ async fn run_state(
             Err(StateError::Eval(e)) => {
                 let cause = interpreter_cause(state, entered_id, &e.detail);
                 if let Some(location) = &e.location {
-                    thread.recorder.record_with(|| Event::EvaluationFailed {
-                        error: e.error.clone(),
-                        cause: cause.clone(),
-                        location: location.clone(),
-                        state: state.name.to_string(),
+                    thread.recorder.record_with(|| {
+                        Event::EvaluationFailed(Box::new(EvaluationFailedDetails {
+                            error: e.error.clone(),
+                            cause: cause.clone(),
+                            location: location.clone(),
+                            state: state.name.to_string(),
+                        }))
                     });
                 }
                 Failure { error: e.error, cause: Some(cause) }

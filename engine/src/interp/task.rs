@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::data;
 use super::{env, next_flow, payload_too_large, states_value, Exec, Failure, StateError, Step, Thread};
 use crate::dispatch::{Dispatched, TaskError, TaskRequest};
-use crate::history::{ErrorDetails, Event, Payload, Recorder, ServiceResource};
+use crate::history::{
+    ActivityScheduledDetails, ErrorDetails, Event, Payload, Recorder, ServiceResource, TaskScheduledDetails,
+};
 use crate::tokens::{TokenSignal, TokenWaiter};
 
 /// How a resource shows up in history.
@@ -54,8 +56,10 @@ impl Family {
             (Family::Activity, TaskEnd::Failed(e)) => Event::ActivityFailed(e),
             (Family::Activity, TaskEnd::TimedOut(e)) => Event::ActivityTimedOut(e),
             (Family::Service(s), TaskEnd::Succeeded(output)) => Event::TaskSucceeded { service: s.clone(), output },
-            (Family::Service(s), TaskEnd::Failed(error)) => Event::TaskFailed { service: s.clone(), error },
-            (Family::Service(s), TaskEnd::TimedOut(error)) => Event::TaskTimedOut { service: s.clone(), error },
+            (Family::Service(s), TaskEnd::Failed(e)) => Event::TaskFailed { service: s.clone(), error: Box::new(e) },
+            (Family::Service(s), TaskEnd::TimedOut(e)) => {
+                Event::TaskTimedOut { service: s.clone(), error: Box::new(e) }
+            }
         }
     }
 }
@@ -171,21 +175,25 @@ fn record_scheduled(exec: &Exec, task: &Task, fam: &Family, call: &Call, recorde
             recorder.record(Event::LambdaFunctionStarted);
         }
         Family::Service(service) => {
-            recorder.record_with(|| Event::TaskScheduled {
-                service: service.clone(),
-                region: exec.shared.config.region.clone(),
-                parameters: Payload::of(input),
-                timeout,
-                heartbeat,
+            recorder.record_with(|| {
+                Event::TaskScheduled(Box::new(TaskScheduledDetails {
+                    service: service.clone(),
+                    region: exec.shared.config.region.clone(),
+                    parameters: Payload::of(input),
+                    timeout,
+                    heartbeat,
+                }))
             });
             recorder.record_with(|| Event::TaskStarted { service: service.clone() });
         }
         Family::Activity => {
-            recorder.record_with(|| Event::ActivityScheduled {
-                resource: task.resource.clone(),
-                input: Payload::of(input),
-                timeout,
-                heartbeat,
+            recorder.record_with(|| {
+                Event::ActivityScheduled(Box::new(ActivityScheduledDetails {
+                    resource: task.resource.clone(),
+                    input: Payload::of(input),
+                    timeout,
+                    heartbeat,
+                }))
             });
         }
     }
