@@ -159,9 +159,40 @@ async fn distributed_map_runs_are_listed_and_described() {
         assert_eq!(child.map_run_arn.as_deref(), Some(run_arn.as_str()));
         let d = sfn.describe_execution().execution_arn(&child.execution_arn).send().await.expect("describes a child");
         assert_eq!(d.map_run_arn.as_deref(), Some(run_arn.as_str()));
+        // Its input and output are read back from its history.
+        let input: Value = serde_json::from_str(d.input.as_deref().unwrap_or_default()).expect("an input");
+        let output: Value = serde_json::from_str(d.output.as_deref().unwrap_or_default()).expect("an output");
+        assert_eq!(output, json!({"v": input.as_i64().expect("an item") * 2}));
     }
     let err = sfn.describe_map_run().map_run_arn(format!("{run_arn}x")).send().await.unwrap_err();
     assert_eq!(code(&err), "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn a_failed_child_is_described_with_its_error_and_cause() {
+    let server = start(LocalHandlers::new()).await;
+    let sfn = client(&server);
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {"Each": {
+            "Type": "Map", "ItemsPath": "$.items", "ToleratedFailurePercentage": 100,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "Bad", "Cause": "not this one"}}},
+            "End": true}}
+    })
+    .to_string();
+    let machine = create_machine(&sfn, "failing-mapper", &definition, false).await;
+    let started = sfn.start_execution().state_machine_arn(&machine).input(r#"{"items": [1]}"#).send().await;
+    let done = wait_until_done(&sfn, &started.expect("starts").execution_arn, 500).await;
+    let runs = sfn.list_map_runs().execution_arn(done.execution_arn.as_str()).send().await.expect("lists map runs");
+    let run_arn = &runs.map_runs[0].map_run_arn;
+    let children = sfn.list_executions().map_run_arn(run_arn).send().await.expect("lists the children");
+    let child = &children.executions[0];
+    let d = sfn.describe_execution().execution_arn(&child.execution_arn).send().await.expect("describes a child");
+    assert_eq!(d.status, ExecutionStatus::Failed);
+    assert_eq!((d.error.as_deref(), d.cause.as_deref()), (Some("Bad"), Some("not this one")));
+    assert_eq!(d.input.as_deref(), Some("1"));
+    assert_eq!(d.output, None);
 }
 
 #[tokio::test]
