@@ -210,11 +210,22 @@ impl Payload {
         }
     }
 
-    /// Keeps the payload as its compact text, letting go of the value it shared.
-    fn settle(&mut self) {
-        if let Repr::Value(value) = &self.0 {
-            self.0 = Repr::Text(compact(value).into());
-        }
+    /// Keeps the payload as its compact text, letting go of the value it shared. `last` is the
+    /// value settled before and its text: a state's output is the next state's input, the same
+    /// value, so it is written once and its text shared.
+    fn settle(&mut self, last: &mut Option<(Arc<Value>, Arc<str>)>) {
+        let Repr::Value(value) = &self.0 else {
+            return;
+        };
+        let text = match last {
+            Some((settled, text)) if Arc::ptr_eq(settled, value) => text.clone(),
+            _ => {
+                let text: Arc<str> = compact(value).into();
+                *last = Some((value.clone(), text.clone()));
+                text
+            }
+        };
+        self.0 = Repr::Text(text);
     }
 
     /// The payload as a value.
@@ -554,10 +565,11 @@ impl History {
     /// the memory of its text); reading and equality are unchanged.
     pub fn settle(&self) {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = None;
         for event in events.chunks.iter_mut().flatten() {
             match &mut event.event {
                 Event::StateEntered { input: payload, .. } | Event::StateExited { output: payload, .. } => {
-                    payload.settle()
+                    payload.settle(&mut last)
                 }
                 _ => {}
             }
@@ -736,6 +748,13 @@ mod tests {
         assert_eq!(history.events(), before);
         drop(before);
         assert_eq!(Arc::strong_count(&value), 1, "the history holds text only");
+        let events = history.events();
+        let (Event::StateEntered { input, .. }, Event::StateExited { output, .. }) = (&events[0].event, &events[1].event)
+        else {
+            panic!("{events:?}");
+        };
+        let (Repr::Text(a), Repr::Text(b)) = (&input.0, &output.0) else { panic!("settled: {events:?}") };
+        assert!(Arc::ptr_eq(a, b), "one value, written once, its text shared");
         let text = serde_json::to_string(&history.events()).unwrap();
         assert!(text.contains(r#"{\"id\":\"7\",\"name\":\"item-7\"}"#), "{text}");
     }

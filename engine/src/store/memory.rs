@@ -10,6 +10,11 @@ use super::{ExecutionRecord, ExecutionStore, Launch, ListQuery, Page, Reservatio
 use crate::engine::Outcome;
 use crate::history::{History, HistoryEvent};
 
+/// How many ended executions keep sharing their payloads with the values their run made (the latest
+/// ones, the likeliest to be read soon). Older ones keep them as compact text, several times smaller
+/// (`History::settle`), so a long-lived store grows by the text of what it keeps, not by value trees.
+const RECENT_UNSETTLED: usize = 256;
+
 struct Entry {
     seq: u64,
     record: ExecutionRecord,
@@ -25,6 +30,8 @@ struct Inner {
     /// Closed executions in the order they closed, with their stop dates (an entry is stale when
     /// its execution has been redriven since).
     closed: VecDeque<(OffsetDateTime, String)>,
+    /// The histories of the latest ended executions, not settled yet, oldest first.
+    unsettled: VecDeque<History>,
 }
 
 /// Keeps execution records and their history in memory, closed ones for as long as its
@@ -102,12 +109,25 @@ impl ExecutionStore for MemoryStore {
         stop_date: OffsetDateTime,
         _: Vec<HistoryEvent>,
     ) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if let Some(entry) = inner.by_arn.get_mut(arn) {
+        let settle = {
+            let mut inner = self.lock();
+            let Some(entry) = inner.by_arn.get_mut(arn) else {
+                return Ok(());
+            };
             entry.record.close(outcome, stop_date);
+            let history = entry.history.clone();
             if !self.retention.keeps_everything() {
                 inner.closed.push_back((stop_date, arn.to_owned()));
             }
+            inner.unsettled.extend(history);
+            match inner.unsettled.len() > RECENT_UNSETTLED {
+                true => inner.unsettled.pop_front(),
+                false => None,
+            }
+        };
+        // Outside the lock: it writes every payload of a history.
+        if let Some(history) = settle {
+            history.settle();
         }
         Ok(())
     }
@@ -195,6 +215,30 @@ mod tests {
         store.finish("arn:e:1", &outcome, OffsetDateTime::now_utc(), Vec::new()).await.expect("finish");
         assert!(matches!(store.reserve(record(1)).await, Err(StoreError::AlreadyExists(_))));
         assert_eq!(store.get("arn:e:1").await.expect("get").map(|r| r.status), Some(ExecutionStatus::Succeeded));
+    }
+
+    #[tokio::test]
+    async fn only_the_latest_ended_executions_keep_their_values() {
+        use crate::history::{Event, Payload, StateType};
+        use std::sync::Arc;
+        let store = MemoryStore::new();
+        let outcome = Outcome { status: ExecutionStatus::Succeeded, output: None, error: None, cause: None };
+        let mut values = Vec::new();
+        for n in 0..=RECENT_UNSETTLED {
+            let value = Arc::new(json!({"n": n}));
+            let history = History::default();
+            let input = Payload::shared(value.clone());
+            history.record(0, Event::StateEntered { state_type: StateType::Pass, name: "P".into(), input });
+            store.insert(record(n), history, None).await.expect("insert");
+            store.finish(&format!("arn:e:{n}"), &outcome, OffsetDateTime::now_utc(), Vec::new()).await.expect("finish");
+            values.push(value);
+        }
+        // The oldest history keeps text only; the latest still share their values.
+        assert_eq!(Arc::strong_count(&values[0]), 1);
+        assert!(values[1..].iter().all(|v| Arc::strong_count(v) == 2));
+        let history = store.history("arn:e:0").await.expect("read").expect("kept");
+        let Event::StateEntered { input, .. } = &history[0].event else { panic!("{history:?}") };
+        assert_eq!(input.text(), r#"{"n":0}"#);
     }
 
     #[tokio::test]
