@@ -749,7 +749,8 @@ mod tests {
         drop(before);
         assert_eq!(Arc::strong_count(&value), 1, "the history holds text only");
         let events = history.events();
-        let (Event::StateEntered { input, .. }, Event::StateExited { output, .. }) = (&events[0].event, &events[1].event)
+        let (Event::StateEntered { input, .. }, Event::StateExited { output, .. }) =
+            (&events[0].event, &events[1].event)
         else {
             panic!("{events:?}");
         };
