@@ -698,6 +698,59 @@ mod tests {
     }
 
     #[test]
+    fn event_type_names_are_the_variants_names() {
+        use EventType as E;
+        let plain = [
+            E::ExecutionStarted,
+            E::ExecutionSucceeded,
+            E::ExecutionFailed,
+            E::ExecutionAborted,
+            E::ExecutionTimedOut,
+            E::ExecutionRedriven,
+            E::TaskScheduled,
+            E::TaskStarted,
+            E::TaskSubmitted,
+            E::TaskSucceeded,
+            E::TaskFailed,
+            E::TaskTimedOut,
+            E::ActivityScheduled,
+            E::ActivityStarted,
+            E::ActivitySucceeded,
+            E::ActivityFailed,
+            E::ActivityTimedOut,
+            E::LambdaFunctionScheduled,
+            E::LambdaFunctionStarted,
+            E::LambdaFunctionSucceeded,
+            E::LambdaFunctionFailed,
+            E::LambdaFunctionTimedOut,
+            E::ParallelStateStarted,
+            E::ParallelStateSucceeded,
+            E::ParallelStateFailed,
+            E::MapStateStarted,
+            E::MapStateSucceeded,
+            E::MapStateFailed,
+            E::MapIterationStarted,
+            E::MapIterationSucceeded,
+            E::MapIterationFailed,
+            E::MapIterationAborted,
+            E::MapRunStarted,
+            E::MapRunSucceeded,
+            E::MapRunFailed,
+            E::MapRunAborted,
+            E::MapRunRedriven,
+            E::EvaluationFailed,
+        ];
+        for t in plain {
+            assert_eq!(t.name(), format!("{t:?}"));
+        }
+        use StateType as S;
+        for s in [S::Pass, S::Task, S::Choice, S::Wait, S::Succeed, S::Fail, S::Parallel, S::Map] {
+            assert_eq!(E::StateEntered(s).name(), format!("{s:?}StateEntered"));
+            assert_eq!(E::StateExited(s).name(), format!("{s:?}StateExited"));
+        }
+    }
+
+    #[test]
     fn events_stay_small() {
         // A kept history holds many events; the largest details are boxed to keep each one small.
         assert!(std::mem::size_of::<Event>() <= 56, "{} bytes", std::mem::size_of::<Event>());
