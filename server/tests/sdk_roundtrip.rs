@@ -3,12 +3,21 @@
 mod common;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, InspectionLevel, SyncExecutionStatus};
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEventType, InspectionLevel, SyncExecutionStatus};
 use common::{client, create_machine, start, wait_until_done};
 use legion_engine::LocalHandlers;
 use serde_json::{json, Value};
 
 const PASS: &str = r#"{"StartAt": "Greet", "States": {"Greet": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hello {}', $.name)"}, "End": true}}}"#;
+
+/// The one map run of `execution_arn` and its child executions.
+async fn map_run_children(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> (String, Vec<ExecutionListItem>) {
+    let runs = sfn.list_map_runs().execution_arn(execution_arn).send().await.expect("lists map runs");
+    assert_eq!(runs.map_runs.len(), 1);
+    let run_arn = runs.map_runs[0].map_run_arn.clone();
+    let children = sfn.list_executions().map_run_arn(&run_arn).send().await.expect("lists the children");
+    (run_arn, children.executions)
+}
 
 fn code<E: ProvideErrorMetadata>(e: &aws_sdk_sfn::error::SdkError<E>) -> String {
     e.as_service_error().and_then(|s| s.code()).unwrap_or("not a service error").to_owned()
@@ -145,16 +154,14 @@ async fn distributed_map_runs_are_listed_and_described() {
     let output: Value = serde_json::from_str(done.output.as_deref().expect("an output")).expect("JSON");
     assert_eq!(output, json!([{"v": 2}, {"v": 4}, {"v": 6}]));
 
-    let runs = sfn.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("lists map runs");
-    assert_eq!(runs.map_runs.len(), 1);
-    let run_arn = &runs.map_runs[0].map_run_arn;
+    let (run_arn, children) = map_run_children(&sfn, &started.execution_arn).await;
+    let run_arn = &run_arn;
     assert!(run_arn.contains(":mapRun:mapper/each:"), "{run_arn}");
     let run = sfn.describe_map_run().map_run_arn(run_arn).send().await.expect("describes the map run");
     assert_eq!(run.status, aws_sdk_sfn::types::MapRunStatus::Succeeded);
     assert_eq!(run.item_counts.expect("item counts").succeeded, 3);
-    let children = sfn.list_executions().map_run_arn(run_arn).send().await.expect("lists the children");
-    assert_eq!(children.executions.len(), 3);
-    for child in &children.executions {
+    assert_eq!(children.len(), 3);
+    for child in &children {
         assert_eq!(child.status, ExecutionStatus::Succeeded);
         assert_eq!(child.map_run_arn.as_deref(), Some(run_arn.as_str()));
         let d = sfn.describe_execution().execution_arn(&child.execution_arn).send().await.expect("describes a child");
@@ -184,10 +191,8 @@ async fn a_failed_child_is_described_with_its_error_and_cause() {
     let machine = create_machine(&sfn, "failing-mapper", &definition, false).await;
     let started = sfn.start_execution().state_machine_arn(&machine).input(r#"{"items": [1]}"#).send().await;
     let done = wait_until_done(&sfn, &started.expect("starts").execution_arn, 500).await;
-    let runs = sfn.list_map_runs().execution_arn(done.execution_arn.as_str()).send().await.expect("lists map runs");
-    let run_arn = &runs.map_runs[0].map_run_arn;
-    let children = sfn.list_executions().map_run_arn(run_arn).send().await.expect("lists the children");
-    let child = &children.executions[0];
+    let (_, children) = map_run_children(&sfn, &done.execution_arn).await;
+    let child = &children[0];
     let d = sfn.describe_execution().execution_arn(&child.execution_arn).send().await.expect("describes a child");
     assert_eq!(d.status, ExecutionStatus::Failed);
     assert_eq!((d.error.as_deref(), d.cause.as_deref()), (Some("Bad"), Some("not this one")));
@@ -213,11 +218,10 @@ async fn express_children_are_described_but_record_no_history() {
     let started = started.expect("starts");
     let done = wait_until_done(&sfn, &started.execution_arn, 500).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
-    let runs = sfn.list_map_runs().execution_arn(&started.execution_arn).send().await.expect("lists map runs");
-    let run_arn = &runs.map_runs[0].map_run_arn;
-    let children = sfn.list_executions().map_run_arn(run_arn).send().await.expect("lists the children");
-    assert_eq!(children.executions.len(), 2);
-    for child in &children.executions {
+    let (run_arn, children) = map_run_children(&sfn, &started.execution_arn).await;
+    let run_arn = &run_arn;
+    assert_eq!(children.len(), 2);
+    for child in &children {
         assert!(child.execution_arn.contains(":express:express-mapper/"), "{}", child.execution_arn);
         let d = sfn.describe_execution().execution_arn(&child.execution_arn).send().await.expect("describes a child");
         assert_eq!((d.status, d.map_run_arn.as_deref()), (ExecutionStatus::Succeeded, Some(run_arn.as_str())));

@@ -120,9 +120,10 @@ impl ExecutionStore for MemoryStore {
                 inner.closed.push_back((stop_date, arn.to_owned()));
             }
             inner.unsettled.extend(history);
-            match inner.unsettled.len() > RECENT_UNSETTLED {
-                true => inner.unsettled.pop_front(),
-                false => None,
+            if inner.unsettled.len() > RECENT_UNSETTLED {
+                inner.unsettled.pop_front()
+            } else {
+                None
             }
         };
         // Outside the lock: it writes every payload of a history.

@@ -607,10 +607,13 @@ pub async fn history(state: AppState, input: HistoryInput) -> Result<HistoryOutp
     if parse_arn(&arn).is_some_and(|a| a.resource_type == "express") {
         return Err(express_not_valid());
     }
-    find(&state, &arn).await?;
+    // A map run's child is looked up once, without building the record DescribeExecution shows.
     let history = match state.engine().map_run_child(&arn).await? {
         Some(child) => child.history.map(|h| h.events()).unwrap_or_default(),
-        None => state.engine().execution_history(&arn).await?.unwrap_or_default(),
+        None => {
+            find(&state, &arn).await?;
+            state.engine().execution_history(&arn).await?.unwrap_or_default()
+        }
     };
     let mut events: Vec<Value> = history.iter().map(crate::history_json::event).collect();
     if input.reverse_order {
