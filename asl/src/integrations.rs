@@ -26,6 +26,15 @@ impl Pattern {
             _ => None,
         }
     }
+
+    /// The pattern a Task's `Resource` ends with (`….waitForTaskToken`…); request-response when
+    /// its suffix names none.
+    pub fn of_resource(resource: &str) -> Pattern {
+        resource
+            .rsplit_once('.')
+            .and_then(|(_, suffix)| Pattern::from_suffix(suffix))
+            .unwrap_or(Pattern::RequestResponse)
+    }
 }
 
 /// Request-response only.

@@ -220,42 +220,13 @@ pub struct Task {
     /// What `resource` names, classified once by the parser.
     pub kind: ResourceKind,
     /// How the task ends, from the resource's suffix.
-    pub pattern: IntegrationPattern,
+    pub pattern: crate::integrations::Pattern,
     /// `TimeoutSeconds` / `TimeoutSecondsPath`.
     pub timeout_seconds: Option<NumberField>,
     /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.
     pub heartbeat_seconds: Option<NumberField>,
     /// `Credentials`.
     pub credentials: Option<Template>,
-}
-
-/// How a Task ends, named by its resource's suffix (AWS's service integration patterns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntegrationPattern {
-    /// No suffix: the task ends with the target's answer.
-    RequestResponse,
-    /// `.sync`: AWS's integrations wait for the job they start (a nested execution, a batch job);
-    /// Legion's OpenFaaS submits to the function's queue and waits for its callback.
-    Sync,
-    /// `.sync:2`: like `.sync`, with the job's output parsed (a nested execution's).
-    Sync2,
-    /// `.waitForTaskToken`: the task ends when its token is answered.
-    WaitForTaskToken,
-}
-
-impl IntegrationPattern {
-    /// The pattern a resource names.
-    pub fn of(resource: &str) -> IntegrationPattern {
-        if resource.ends_with(".waitForTaskToken") {
-            IntegrationPattern::WaitForTaskToken
-        } else if resource.ends_with(".sync:2") {
-            IntegrationPattern::Sync2
-        } else if resource.ends_with(".sync") {
-            IntegrationPattern::Sync
-        } else {
-            IntegrationPattern::RequestResponse
-        }
-    }
 }
 
 /// What a Task's `Resource` names: how its attempts show up in history.

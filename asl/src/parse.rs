@@ -648,7 +648,7 @@ impl Parser {
             }
         }
         let credentials = obj.get("Credentials").map(|c| self.credentials(c, &format!("{loc}/Credentials"), language));
-        let (kind, pattern) = (ResourceKind::of(resource), IntegrationPattern::of(resource));
+        let (kind, pattern) = (ResourceKind::of(resource), crate::integrations::Pattern::of_resource(resource));
         Some(Task { resource: resource.into(), kind, pattern, timeout_seconds, heartbeat_seconds, credentials })
     }
 
@@ -1153,7 +1153,7 @@ mod tests {
     #[test]
     fn task_resources_are_classified_once_by_the_parser() {
         let service = |t: &str, r: &str| ResourceKind::Service { resource_type: t.into(), resource: r.into() };
-        use IntegrationPattern as P;
+        use crate::integrations::Pattern as P;
         let cases = [
             ("arn:aws:lambda:us-east-1:123456789012:function:f", ResourceKind::Lambda, P::RequestResponse),
             ("arn:aws:states:us-east-1:123456789012:activity:a", ResourceKind::Activity, P::RequestResponse),

@@ -1,7 +1,8 @@
 //! Task states: evaluate the request, dispatch it with its timeout, record the task events.
 
 use legion_asl::error::{names, EvalError};
-use legion_asl::model::{IntegrationPattern, NumberField, QueryLanguage, ResourceKind, State, Task};
+use legion_asl::integrations::Pattern;
+use legion_asl::model::{NumberField, QueryLanguage, ResourceKind, State, Task};
 use legion_asl::path::Scope;
 use serde_json::{json, Value};
 
@@ -112,7 +113,7 @@ pub(crate) async fn run(
 /// Callback tasks get a token before anything is dispatched, so that an answer arriving early
 /// finds its task waiting.
 fn open_token(exec: &Exec, task: &Task, thread: &Thread) -> Option<TokenWaiter> {
-    let callback = task.pattern == IntegrationPattern::WaitForTaskToken
+    let callback = task.pattern == Pattern::WaitForTaskToken
         || task.kind == ResourceKind::Activity
         || exec.shared.dispatcher.completes_by_callback(&task.resource);
     callback.then(|| exec.shared.tokens.open_derived(exec.info.token_seed, thread.recorder.last()))
@@ -290,9 +291,9 @@ fn task_result(task: &Task, fam: &Family, answer: Answer, recorder: &mut Recorde
 /// integrations show it, Legion's own (`arn:legion:states:::openfaas:invoke.sync`) do not.
 fn exposes_token(task: &Task) -> bool {
     match task.pattern {
-        IntegrationPattern::WaitForTaskToken => true,
-        IntegrationPattern::Sync | IntegrationPattern::Sync2 => task.resource.starts_with("arn:aws:states:::"),
-        IntegrationPattern::RequestResponse => false,
+        Pattern::WaitForTaskToken => true,
+        Pattern::Sync | Pattern::Sync2 => task.resource.starts_with("arn:aws:states:::"),
+        Pattern::RequestResponse => false,
     }
 }
 

@@ -14,8 +14,8 @@ mod schema;
 use legion_asl::diagnostic::invalid_definition_message;
 use legion_asl::error::{names, EvalError};
 use legion_asl::model::{
-    error_matches, IntegrationPattern, NumberField, Program, QueryLanguage, State, StateKind, StateMachine,
-    StateMachineType, Task, Transition,
+    error_matches, NumberField, Program, QueryLanguage, State, StateKind, StateMachine, StateMachineType, Task,
+    Transition,
 };
 use legion_asl::parse::{parse, ParseOptions};
 use legion_asl::path::Scope;
@@ -425,7 +425,7 @@ fn load(request: &TestStateRequest) -> Result<StateMachine, TestStateError> {
 
 /// True for a `.sync`, `.sync:2` or `.waitForTaskToken` task.
 fn callback_pattern(task: &Task) -> bool {
-    task.pattern != IntegrationPattern::RequestResponse
+    task.pattern != legion_asl::integrations::Pattern::RequestResponse
 }
 
 /// Which states need, accept or refuse a mock, and the role a real call needs.
